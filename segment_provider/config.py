@@ -1,0 +1,461 @@
+"""Typed, validated configuration of one stack (dev or prod).
+
+Two sources, kept apart on purpose so that a promotion from dev to prod cannot drift:
+
+* **Stack config** (``Pulumi.<stack>.yaml``, namespace ``flex-unified-profiles``): only what differs between
+  environments — which space, object names, credentials, the sync schedule, protection.
+* **Shared definitions** (``definitions.yaml`` beside ``Pulumi.yaml``): the Reverse ETL model, the Send Identify
+  mapping and the computed traits. Both stacks read the same file.
+
+Every problem is reported at once, each with the config key path and the fix, before any resource is registered.
+Secrets are read in plain form only to validate them and are handed on as secret values (``SecretStr``), so they
+never show in reprs, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+import yaml
+from pydantic import Field, SecretStr
+
+from segment_provider.resources.reverse_etl_model import single_statement_problem
+from segment_provider.resources.schedule import Schedule
+from segment_provider.snowflake import SnowflakeSpec
+from segment_provider.traits import FlexSchema, RawTrait, TraitSpec, guide_traits, parse_trait_config, trait_key
+
+NAMESPACE = "flex-unified-profiles"
+DEFAULT_DEFINITIONS_FILE = "definitions.yaml"
+WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres", "redshift")
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*$"
+TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
+SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+MAX_IDENTIFY_TRAITS = 299  # Unify rejects identify calls with 300 or more traits.
+
+# Secret stack config keys and what each holds (the README lists them with the command that sets each).
+SECRET_KEYS = {
+    "segment:token": "Segment Public API token",
+    f"{NAMESPACE}:warehouseCredentials": "credentials of the warehouse destination (e.g. {private_key: …})",
+    f"{NAMESPACE}:reverseEtlCredentials": "credentials of the Reverse ETL source (e.g. {private_key: …})",
+    f"{NAMESPACE}:profileApiToken": "Profile API token of the space (Unify settings → API access)",
+    f"{NAMESPACE}:engageSpaceWriteKey": "write key of the space's Profiles source (only if discovery fails)",
+}
+
+
+class ConfigProblem(pydantic.BaseModel):
+    key: str
+    message: str
+
+
+class ConfigError(Exception):
+    """All configuration problems of a stack, each naming its key and the fix."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        lines = [f"  - {p.key}: {p.message}" for p in problems]
+        super().__init__("invalid stack configuration (nothing was created):\n" + "\n".join(lines))
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, alias_generator=pydantic.alias_generators.to_camel
+    )
+
+
+# ----------------------------------------------------------------------------- stack config
+
+
+class SpaceConfig(_Model):
+    slug: str | None = Field(default=None, pattern=SLUG)
+    name: str | None = Field(default=None, min_length=1)
+
+    @pydantic.model_validator(mode="after")
+    def _slug_or_name(self) -> SpaceConfig:
+        if not self.slug and not self.name:
+            raise ValueError("set slug (preferred) or name of the Unify space this stack manages")
+        return self
+
+
+class SalesforceConfig(_Model):
+    source_slug: str = Field(pattern=SLUG, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    environment: Literal["production", "sandbox"] = "production"
+    adopt: bool = False
+
+
+class WarehouseConfig(_Model):
+    type: Literal["snowflake", "bigquery", "postgres", "redshift"]
+    name: str = Field(min_length=1, max_length=100)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    validate_connection: bool = True
+    adopt: bool = False
+
+
+class ReverseEtlConfig(_Model):
+    source_slug: str = Field(pattern=SLUG, max_length=100)
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    settings: dict[str, Any] = Field(default_factory=dict)
+    adopt: bool = False
+
+
+class ProfilesConfig(_Model):
+    destination_name: str = Field(default="Segment Profiles", min_length=1, max_length=100)
+    adopt: bool = False
+
+
+class SnowflakeConfig(_Model):
+    manage: bool = False
+    spec: SnowflakeSpec | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _spec_when_managed(self) -> SnowflakeConfig:
+        if self.manage and self.spec is None:
+            raise ValueError("manage: true needs spec (account and the two RSA public keys); see docs/snowflake.md")
+        return self
+
+
+class StackConfig(_Model):
+    environment: Literal["dev", "prod"]
+    space: SpaceConfig
+    salesforce: SalesforceConfig
+    warehouse: WarehouseConfig
+    reverse_etl: ReverseEtlConfig
+    profiles: ProfilesConfig = ProfilesConfig()
+    snowflake: SnowflakeConfig = SnowflakeConfig()
+    schedule: Schedule = Schedule(strategy="PERIODIC", config={"interval": "1h"})
+    protect: bool
+    allow_unprotected_prod: bool = False
+    definitions_file: str = DEFAULT_DEFINITIONS_FILE
+    region: Literal["us", "eu"] = "us"
+    endpoint: str | None = None
+    # Secrets (read from secret config; never printed).
+    segment_token: SecretStr | None = None
+    warehouse_credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    reverse_etl_credentials: dict[str, SecretStr] = Field(default_factory=dict)
+    profile_api_token: SecretStr | None = None
+    engage_space_write_key: SecretStr | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _prod_is_protected(self) -> StackConfig:
+        if self.environment == "prod" and not self.protect and not self.allow_unprotected_prod:
+            raise ValueError(
+                "a prod stack must be protected: remove protect: false, or set allowUnprotectedProd: true if you "
+                "really mean to let `pulumi destroy` delete production objects"
+            )
+        return self
+
+
+# ----------------------------------------------------------------------------- shared definitions
+
+
+class ModelDefinition(_Model):
+    name: str = Field(default="Salesforce accounts", min_length=1, max_length=100)
+    description: str = "Salesforce accounts sent to Unify as profiles (Flex Unified Profiles)"
+    table: str = Field(default="salesforce.accounts", pattern=TABLE)
+    columns: list[str] = Field(
+        default_factory=lambda: ["ID", "NAME", "PHONE", "BILLING_COUNTRY", "INDUSTRY"],
+        description="explicit column list (Unify rejects identifies with 300 or more traits)",
+    )
+    identifier_column: str = Field(default="ID", pattern=IDENTIFIER, max_length=191)
+    query: str | None = None
+    """Raw SQL instead of table + columns (one statement)."""
+
+    @pydantic.field_validator("columns")
+    @classmethod
+    def _columns(cls, columns: list[str]) -> list[str]:
+        bad = [c for c in columns if not re.match(IDENTIFIER, c)]
+        if bad:
+            raise ValueError(f"column names must be plain identifiers, got {bad}")
+        if len(set(c.upper() for c in columns)) != len(columns):
+            raise ValueError("a column is listed twice")
+        if len(columns) > MAX_IDENTIFY_TRAITS:
+            raise ValueError(f"at most {MAX_IDENTIFY_TRAITS} columns: Unify rejects identifies with 300+ traits")
+        return columns
+
+    @pydantic.field_validator("query")
+    @classmethod
+    def _query(cls, query: str | None) -> str | None:
+        if query is not None:
+            problem = single_statement_problem(query)
+            if problem:
+                raise ValueError(problem)
+        return query
+
+    @pydantic.model_validator(mode="after")
+    def _identifier_selected(self) -> ModelDefinition:
+        if self.query is None and self.identifier_column.upper() not in {c.upper() for c in self.columns}:
+            raise ValueError(f"identifierColumn {self.identifier_column} is not among columns {self.columns}")
+        return self
+
+    def sql(self) -> str:
+        if self.query is not None:
+            return self.query
+        return f"SELECT {', '.join(self.columns)} FROM {self.table}"
+
+
+class MappingDefinition(_Model):
+    name: str = Field(default="Send Identify", min_length=1, max_length=100)
+    trigger: Literal["added", "updated", "added_or_updated", "deleted"] = "added_or_updated"
+    user_id_column: str = Field(default="ID", pattern=IDENTIFIER)
+    traits: dict[str, str] = Field(
+        default_factory=lambda: {"name": "NAME", "phone": "PHONE", "billing_country": "BILLING_COUNTRY",
+                                 "industry": "INDUSTRY"},
+        description="profile trait key → model column",
+    )
+
+    @pydantic.field_validator("traits")
+    @classmethod
+    def _traits(cls, traits: dict[str, str]) -> dict[str, str]:
+        if len(traits) > MAX_IDENTIFY_TRAITS:
+            raise ValueError(f"at most {MAX_IDENTIFY_TRAITS} traits: Unify rejects identifies with 300+ traits")
+        bad = [c for c in traits.values() if not re.match(IDENTIFIER, c)]
+        if bad:
+            raise ValueError(f"trait columns must be plain column names, got {bad}")
+        return traits
+
+
+class TraitsDefinition(_Model):
+    guide: dict[str, bool] = Field(default_factory=dict)
+    """Guide trait id → on/off; every guide trait is on unless switched off here."""
+    custom: list[dict[str, Any]] = Field(default_factory=list)
+    flex_schema: FlexSchema = FlexSchema()
+    require_flex_events: bool = True
+
+
+class Definitions(_Model):
+    model: ModelDefinition = ModelDefinition()
+    mapping: MappingDefinition = MappingDefinition()
+    traits: TraitsDefinition = TraitsDefinition()
+
+    @pydantic.model_validator(mode="after")
+    def _mapping_uses_model_columns(self) -> Definitions:
+        if self.model.query is not None:
+            return self  # raw SQL: the columns are only known to the warehouse
+        selected = {c.upper() for c in self.model.columns}
+        missing = [c for c in [self.mapping.user_id_column, *self.mapping.traits.values()] if c.upper() not in selected]
+        if missing:
+            raise ValueError(f"mapping uses columns the model does not select: {missing}; add them to model.columns")
+        return self
+
+
+class Program(pydantic.BaseModel):
+    """Everything the program needs, validated."""
+
+    model_config = pydantic.ConfigDict(frozen=True)
+
+    stack: StackConfig
+    definitions: Definitions
+    traits: dict[str, TraitSpec | RawTrait]
+    """Enabled traits by stable id (guide ids, then custom trait keys)."""
+
+
+# ----------------------------------------------------------------------------- loading
+
+ConfigGetter = Callable[[str], Any]
+SecretCheck = Callable[[str], bool]
+
+STACK_KEYS = {
+    "environment": "environment",
+    "space": "space",
+    "salesforce": "salesforce",
+    "warehouse": "warehouse",
+    "reverseEtl": "reverse_etl",
+    "profiles": "profiles",
+    "snowflake": "snowflake",
+    "schedule": "schedule",
+    "protect": "protect",
+    "allowUnprotectedProd": "allow_unprotected_prod",
+    "definitionsFile": "definitions_file",
+}
+SECRET_STACK_KEYS = {
+    "warehouseCredentials": "warehouse_credentials",
+    "reverseEtlCredentials": "reverse_etl_credentials",
+    "profileApiToken": "profile_api_token",
+    "engageSpaceWriteKey": "engage_space_write_key",
+}
+
+
+def _decode(raw: Any) -> Any:
+    """Pulumi hands structured config to programs as JSON strings."""
+    if isinstance(raw, str) and raw[:1] in ("{", "["):
+        try:
+            return json.loads(raw)
+        except json.JSONDecodeError:
+            return raw
+    if isinstance(raw, str) and raw in ("true", "false"):
+        return raw == "true"
+    return raw
+
+
+def _key_path(prefix: str, loc: tuple[int | str, ...]) -> str:
+    path = prefix
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _problems(prefix: str, error: pydantic.ValidationError, aliases: Mapping[str, str]) -> list[ConfigProblem]:
+    problems = []
+    for e in error.errors():
+        loc = tuple(e["loc"])
+        head = loc[0] if loc else ""
+        if isinstance(head, str) and head in aliases:
+            key = _key_path(f"{NAMESPACE}:{aliases[head]}", loc[1:])
+        else:
+            key = _key_path(prefix, loc)
+        message = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "missing":
+            message = "required: set it in the stack file or with `pulumi config set`"
+        elif e["type"] == "extra_forbidden":
+            message = "unknown key: check its spelling against the README's configuration reference"
+        problems.append(ConfigProblem(key=key, message=message))
+    return problems
+
+
+def load_program_config(
+    get: ConfigGetter,
+    is_secret: SecretCheck,
+    stack_name: str,
+    project_dir: Path,
+) -> Program:
+    """Read and validate the stack config and the shared definitions; raise ConfigError listing every problem."""
+    problems: list[ConfigProblem] = []
+    raw: dict[str, Any] = {}
+    for key, field in STACK_KEYS.items():
+        value = get(f"{NAMESPACE}:{key}")
+        if value is not None:
+            raw[field] = _decode(value)
+    raw.setdefault("environment", stack_name if stack_name in ("dev", "prod") else None)
+    if raw["environment"] is None:
+        problems.append(ConfigProblem(
+            key=f"{NAMESPACE}:environment",
+            message=f"stack '{stack_name}' is neither dev nor prod: set environment to dev or prod",
+        ))
+        raw.pop("environment")
+    raw.setdefault("protect", raw.get("environment") == "prod")
+
+    for key, field in SECRET_STACK_KEYS.items():
+        full = f"{NAMESPACE}:{key}"
+        value = get(full)
+        if value is None:
+            continue
+        if not is_secret(full):
+            problems.append(ConfigProblem(
+                key=full,
+                message=f"holds a secret but is stored in plain text: run `pulumi config rm {key}` and then "
+                f"`pulumi config set --secret {key} …` (use --path for objects)",
+            ))
+            continue
+        raw[field] = _decode(value)
+
+    token = get("segment:token")
+    if token is not None and not is_secret("segment:token"):
+        problems.append(ConfigProblem(
+            key="segment:token",
+            message="the Segment token is stored in plain text: run `pulumi config rm segment:token` and then "
+            "`pulumi config set --secret segment:token …`",
+        ))
+    elif token is not None:
+        raw["segment_token"] = token
+    region = get("segment:region")
+    if region is not None:
+        raw["region"] = region
+    endpoint = get("segment:endpoint")
+    if endpoint is not None:
+        raw["endpoint"] = endpoint
+
+    aliases = {v: k for k, v in {**STACK_KEYS, **SECRET_STACK_KEYS}.items()}
+    aliases.update({"segment_token": "token", "region": "region", "endpoint": "endpoint"})
+    stack: StackConfig | None = None
+    try:
+        stack = StackConfig.model_validate(raw)
+    except pydantic.ValidationError as error:
+        problems.extend(_segment_keys(_problems(NAMESPACE, error, aliases)))
+
+    definitions_path = project_dir / str(raw.get("definitions_file") or DEFAULT_DEFINITIONS_FILE)
+    definitions, traits = _load_definitions(definitions_path, problems)
+
+    if problems or stack is None or definitions is None:
+        raise ConfigError(problems)
+    return Program(stack=stack, definitions=definitions, traits=traits)
+
+
+def _segment_keys(problems: list[ConfigProblem]) -> list[ConfigProblem]:
+    """Segment connection settings live in the ``segment:`` namespace, not the project's."""
+    renamed = []
+    for p in problems:
+        for name in ("token", "region", "endpoint"):
+            if p.key == f"{NAMESPACE}:{name}" or p.key.startswith(f"{NAMESPACE}:{name}."):
+                p = ConfigProblem(key=p.key.replace(f"{NAMESPACE}:", "segment:", 1), message=p.message)
+        renamed.append(p)
+    return renamed
+
+
+def _load_definitions(
+    path: Path, problems: list[ConfigProblem]
+) -> tuple[Definitions | None, dict[str, TraitSpec | RawTrait]]:
+    prefix = path.name
+    if not path.exists():
+        problems.append(ConfigProblem(
+            key=f"{NAMESPACE}:definitionsFile",
+            message=f"{path} does not exist: restore definitions.yaml from the repository or point "
+            "definitionsFile at your shared definitions",
+        ))
+        return None, {}
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        problems.append(ConfigProblem(key=prefix, message=f"is not valid YAML: {error}"))
+        return None, {}
+    try:
+        definitions = Definitions.model_validate(data)
+    except pydantic.ValidationError as error:
+        problems.extend(_problems(prefix, error, {}))
+        return None, {}
+    return definitions, _enabled_traits(definitions, prefix, problems)
+
+
+def _enabled_traits(
+    definitions: Definitions, prefix: str, problems: list[ConfigProblem]
+) -> dict[str, TraitSpec | RawTrait]:
+    guide = guide_traits(definitions.traits.flex_schema)
+    unknown = sorted(set(definitions.traits.guide) - set(guide))
+    if unknown:
+        problems.append(ConfigProblem(
+            key=f"{prefix}:traits.guide",
+            message=f"unknown guide traits {unknown}; the guide traits are {sorted(guide)}",
+        ))
+    enabled: dict[str, TraitSpec | RawTrait] = {
+        trait_id: spec for trait_id, spec in guide.items() if definitions.traits.guide.get(trait_id, True)
+    }
+    keys = {trait_key(spec.name): trait_id for trait_id, spec in enabled.items()}
+    for index, raw in enumerate(definitions.traits.custom):
+        key = f"{prefix}:traits.custom[{index}]"
+        try:
+            spec = parse_trait_config(key, raw)
+        except ValueError as error:
+            problems.append(ConfigProblem(key=key, message=str(error)))
+            continue
+        trait_id = trait_key(spec.name)
+        if trait_id in keys:
+            problems.append(ConfigProblem(
+                key=f"{key}.name",
+                message=f"trait name '{spec.name}' clashes with {keys[trait_id]} (both have the key {trait_id}): "
+                "names must be unique in a space because Segment derives the trait key from them",
+            ))
+            continue
+        keys[trait_id] = f"traits.custom[{index}]"
+        enabled[trait_id] = spec
+    return enabled
+
+
+def pulumi_config_getter() -> tuple[ConfigGetter, SecretCheck]:
+    """Read config the way the program runs under Pulumi (plain values of secrets, for validation only)."""
+    from pulumi.runtime import config as runtime_config
+
+    return runtime_config.get_config, runtime_config.is_config_secret

@@ -1,0 +1,165 @@
+"""The Pulumi program: validate config, check Segment, build the stack's resources, export what users note down.
+
+``__main__.py`` calls :func:`run`. Order matters and is the promise to users:
+1. all configuration is validated (nothing is registered if anything is wrong);
+2. read-only checks against Segment (space exists, Flex events seen);
+3. resources are registered;
+4. outputs, including ``manualSteps``: what is left to do by hand and whether it is done.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+from segment_provider.api import ClientSettings, SegmentClient
+from segment_provider.api.errors import SegmentError
+from segment_provider.config import ConfigError, Program, load_program_config, pulumi_config_getter
+from segment_provider.preflight import Preflight, PreflightError, run_preflight
+from segment_provider.traits import required_schema
+from segment_provider.unified_profiles import UnifiedProfiles
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+PREDICTIONS = [
+    {
+        "step": "Create the prediction 'Likelihood to churn'",
+        "how": "Unify → Traits → Create → Predictions → Likelihood to churn: target event 'Flex - Engagement "
+        "Initiated', 'will not perform', at least once in 90 days. Needs 100 users who did and 100 who did not, "
+        "and history of 3× the window; results take up to 48 h.",
+    },
+    {
+        "step": "Create the prediction 'Predicted LTV'",
+        "how": "Unify → Traits → Create → Predictions → Predicted LTV: a purchase event with a revenue property "
+        "and currency (default USD). Flex events carry no purchases: connect a commerce source first.",
+    },
+]
+
+
+def load() -> Program:
+    get, is_secret = pulumi_config_getter()
+    return load_program_config(get, is_secret, pulumi.get_stack(), PROJECT_DIR)
+
+
+def client_for(program: Program) -> SegmentClient:
+    stack = program.stack
+    token = stack.segment_token.get_secret_value() if stack.segment_token else None
+    return SegmentClient(ClientSettings.resolve(token=token, region=stack.region, endpoint=stack.endpoint))
+
+
+def preflight_for(program: Program, client: SegmentClient) -> Preflight:
+    required = {trait_id: required_schema(spec) for trait_id, spec in program.traits.items()}
+    return run_preflight(
+        client,
+        space_slug=program.stack.space.slug,
+        space_name=program.stack.space.name,
+        required=required,
+        check_events=program.definitions.traits.require_flex_events,
+    )
+
+
+def manual_steps(program: Program, preflight: Preflight, setup: UnifiedProfiles) -> pulumi.Output[list[dict[str, Any]]]:
+    """The ordered checklist of what Segment's API cannot do, each with whether it is done."""
+    stack = program.stack
+
+    def checklist(salesforce_authorized: bool) -> list[dict[str, Any]]:
+        steps: list[dict[str, Any]] = [
+            {
+                "step": "Create the Unify space",
+                "status": "done",
+                "how": f"space '{preflight.space.slug}' exists",
+            },
+            {
+                "step": "Set identity resolution rules (add phone and email identifiers)",
+                "status": "check",
+                "how": "Unify settings → Identity resolution; the API cannot read or set them. Phone numbers must "
+                "be E.164.",
+            },
+            {
+                "step": "Authorize the Salesforce source",
+                "status": "done" if salesforce_authorized else "todo",
+                "how": "open the Salesforce source in the Segment app (salesforceSourceUrl) → Authenticate; the user "
+                "needs API access and 'View all'. The first sync can take up to 72 h.",
+            },
+            {
+                "step": "Generate the Profile API token and store it",
+                "status": "done" if stack.profile_api_token else "todo",
+                "how": "Unify settings → API access → Generate token; then "
+                "`pulumi config set --secret profileApiToken <token>`",
+            },
+            {
+                "step": "Connect the space to Flex in the Twilio Console",
+                "status": "check",
+                "how": "Twilio Console → Flex → Unified Profiles: enter the spaceId output and the Profile API token",
+            },
+            {
+                "step": "Complete one Flex interaction so Flex events reach the space",
+                "status": "todo" if preflight.waiting else "done",
+                "how": "handle one call or conversation in Flex; then run `pulumi up` again to create the "
+                f"computed traits that wait for it ({', '.join(sorted(preflight.waiting)) or 'none'})",
+            },
+        ]
+        if not preflight.profiles_source_found and not stack.engage_space_write_key:
+            steps.append({
+                "step": "Provide the Profiles source write key",
+                "status": "todo",
+                "how": "the space's internal Profiles source was not found (the token needs Source Admin to see "
+                "write keys): `pulumi config set --secret engageSpaceWriteKey <key>`",
+            })
+        steps.extend({**p, "status": "todo"} for p in PREDICTIONS)
+        return steps
+
+    return setup.salesforce.authorized.apply(lambda authorized: checklist(bool(authorized)))
+
+
+def export_outputs(program: Program, preflight: Preflight, setup: UnifiedProfiles) -> None:
+    stack = program.stack
+    pulumi.export("workspaceId", setup.space.workspace_id)
+    pulumi.export("workspaceSlug", setup.space.workspace_slug)
+    pulumi.export("spaceId", setup.space.space_id)
+    pulumi.export("spaceSlug", setup.space.space_slug)
+    pulumi.export(
+        "profileApiToken",
+        pulumi.Output.secret(stack.profile_api_token.get_secret_value()) if stack.profile_api_token else None,
+    )
+    pulumi.export("salesforceSourceId", setup.salesforce.source_id)
+    pulumi.export("warehouseId", setup.warehouse.warehouse_id)
+    pulumi.export("reverseEtlSourceId", setup.reverse_etl_source.source_id)
+    pulumi.export("modelId", setup.model.model_id)
+    pulumi.export("profilesDestinationId", setup.profiles_destination.destination_id)
+    pulumi.export("mappingId", setup.mapping.subscription_id)
+    pulumi.export(
+        "computedTraits",
+        {trait_id: {"id": t.trait_id, "key": t.key, "status": t.status} for trait_id, t in setup.traits.items()},
+    )
+    pulumi.export("waitingTraits", dict(sorted(preflight.waiting.items())))
+    pulumi.export(
+        "appUrls",
+        {
+            "space": setup.space.app_url,
+            "salesforceSource": setup.salesforce.app_url,
+            "warehouse": setup.warehouse.app_url,
+            "reverseEtlSource": setup.reverse_etl_source.app_url,
+            "model": setup.model.app_url,
+            "profilesDestination": setup.profiles_destination.app_url,
+            "mapping": setup.mapping.app_url,
+        },
+    )
+    pulumi.export("manualSteps", manual_steps(program, preflight, setup))
+
+
+def run() -> None:
+    try:
+        program = load()
+        preflight = preflight_for(program, client_for(program))
+    except (ConfigError, PreflightError, SegmentError) as error:
+        raise pulumi.RunError(str(error)) from None
+    for trait_id, reason in sorted(preflight.waiting.items()):
+        pulumi.log.warn(
+            f"computed trait {trait_id} waits: {reason}. Connect the space to Flex and complete one interaction, "
+            "then run `pulumi up` again."
+        )
+    setup = UnifiedProfiles("flex-unified-profiles", program, preflight)
+    export_outputs(program, preflight, setup)

@@ -1,0 +1,165 @@
+"""Computed traits of a Unify space.
+
+Id: ``spaceId:traitId``. Natural key: the name within the space (Segment derives the trait key from it, so two
+traits cannot share it: a replacement deletes the old trait first). ``options`` can only be set when a trait is
+created, so changing them replaces the trait. Deleting a trait leaves its last values on profiles as plain traits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import pulumi
+import pydantic
+from pulumi.dynamic import Resource
+
+from segment_provider.api.models import ComputedTrait as ApiTrait
+from segment_provider.api.models import TraitDefinition, TraitOptions
+from segment_provider.resources.base import ResourceError, ResourceInputs, SegmentProvider, resource_props
+
+
+class DefinitionInputs(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["USERS", "ACCOUNTS"] = "USERS"
+    query: str = pydantic.Field(min_length=1)
+
+
+class OptionsInputs(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    include_historical_data: bool | None = None
+    include_anonymous_users: bool | None = None
+    backfill_duration_days: int | None = pydantic.Field(default=None, ge=1)
+
+
+class ComputedTraitInputs(ResourceInputs):
+    space_id: str = pydantic.Field(min_length=1)
+    name: str = pydantic.Field(min_length=1, max_length=255)
+    description: str | None = None
+    enabled: bool = True
+    definition: DefinitionInputs
+    options: OptionsInputs | None = None
+
+
+def split_trait_id(id_: str) -> tuple[str, str]:
+    space_id, _, trait_id = id_.partition(":")
+    return space_id, trait_id
+
+
+class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
+    kind = "ComputedTrait"
+    inputs_model = ComputedTraitInputs
+    replace_on = frozenset({"space_id", "options"})
+    delete_before_replace = True
+
+    def describe(self, inputs: ComputedTraitInputs) -> str:
+        return f"'{inputs.name}' in space {inputs.space_id}"
+
+    def find_existing(self, inputs: ComputedTraitInputs) -> ApiTrait | None:
+        matches = [t for t in self.client.list_computed_traits(inputs.space_id) if t.name == inputs.name]
+        if len(matches) > 1:
+            raise ResourceError(
+                f"{len(matches)} computed traits match {self.describe(inputs)}: rename the extra ones in Segment, "
+                "then run `pulumi up` again"
+            )
+        return matches[0] if matches else None
+
+    @staticmethod
+    def _definition(inputs: ComputedTraitInputs) -> TraitDefinition:
+        return TraitDefinition(type=inputs.definition.type, query=inputs.definition.query)
+
+    def create_remote(self, inputs: ComputedTraitInputs) -> ApiTrait:
+        options = (
+            TraitOptions(**inputs.options.model_dump(exclude_none=True)) if inputs.options is not None else None
+        )
+        return self.client.create_computed_trait(
+            inputs.space_id,
+            name=inputs.name,
+            definition=self._definition(inputs),
+            enabled=inputs.enabled,
+            description=inputs.description,
+            options=options,
+        )
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiTrait:
+        space_id, trait_id = split_trait_id(id_)
+        return self.client.get_computed_trait(space_id, trait_id)
+
+    def update_remote(
+        self, id_: str, inputs: ComputedTraitInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiTrait:
+        space_id, trait_id = split_trait_id(id_)
+        return self.client.update_computed_trait(
+            space_id,
+            trait_id,
+            name=inputs.name if "name" in changed else None,
+            description=inputs.description if "description" in changed else None,
+            enabled=inputs.enabled if "enabled" in changed else None,
+            definition=self._definition(inputs) if "definition" in changed else None,
+        )
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        space_id, trait_id = split_trait_id(id_)
+        self.client.delete_computed_trait(space_id, trait_id)
+
+    def observed(self, remote: ApiTrait, desired: Mapping[str, Any]) -> dict[str, Any]:
+        definition = remote.definition
+        return {
+            "space_id": remote.space_id,
+            "name": remote.name,
+            "description": remote.description if desired.get("description") is not None else None,
+            "enabled": remote.enabled,
+            "definition": {"type": definition.type, "query": definition.query} if definition else None,
+            # Options are fixed at creation and Segment may adjust them (it can force includeHistoricalData on);
+            # what was asked for stays the reference.
+            "options": desired.get("options"),
+        }
+
+    def resource_id(self, remote: ApiTrait) -> str:
+        return f"{remote.space_id}:{remote.id}"
+
+    def computed_outputs(self, remote: ApiTrait) -> dict[str, Any]:
+        return {
+            "trait_id": remote.id,
+            "key": remote.key,
+            "status": remote.status,
+            "app_url": self.links.url("unify", "spaces", remote.space_id, "traits", remote.id),
+        }
+
+
+class ComputedTrait(Resource, module="segment", name="ComputedTrait"):
+    """A computed trait in a Unify space."""
+
+    trait_id: pulumi.Output[str]
+    key: pulumi.Output[str]
+    status: pulumi.Output[str]
+    app_url: pulumi.Output[str]
+
+    OUTPUTS = ("trait_id", "key", "status", "app_url")
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        space_id: pulumi.Input[str],
+        name: pulumi.Input[str],
+        query: pulumi.Input[str],
+        entity: pulumi.Input[str] = "USERS",
+        description: pulumi.Input[str] | None = None,
+        enabled: pulumi.Input[bool] = True,
+        options: pulumi.Input[Mapping[str, Any]] | None = None,
+        adopt: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "space_id": space_id,
+            "name": name,
+            "description": description,
+            "enabled": enabled,
+            "definition": {"type": entity, "query": query},
+            "options": options,
+            "adopt": adopt,
+        }
+        super().__init__(ComputedTraitProvider(), resource_name, resource_props(inputs, self.OUTPUTS), opts)

@@ -1,0 +1,200 @@
+"""Destinations from the catalog by slug; first of all Segment Profiles on the Reverse ETL source.
+
+Natural key: name + catalog type within the source it is attached to. A destination cannot move to another
+source, so a ``source_id`` change replaces it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pydantic
+from pulumi.dynamic import Resource
+
+from segment_provider.api.models import Destination as ApiDestination
+from segment_provider.resources.base import (
+    ResourceError,
+    ResourceInputs,
+    SettingsInputs,
+    configured_subset,
+    SegmentProvider,
+    resource_props,
+    with_secret_outputs,
+)
+
+
+class DestinationInputs(SettingsInputs):
+    source_id: str = pydantic.Field(min_length=1)
+    catalog_slug: str = pydantic.Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    name: str = pydantic.Field(min_length=1, max_length=100)
+    enabled: bool | None = None
+    """None leaves enabling to a DestinationActivation (Segment wants mappings enabled first)."""
+
+
+class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
+    kind = "Destination"
+    inputs_model = DestinationInputs
+    replace_on = frozenset({"source_id", "catalog_slug"})
+
+    def describe(self, inputs: DestinationInputs) -> str:
+        return f"'{inputs.name}' ({inputs.catalog_slug}) on source {inputs.source_id}"
+
+    def find_existing(self, inputs: DestinationInputs) -> ApiDestination | None:
+        matches = [
+            d
+            for d in self.client.list_destinations()
+            if d.name == inputs.name and d.source_id == inputs.source_id and d.metadata.slug == inputs.catalog_slug
+        ]
+        if len(matches) > 1:
+            raise ResourceError(
+                f"{len(matches)} destinations match {self.describe(inputs)}: rename the extra ones in Segment "
+                "so the name is unique on that source, then run `pulumi up` again"
+            )
+        return matches[0] if matches else None
+
+    def create_remote(self, inputs: DestinationInputs) -> ApiDestination:
+        metadata = self.client.catalog.destination_by_slug(inputs.catalog_slug)
+        return self.client.create_destination(
+            source_id=inputs.source_id,
+            metadata_id=metadata.id,
+            settings=inputs.merged_settings(),
+            name=inputs.name,
+            enabled=bool(inputs.enabled),
+        )
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiDestination:
+        return self.client.get_destination(id_)
+
+    def update_remote(
+        self, id_: str, inputs: DestinationInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiDestination:
+        settings_changed = bool(changed & {"settings", "secret_settings"})
+        return self.client.update_destination(
+            id_,
+            name=inputs.name if "name" in changed else None,
+            enabled=inputs.enabled if "enabled" in changed else None,
+            settings=inputs.merged_settings() if settings_changed else None,
+        )
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        self.client.delete_destination(id_)
+
+    def observed(self, remote: ApiDestination, desired: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "source_id": remote.source_id,
+            "catalog_slug": remote.metadata.slug,
+            "name": remote.name,
+            "enabled": remote.enabled if desired.get("enabled") is not None else None,
+            "settings": configured_subset(remote.settings, desired),
+        }
+
+    def resource_id(self, remote: ApiDestination) -> str:
+        return remote.id
+
+    def computed_outputs(self, remote: ApiDestination) -> dict[str, Any]:
+        return {
+            "destination_id": remote.id,
+            "metadata_id": remote.metadata.id,
+            "app_url": self.links.url("destinations", remote.id, "overview"),
+        }
+
+
+class Destination(Resource, module="segment", name="Destination"):
+    """A Segment destination attached to a source."""
+
+    destination_id: pulumi.Output[str]
+    metadata_id: pulumi.Output[str]
+    app_url: pulumi.Output[str]
+
+    OUTPUTS = ("destination_id", "metadata_id", "app_url")
+    SECRET_OUTPUTS = ("secret_settings",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        source_id: pulumi.Input[str],
+        catalog_slug: pulumi.Input[str],
+        name: pulumi.Input[str],
+        enabled: pulumi.Input[bool] | None = None,
+        settings: pulumi.Input[Mapping[str, Any]] | None = None,
+        secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
+        adopt: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "source_id": source_id,
+            "catalog_slug": catalog_slug,
+            "name": name,
+            "enabled": enabled,
+            "settings": settings,
+            "secret_settings": pulumi.Output.secret(secret_settings) if secret_settings is not None else None,
+            "adopt": adopt,
+        }
+        super().__init__(
+            DestinationProvider(),
+            resource_name,
+            resource_props(inputs, self.OUTPUTS),
+            with_secret_outputs(opts, self.SECRET_OUTPUTS),
+        )
+
+
+class DestinationActivationInputs(ResourceInputs):
+    destination_id: str = pydantic.Field(min_length=1)
+    enabled: bool = True
+
+
+class DestinationActivationProvider(SegmentProvider[DestinationActivationInputs, ApiDestination]):
+    """Enables a destination once its mappings exist (Segment: enable mappings before the destination).
+
+    Shares the destination's id; deleting it disables the destination again (when it still exists).
+    """
+
+    kind = "DestinationActivation"
+    inputs_model = DestinationActivationInputs
+    replace_on = frozenset({"destination_id"})
+
+    def describe(self, inputs: DestinationActivationInputs) -> str:
+        return f"of destination {inputs.destination_id}"
+
+    def find_existing(self, inputs: DestinationActivationInputs) -> ApiDestination | None:
+        return self.client.get_destination(inputs.destination_id)
+
+    def create_remote(self, inputs: DestinationActivationInputs) -> ApiDestination:
+        return self.client.update_destination(inputs.destination_id, enabled=inputs.enabled)
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiDestination:
+        return self.client.get_destination(id_)
+
+    def update_remote(
+        self, id_: str, inputs: DestinationActivationInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiDestination:
+        return self.client.update_destination(id_, enabled=inputs.enabled)
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        self.client.update_destination(id_, enabled=False)
+
+    def observed(self, remote: ApiDestination, desired: Mapping[str, Any]) -> dict[str, Any]:
+        return {"destination_id": remote.id, "enabled": remote.enabled}
+
+    def resource_id(self, remote: ApiDestination) -> str:
+        return remote.id
+
+
+class DestinationActivation(Resource, module="segment", name="DestinationActivation"):
+    """Turns a destination on after its mappings are in place."""
+
+    enabled: pulumi.Output[bool]
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        destination_id: pulumi.Input[str],
+        enabled: pulumi.Input[bool] = True,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {"destination_id": destination_id, "enabled": enabled, "adopt": True}
+        super().__init__(DestinationActivationProvider(), resource_name, resource_props(inputs, ()), opts)

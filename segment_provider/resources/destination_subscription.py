@@ -1,0 +1,216 @@
+"""Actions mappings (destination subscriptions), e.g. Segment Profiles "Send Identify" of a Reverse ETL model.
+
+Id: ``destinationId:subscriptionId``. Segment's create call cannot carry the schedule, so a scheduled mapping
+costs two calls: the create, then a PATCH with the model and schedule. If that PATCH fails the new mapping is
+deleted again, so a failed create never leaves a half-configured mapping behind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pydantic
+from pulumi.dynamic import Resource
+
+from segment_provider.api.errors import SegmentError
+from segment_provider.api.models import DestinationSubscription as ApiSubscription
+from segment_provider.resources.base import (
+    ResourceError,
+    SegmentProvider,
+    SettingsInputs,
+    configured_subset,
+    resource_props,
+    with_secret_outputs,
+)
+from segment_provider.resources.schedule import Schedule
+
+log = logging.getLogger("segment_provider.resources")
+
+# The Reverse ETL record events a mapping can fire on (the app's "Added / Updated / Added or updated / Deleted").
+RETL_TRIGGERS = {
+    "added": 'event = "new"',
+    "updated": 'event = "updated"',
+    "added_or_updated": 'event = "new" or event = "updated"',
+    "deleted": 'event = "deleted"',
+}
+
+
+class DestinationSubscriptionInputs(SettingsInputs):
+    destination_id: str = pydantic.Field(min_length=1)
+    catalog_slug: str = pydantic.Field(min_length=1)
+    """Catalog slug of the destination, to find the action (e.g. ``actions-segment-profiles``)."""
+    action_slug: str = pydantic.Field(min_length=1)
+    """Action of that destination, e.g. ``sendIdentify``."""
+    name: str = pydantic.Field(min_length=1, max_length=100)
+    trigger: str = pydantic.Field(min_length=1)
+    enabled: bool = True
+    model_id: str | None = None
+    schedule: Schedule | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _schedule_needs_model(self) -> DestinationSubscriptionInputs:
+        if self.schedule is not None and not self.model_id:
+            raise ValueError("schedule is only for Reverse ETL mappings: set model_id too, or drop the schedule")
+        return self
+
+
+def split_subscription_id(id_: str) -> tuple[str, str]:
+    destination_id, _, subscription_id = id_.partition(":")
+    return destination_id, subscription_id
+
+
+class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInputs, ApiSubscription]):
+    kind = "DestinationSubscription"
+    inputs_model = DestinationSubscriptionInputs
+    replace_on = frozenset({"destination_id", "catalog_slug", "action_slug"})
+
+    def describe(self, inputs: DestinationSubscriptionInputs) -> str:
+        return f"'{inputs.name}' on destination {inputs.destination_id}"
+
+    def find_existing(self, inputs: DestinationSubscriptionInputs) -> ApiSubscription | None:
+        matches = [s for s in self.client.list_subscriptions(inputs.destination_id) if s.name == inputs.name]
+        if len(matches) > 1:
+            raise ResourceError(
+                f"{len(matches)} mappings match {self.describe(inputs)}: rename the extra ones in Segment so the "
+                "name is unique on that destination, then run `pulumi up` again"
+            )
+        return matches[0] if matches else None
+
+    def create_remote(self, inputs: DestinationSubscriptionInputs) -> ApiSubscription:
+        action_id = self.client.catalog.action_id(inputs.catalog_slug, inputs.action_slug)
+        created = self.client.create_subscription(
+            inputs.destination_id,
+            name=inputs.name,
+            action_id=action_id,
+            trigger=inputs.trigger,
+            enabled=inputs.enabled,
+            settings=inputs.merged_settings(),
+            model_id=inputs.model_id,
+        )
+        if inputs.schedule is None:
+            return created
+        try:
+            return self._set_schedule(inputs.destination_id, created.id, inputs)
+        except SegmentError as error:
+            self._roll_back(inputs, created.id)
+            raise ResourceError(
+                f"mapping {self.describe(inputs)} was created but its schedule could not be set ({error}); "
+                "it was deleted again so nothing is left half-configured. Run `pulumi up` again."
+            ) from error
+
+    def _set_schedule(self, destination_id: str, subscription_id: str, inputs: DestinationSubscriptionInputs) -> Any:
+        schedule = inputs.schedule.model_dump(mode="json") if inputs.schedule else None
+        return self.client.update_subscription(
+            destination_id, subscription_id, model_id=inputs.model_id, schedule=schedule
+        )
+
+    def _roll_back(self, inputs: DestinationSubscriptionInputs, subscription_id: str) -> None:
+        try:
+            self.client.delete_subscription(inputs.destination_id, subscription_id)
+        except SegmentError:
+            log.error(
+                "mapping %s (id %s) has no schedule and could not be deleted: delete it in Segment, or set "
+                "adopt: true on it, before the next `pulumi up`",
+                self.describe(inputs),
+                subscription_id,
+            )
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiSubscription:
+        destination_id, subscription_id = split_subscription_id(id_)
+        return self.client.get_subscription(destination_id, subscription_id)
+
+    def update_remote(
+        self, id_: str, inputs: DestinationSubscriptionInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiSubscription:
+        destination_id, subscription_id = split_subscription_id(id_)
+        settings_changed = bool(changed & {"settings", "secret_settings"})
+        return self.client.update_subscription(
+            destination_id,
+            subscription_id,
+            name=inputs.name if "name" in changed else None,
+            trigger=inputs.trigger if "trigger" in changed else None,
+            enabled=inputs.enabled if "enabled" in changed else None,
+            settings=inputs.merged_settings() if settings_changed else None,
+            model_id=inputs.model_id if "model_id" in changed else None,
+            schedule=inputs.schedule.model_dump(mode="json") if "schedule" in changed and inputs.schedule else None,
+        )
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        destination_id, subscription_id = split_subscription_id(id_)
+        self.client.delete_subscription(destination_id, subscription_id)
+
+    def observed(self, remote: ApiSubscription, desired: Mapping[str, Any]) -> dict[str, Any]:
+        schedule = remote.reverse_etl_schedule
+        return {
+            "destination_id": remote.destination_id,
+            "action_slug": remote.action_slug,
+            "name": remote.name,
+            "trigger": remote.trigger,
+            "enabled": remote.enabled,
+            "settings": configured_subset(remote.settings, desired),
+            "model_id": remote.model_id,
+            "schedule": (
+                {"strategy": schedule.strategy.upper(), "config": schedule.config or None} if schedule else None
+            ),
+        }
+
+    def resource_id(self, remote: ApiSubscription) -> str:
+        return f"{remote.destination_id}:{remote.id}"
+
+    def computed_outputs(self, remote: ApiSubscription) -> dict[str, Any]:
+        return {
+            "subscription_id": remote.id,
+            "action_id": remote.action_id,
+            "app_url": self.links.url("destinations", remote.destination_id, "mappings", remote.id),
+        }
+
+
+class DestinationSubscription(Resource, module="segment", name="DestinationSubscription"):
+    """An Actions mapping of a destination, optionally fed by a Reverse ETL model on a schedule."""
+
+    subscription_id: pulumi.Output[str]
+    action_id: pulumi.Output[str]
+    app_url: pulumi.Output[str]
+
+    OUTPUTS = ("subscription_id", "action_id", "app_url")
+    SECRET_OUTPUTS = ("secret_settings",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        destination_id: pulumi.Input[str],
+        catalog_slug: pulumi.Input[str],
+        action_slug: pulumi.Input[str],
+        name: pulumi.Input[str],
+        trigger: pulumi.Input[str],
+        enabled: pulumi.Input[bool] = True,
+        settings: pulumi.Input[Mapping[str, Any]] | None = None,
+        secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
+        model_id: pulumi.Input[str] | None = None,
+        schedule: pulumi.Input[Mapping[str, Any]] | None = None,
+        adopt: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "destination_id": destination_id,
+            "catalog_slug": catalog_slug,
+            "action_slug": action_slug,
+            "name": name,
+            "trigger": trigger,
+            "enabled": enabled,
+            "settings": settings,
+            "secret_settings": pulumi.Output.secret(secret_settings) if secret_settings is not None else None,
+            "model_id": model_id,
+            "schedule": schedule,
+            "adopt": adopt,
+        }
+        super().__init__(
+            DestinationSubscriptionProvider(),
+            resource_name,
+            resource_props(inputs, self.OUTPUTS),
+            with_secret_outputs(opts, self.SECRET_OUTPUTS),
+        )

@@ -1,0 +1,176 @@
+"""Reverse ETL models: the SQL whose rows become Segment Profiles identifies.
+
+Natural key: name within its Reverse ETL source. Segment cannot move a model to another source, so a
+``source_id`` change replaces it. Segment wraps the query in a CTE, so it must be exactly one statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pydantic
+from pulumi.dynamic import Resource
+
+from segment_provider.api.models import ReverseEtlModel as ApiModel
+from segment_provider.resources.base import ResourceError, ResourceInputs, SegmentProvider, resource_props
+
+MAX_QUERY_LENGTH = 65_535
+MAX_IDENTIFIER_COLUMN_LENGTH = 191
+
+
+def statement_separators(sql: str) -> list[int]:
+    """Offsets of ``;`` outside string literals, quoted identifiers and comments."""
+    offsets: list[int] = []
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in ("'", '"', "`"):
+            end = sql.find(ch, i + 1)
+            while end != -1 and end + 1 < n and sql[end + 1] == ch:  # doubled quote escapes itself
+                end = sql.find(ch, end + 2)
+            i = n if end == -1 else end + 1
+        elif sql.startswith("--", i):
+            end = sql.find("\n", i)
+            i = n if end == -1 else end + 1
+        elif sql.startswith("/*", i):
+            end = sql.find("*/", i + 2)
+            i = n if end == -1 else end + 2
+        else:
+            if ch == ";":
+                offsets.append(i)
+            i += 1
+    return offsets
+
+
+def single_statement_problem(sql: str) -> str | None:
+    """Why Segment would reject this query as a model, or None."""
+    if not sql.strip():
+        return "the query is empty: write one SELECT statement"
+    separators = statement_separators(sql)
+    if not separators:
+        return None
+    if len(separators) == 1 and not sql[separators[0] + 1 :].strip():
+        return "remove the trailing ';': Segment wraps the query in a CTE, so it must be a single statement"
+    return "the query holds several statements: a Reverse ETL model must be exactly one SELECT statement"
+
+
+class ReverseEtlModelInputs(ResourceInputs):
+    source_id: str = pydantic.Field(min_length=1)
+    name: str = pydantic.Field(min_length=1, max_length=100)
+    description: str = ""
+    enabled: bool = True
+    query: str = pydantic.Field(max_length=MAX_QUERY_LENGTH)
+    query_identifier_column: str = pydantic.Field(min_length=1, max_length=MAX_IDENTIFIER_COLUMN_LENGTH)
+
+    @pydantic.field_validator("query")
+    @classmethod
+    def _one_statement(cls, query: str) -> str:
+        problem = single_statement_problem(query)
+        if problem:
+            raise ValueError(problem)
+        return query
+
+
+class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
+    kind = "ReverseEtlModel"
+    inputs_model = ReverseEtlModelInputs
+    replace_on = frozenset({"source_id"})
+
+    def describe(self, inputs: ReverseEtlModelInputs) -> str:
+        return f"'{inputs.name}' on source {inputs.source_id}"
+
+    def find_existing(self, inputs: ReverseEtlModelInputs) -> ApiModel | None:
+        matches = [
+            m for m in self.client.list_reverse_etl_models() if m.name == inputs.name and m.source_id == inputs.source_id
+        ]
+        if len(matches) > 1:
+            raise ResourceError(
+                f"{len(matches)} Reverse ETL models match {self.describe(inputs)}: rename the extra ones in Segment "
+                "so the name is unique on that source, then run `pulumi up` again"
+            )
+        return matches[0] if matches else None
+
+    def create_remote(self, inputs: ReverseEtlModelInputs) -> ApiModel:
+        return self.client.create_reverse_etl_model(
+            source_id=inputs.source_id,
+            name=inputs.name,
+            description=inputs.description,
+            enabled=inputs.enabled,
+            query=inputs.query,
+            query_identifier_column=inputs.query_identifier_column,
+        )
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiModel:
+        return self.client.get_reverse_etl_model(id_)
+
+    def update_remote(
+        self, id_: str, inputs: ReverseEtlModelInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiModel:
+        def if_changed(field: str) -> Any:
+            return getattr(inputs, field) if field in changed else None
+
+        return self.client.update_reverse_etl_model(
+            id_,
+            name=if_changed("name"),
+            description=if_changed("description"),
+            enabled=if_changed("enabled"),
+            query=if_changed("query"),
+            query_identifier_column=if_changed("query_identifier_column"),
+        )
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        self.client.delete_reverse_etl_model(id_)
+
+    def observed(self, remote: ApiModel, desired: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "source_id": remote.source_id,
+            "name": remote.name,
+            "description": remote.description,
+            "enabled": remote.enabled,
+            "query": remote.query,
+            "query_identifier_column": remote.query_identifier_column,
+        }
+
+    def resource_id(self, remote: ApiModel) -> str:
+        return remote.id
+
+    def computed_outputs(self, remote: ApiModel) -> dict[str, Any]:
+        return {
+            "model_id": remote.id,
+            "app_url": self.links.url("reverse-etl", "models", remote.id),
+        }
+
+
+class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
+    """A Reverse ETL model on a warehouse source."""
+
+    model_id: pulumi.Output[str]
+    app_url: pulumi.Output[str]
+
+    OUTPUTS = ("model_id", "app_url")
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        source_id: pulumi.Input[str],
+        name: pulumi.Input[str],
+        query: pulumi.Input[str],
+        query_identifier_column: pulumi.Input[str],
+        description: pulumi.Input[str] = "",
+        enabled: pulumi.Input[bool] = True,
+        adopt: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "source_id": source_id,
+            "name": name,
+            "description": description,
+            "enabled": enabled,
+            "query": query,
+            "query_identifier_column": query_identifier_column,
+            "adopt": adopt,
+        }
+        super().__init__(ReverseEtlModelProvider(), resource_name, resource_props(inputs, self.OUTPUTS), opts)

@@ -1,0 +1,146 @@
+"""Reverse ETL schedules of a mapping (``reverseETLSchedule``), validated before anything is sent.
+
+Segment's schema does not tie ``config`` to ``strategy``; the rules below are the ones Segment documents for each
+strategy, checked here so a bad schedule fails in ``check`` instead of after the mapping was created.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Any, Literal
+
+import pydantic
+
+Strategy = Literal["PERIODIC", "SPECIFIC_DAYS", "CRON", "DBT_CLOUD", "MANUAL"]
+MIN_INTERVAL_MINUTES = 15
+MAX_INTERVAL_MINUTES = 168 * 60
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
+_UNIT_MINUTES = {"h": 60.0, "m": 1.0, "s": 1 / 60}
+
+
+def duration_minutes(text: str) -> float:
+    """Minutes in a Go duration string such as ``15m``, ``1h30m`` or ``24h`` (Segment's interval format)."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"interval '{text}' is not a duration like 15m, 1h or 24h (units h, m, s; use 24h for a day)")
+    return sum(float(n) * _UNIT_MINUTES[u] for n, u in parts)
+
+
+def cron_minutes(field: str) -> set[int]:
+    """Minutes of the hour a cron minute field fires on."""
+    minutes: set[int] = set()
+    for part in field.split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base == "*":
+            low, high = 0, 59
+        elif "-" in base:
+            low_text, high_text = base.split("-", 1)
+            low, high = int(low_text), int(high_text)
+        else:
+            low = int(base)
+            high = 59 if step_text else low
+        if not (0 <= low <= high <= 59) or step < 1:
+            raise ValueError(f"cron minute field '{field}' is out of range 0-59")
+        minutes.update(range(low, high + 1, step))
+    return minutes
+
+
+def cron_problem(spec: str) -> str | None:
+    fields = spec.split()
+    if len(fields) != 5:
+        return f"cron spec '{spec}' must have 5 fields (minute hour day-of-month month day-of-week)"
+    try:
+        minutes = sorted(cron_minutes(fields[0]))
+    except ValueError as error:
+        return str(error)
+    gaps = [b - a for a, b in zip(minutes, minutes[1:], strict=False)]
+    if fields[1] == "*" or "/" in fields[1] or "," in fields[1] or "-" in fields[1]:
+        gaps.append(60 - minutes[-1] + minutes[0])  # the hour wraps into the next run
+    if any(gap < MIN_INTERVAL_MINUTES for gap in gaps):
+        return f"cron spec '{spec}' fires more often than every {MIN_INTERVAL_MINUTES} minutes, which Segment refuses"
+    return None
+
+
+def timezone_problem(name: str) -> str | None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"timezone '{name}' is not an IANA time zone such as America/New_York or UTC"
+    return None
+
+
+class Schedule(pydantic.BaseModel):
+    """A Reverse ETL schedule: ``{strategy, config}`` as Segment stores it."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    strategy: Strategy
+    config: dict[str, Any] | None = None
+
+    @pydantic.field_validator("strategy", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        # Segment's web reference spells strategies in lower case; its SDK only accepts upper case.
+        return value.upper() if isinstance(value, str) else value
+
+    @pydantic.model_validator(mode="after")
+    def _config_fits_strategy(self) -> Schedule:
+        problem = schedule_problem(self.strategy, self.config or {})
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def _keys_problem(strategy: str, config: dict[str, Any], required: set[str]) -> str | None:
+    missing, extra = required - set(config), set(config) - required
+    if missing or extra:
+        return (
+            f"a {strategy} schedule needs config with exactly {sorted(required)}"
+            + (f"; missing {sorted(missing)}" if missing else "")
+            + (f"; unexpected {sorted(extra)}" if extra else "")
+        )
+    return None
+
+
+def _int_list_problem(name: str, values: Any, low: int, high: int) -> str | None:
+    if not isinstance(values, list) or not values:
+        return f"config.{name} must be a non-empty list of numbers {low}-{high}"
+    if any(isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or not low <= v <= high for v in values):
+        return f"config.{name} must only hold whole numbers {low}-{high}"
+    if len(set(values)) != len(values):
+        return f"config.{name} lists a value twice"
+    return None
+
+
+def schedule_problem(strategy: str, config: dict[str, Any]) -> str | None:
+    if strategy == "MANUAL":
+        return "a MANUAL schedule takes no config" if config else None
+    if strategy == "PERIODIC":
+        problem = _keys_problem(strategy, config, {"interval"})
+        if problem:
+            return problem
+        try:
+            minutes = duration_minutes(str(config["interval"]))
+        except ValueError as error:
+            return str(error)
+        if not MIN_INTERVAL_MINUTES <= minutes < MAX_INTERVAL_MINUTES:
+            return f"a PERIODIC interval must be at least {MIN_INTERVAL_MINUTES}m and less than 168h"
+        return None
+    if strategy == "SPECIFIC_DAYS":
+        return (
+            _keys_problem(strategy, config, {"days", "hours", "timezone"})
+            or _int_list_problem("days", config["days"], 0, 6)
+            or _int_list_problem("hours", config["hours"], 0, 23)
+            or timezone_problem(str(config["timezone"]))
+        )
+    if strategy == "CRON":
+        return (
+            _keys_problem(strategy, config, {"spec", "timezone"})
+            or cron_problem(str(config["spec"]))
+            or timezone_problem(str(config["timezone"]))
+        )
+    if strategy == "DBT_CLOUD":
+        return _keys_problem(strategy, config, {"jobId", "accountId"})
+    return f"unknown schedule strategy '{strategy}'"

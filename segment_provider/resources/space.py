@@ -1,0 +1,158 @@
+"""The Unify space: adopted, never created or deleted.
+
+Segment's Public API can list and read spaces but not create, change or delete them, so this resource looks the
+space up by slug or name. A missing space fails with the steps to create it in the app; destroying the stack
+releases the space from the stack and leaves it in Segment.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pulumi
+import pydantic
+from pulumi.dynamic import Resource
+
+from segment_provider.api.models import Source as ApiSource
+from segment_provider.api.models import Space as ApiSpace
+from segment_provider.resources.base import ResourceError, ResourceInputs, SegmentProvider, resource_props, with_secret_outputs
+
+PROFILES_SOURCE_CATALOG_SLUG = "personas-compute"
+
+log = logging.getLogger("segment_provider.resources")
+
+
+def create_space_steps(wanted: str) -> str:
+    return (
+        f"No Unify space matches {wanted}. The Public API cannot create spaces; create it in the Segment app: "
+        "1) Unify → Create space (or Engage → Spaces → Create space); 2) name it and note its slug; "
+        "3) set its identity rules (Unify settings → Identity resolution: add phone and email); "
+        "4) set the stack's unified-profiles:space.slug to that slug and run `pulumi up` again."
+    )
+
+
+def find_profiles_source(sources: Iterable[ApiSource], space: ApiSpace) -> ApiSource | None:
+    """The space's internal Profiles source, whose write key the Send Identify mapping needs.
+
+    🟡 Not documented by Segment: each space has a source of catalog type ``personas-compute`` whose slug is
+    ``personas_<space slug>`` (seen in workspace exports); its first write key is the mapping's ``engage_space``
+    value. Segment only returns write keys to tokens with Source Admin access.
+    """
+    candidates = [s for s in sources if s.metadata.slug == PROFILES_SOURCE_CATALOG_SLUG]
+    found = [s for s in candidates if s.slug == f"personas_{space.slug}"] or [
+        s for s in candidates if space.name in (s.name or "")
+    ]
+    return found[0] if len(found) == 1 else None
+
+
+class UnifySpaceInputs(ResourceInputs):
+    slug: str | None = pydantic.Field(default=None, min_length=1)
+    name: str | None = pydantic.Field(default=None, min_length=1)
+    adopt: bool = True
+
+    @pydantic.model_validator(mode="after")
+    def _slug_or_name(self) -> UnifySpaceInputs:
+        if not self.slug and not self.name:
+            raise ValueError("set slug or name of the Unify space to use")
+        return self
+
+
+class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
+    kind = "UnifySpace"
+    inputs_model = UnifySpaceInputs
+    replace_on = frozenset({"slug", "name"})
+
+    def describe(self, inputs: UnifySpaceInputs) -> str:
+        return f"slug '{inputs.slug}'" if inputs.slug else f"name '{inputs.name}'"
+
+    def find_existing(self, inputs: UnifySpaceInputs) -> ApiSpace | None:
+        spaces = self.client.list_spaces()
+        if inputs.slug:
+            return next((s for s in spaces if s.slug == inputs.slug), None)
+        named = [s for s in spaces if s.name == inputs.name]
+        if len(named) > 1:
+            raise ResourceError(
+                f"{len(named)} Unify spaces are named '{inputs.name}': set unified-profiles:space.slug instead"
+            )
+        return named[0] if named else None
+
+    def adoption_target_missing(self, inputs: UnifySpaceInputs) -> str:
+        return create_space_steps(self.describe(inputs))
+
+    def create_remote(self, inputs: UnifySpaceInputs) -> ApiSpace:
+        raise ResourceError(create_space_steps(self.describe(inputs)))
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiSpace:
+        return self.client.get_space(id_)
+
+    def update_remote(
+        self, id_: str, inputs: UnifySpaceInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiSpace:
+        return self.client.get_space(id_)
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        log.warning(
+            "Unify space %s released from the stack; it stays in Segment (spaces are deleted in the app only)",
+            props.get("space_slug") or id_,
+        )
+
+    def observed(self, remote: ApiSpace, desired: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "slug": remote.slug if desired.get("slug") else None,
+            "name": remote.name if desired.get("name") else None,
+        }
+
+    def resource_id(self, remote: ApiSpace) -> str:
+        return remote.id
+
+    def computed_outputs(self, remote: ApiSpace) -> dict[str, Any]:
+        workspace = self.client.get_workspace()
+        profiles_source = find_profiles_source(self.client.list_sources(), remote)
+        write_keys = list(profiles_source.write_keys) if profiles_source else []
+        return {
+            "profiles_source_id": profiles_source.id if profiles_source else None,
+            "profiles_source_write_key": write_keys[0] if write_keys else None,
+            "space_id": remote.id,
+            "space_slug": remote.slug,
+            "space_name": remote.name,
+            "workspace_id": workspace.id,
+            "workspace_slug": workspace.slug,
+            "app_url": self.links.url("unify", "spaces", remote.slug, "explorer"),
+        }
+
+
+class UnifySpace(Resource, module="segment", name="UnifySpace"):
+    """An existing Unify space, looked up by slug or name."""
+
+    space_id: pulumi.Output[str]
+    space_slug: pulumi.Output[str]
+    space_name: pulumi.Output[str]
+    workspace_id: pulumi.Output[str]
+    workspace_slug: pulumi.Output[str]
+    app_url: pulumi.Output[str]
+    profiles_source_id: pulumi.Output[str | None]
+    profiles_source_write_key: pulumi.Output[str | None]
+
+    OUTPUTS = (
+        "space_id", "space_slug", "space_name", "workspace_id", "workspace_slug", "app_url",
+        "profiles_source_id", "profiles_source_write_key",
+    )
+    SECRET_OUTPUTS = ("profiles_source_write_key",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        slug: pulumi.Input[str] | None = None,
+        name: pulumi.Input[str] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {"slug": slug, "name": name, "adopt": True}
+        super().__init__(
+            UnifySpaceProvider(),
+            resource_name,
+            resource_props(inputs, self.OUTPUTS),
+            with_secret_outputs(opts, self.SECRET_OUTPUTS),
+        )

@@ -1,0 +1,153 @@
+"""Warehouse destinations (Snowflake, BigQuery, Postgres, Redshift) that Salesforce data is loaded into.
+
+Natural key: name + catalog type. Credentials live in ``secret_settings``; Segment masks them when reading
+back, so they are compared with what was last applied, never with what the API shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pydantic
+from pulumi.dynamic import Resource
+
+from segment_provider.api.models import Warehouse as ApiWarehouse
+from segment_provider.resources.base import (
+    ResourceError,
+    SettingsInputs,
+    configured_subset,
+    SegmentProvider,
+    resource_props,
+    with_secret_outputs,
+)
+
+WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres", "redshift")
+
+
+class WarehouseInputs(SettingsInputs):
+    catalog_slug: str = pydantic.Field(pattern=r"^(snowflake|bigquery|postgres|redshift)$")
+    name: str = pydantic.Field(min_length=1, max_length=100)
+    enabled: bool = True
+    validate_connection: bool = True
+    """Ask Segment to test the settings (``POST /warehouses/validation``) before creating."""
+
+
+class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
+    kind = "Warehouse"
+    inputs_model = WarehouseInputs
+    replace_on = frozenset({"catalog_slug"})
+    ignored_in_diff = frozenset({"adopt", "validate_connection"})
+
+    def describe(self, inputs: WarehouseInputs) -> str:
+        return f"'{inputs.name}' ({inputs.catalog_slug})"
+
+    def find_existing(self, inputs: WarehouseInputs) -> ApiWarehouse | None:
+        matches = [
+            w
+            for w in self.client.list_warehouses()
+            if w.name == inputs.name and w.metadata.slug == inputs.catalog_slug
+        ]
+        if len(matches) > 1:
+            raise ResourceError(
+                f"{len(matches)} {inputs.catalog_slug} warehouses are named '{inputs.name}': rename the extra ones "
+                "in Segment so the natural key is unique, then run `pulumi up` again"
+            )
+        return matches[0] if matches else None
+
+    def create_remote(self, inputs: WarehouseInputs) -> ApiWarehouse:
+        metadata = self.client.catalog.warehouse_by_slug(inputs.catalog_slug)
+        settings = inputs.merged_settings()
+        if inputs.validate_connection:
+            status = self.client.validate_warehouse(metadata_id=metadata.id, settings=settings).status
+            if status != "CONNECTED":
+                raise ResourceError(
+                    f"Segment could not connect to {inputs.catalog_slug} warehouse {self.describe(inputs)} "
+                    f"(validation status {status}). Check the account, database, user and key in the stack "
+                    "config and the network policy allow-list, or set validate_connection: false to skip."
+                )
+        return self.client.create_warehouse(
+            metadata_id=metadata.id,
+            settings=settings,
+            name=inputs.name,
+            enabled=inputs.enabled,
+            disconnect_all_sources=True,
+        )
+
+    def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiWarehouse:
+        return self.client.get_warehouse(id_)
+
+    def update_remote(
+        self, id_: str, inputs: WarehouseInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> ApiWarehouse:
+        # Segment requires settings on every warehouse PATCH.
+        return self.client.update_warehouse(
+            id_,
+            settings=inputs.merged_settings(),
+            name=inputs.name if "name" in changed else None,
+            enabled=inputs.enabled if "enabled" in changed else None,
+        )
+
+    def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
+        self.client.delete_warehouse(id_)
+
+    def observed(self, remote: ApiWarehouse, desired: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            "catalog_slug": remote.metadata.slug,
+            "name": remote.name,
+            "enabled": remote.enabled,
+            "settings": configured_subset(remote.settings, desired),
+        }
+
+    def resource_id(self, remote: ApiWarehouse) -> str:
+        return remote.id
+
+    def computed_outputs(self, remote: ApiWarehouse) -> dict[str, Any]:
+        return {
+            "warehouse_id": remote.id,
+            "metadata_id": remote.metadata.id,
+            "workspace_id": remote.workspace_id,
+            "app_url": self.links.url("destinations", "warehouses", remote.id, "overview"),
+        }
+
+
+class Warehouse(Resource, module="segment", name="Warehouse"):
+    """A Segment warehouse destination."""
+
+    warehouse_id: pulumi.Output[str]
+    metadata_id: pulumi.Output[str]
+    workspace_id: pulumi.Output[str]
+    app_url: pulumi.Output[str]
+
+    OUTPUTS = ("warehouse_id", "metadata_id", "workspace_id", "app_url")
+    SECRET_OUTPUTS = ("secret_settings",)
+
+    def __init__(
+        self,
+        resource_name: str,
+        *,
+        catalog_slug: pulumi.Input[str],
+        name: pulumi.Input[str],
+        settings: pulumi.Input[Mapping[str, Any]] | None = None,
+        secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
+        enabled: pulumi.Input[bool] = True,
+        validate_connection: bool = True,
+        adopt: bool = False,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        inputs = {
+            "catalog_slug": catalog_slug,
+            "name": name,
+            "enabled": enabled,
+            "settings": settings,
+            "secret_settings": pulumi.Output.secret(secret_settings) if secret_settings is not None else None,
+            "validate_connection": validate_connection,
+            "adopt": adopt,
+        }
+        super().__init__(
+            WarehouseProvider(),
+            resource_name,
+            resource_props(inputs, self.OUTPUTS),
+            with_secret_outputs(opts, self.SECRET_OUTPUTS),
+        )

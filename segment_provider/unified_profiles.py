@@ -1,0 +1,186 @@
+"""The whole Flex Unified Profiles setup of one stack, as one component.
+
+Dependency order (each arrow is an Output passed on, so Pulumi creates left to right and destroys right to left):
+
+    UnifySpace ─────────────────────────────────────────────┬──► ComputedTrait × n
+    [Snowflake objects] ─► Warehouse ─┐                      │
+    Salesforce Source ────────────────┴► WarehouseConnection │
+    [Snowflake objects] ─► Reverse ETL Source ─► ReverseEtlModel ─┐
+                           Reverse ETL Source ─► Segment Profiles Destination ─► Send Identify mapping
+                                                                   └──────────────► DestinationActivation
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+
+from segment_provider.config import Program, StackConfig
+from segment_provider.preflight import Preflight
+from segment_provider.resources import (
+    RETL_TRIGGERS,
+    ComputedTrait,
+    Destination,
+    DestinationActivation,
+    DestinationSubscription,
+    ReverseEtlModel,
+    Source,
+    UnifySpace,
+    Warehouse,
+    WarehouseConnection,
+)
+from segment_provider.snowflake import SegmentSnowflake
+
+PROFILES_DESTINATION_SLUG = "actions-segment-profiles"
+SEND_IDENTIFY_ACTION_SLUG = "sendIdentify"
+SALESFORCE_CATALOG_SLUG = "salesforce"
+COMPONENT_TYPE = "flex-unified-profiles:index:UnifiedProfiles"
+
+
+def column_path(column: str) -> dict[str, str]:
+    """A mapping value that reads one column of the model's row."""
+    return {"@path": f"$.properties.{column}"}
+
+
+def secret_dict(values: dict[str, Any]) -> pulumi.Output[dict[str, Any]] | None:
+    plain = {k: v.get_secret_value() if hasattr(v, "get_secret_value") else v for k, v in values.items()}
+    return pulumi.Output.secret(plain) if plain else None
+
+
+class UnifiedProfiles(pulumi.ComponentResource):
+    """Space, Salesforce → warehouse, Reverse ETL → Segment Profiles, and computed traits for one environment."""
+
+    def __init__(
+        self, name: str, program: Program, preflight: Preflight, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        stack = program.stack
+        protect = pulumi.ResourceOptions(protect=stack.protect)
+        super().__init__(COMPONENT_TYPE, name, None, pulumi.ResourceOptions.merge(opts, protect))
+        child = pulumi.ResourceOptions(parent=self)
+
+        self.space = UnifySpace("space", slug=stack.space.slug, name=stack.space.name, opts=child)
+
+        warehouse_settings, retl_settings, snowflake_deps = self._warehouse_settings(stack, child)
+        with_snowflake = pulumi.ResourceOptions(parent=self, depends_on=snowflake_deps)
+
+        self.salesforce = Source(
+            "salesforce-source",
+            slug=stack.salesforce.source_slug,
+            catalog_slug=SALESFORCE_CATALOG_SLUG,
+            name=stack.salesforce.name,
+            settings={"salesforce-environment": stack.salesforce.environment},
+            adopt=stack.salesforce.adopt,
+            opts=child,
+        )
+        self.warehouse = Warehouse(
+            "warehouse",
+            catalog_slug=stack.warehouse.type,
+            name=stack.warehouse.name,
+            settings=warehouse_settings,
+            secret_settings=secret_dict(stack.warehouse_credentials),
+            validate_connection=stack.warehouse.validate_connection,
+            adopt=stack.warehouse.adopt,
+            opts=with_snowflake,
+        )
+        self.connection = WarehouseConnection(
+            "salesforce-to-warehouse",
+            warehouse_id=self.warehouse.warehouse_id,
+            source_id=self.salesforce.source_id,
+            adopt=stack.warehouse.adopt and stack.salesforce.adopt,
+            opts=child,
+        )
+        self.reverse_etl_source = Source(
+            "reverse-etl-source",
+            slug=stack.reverse_etl.source_slug,
+            catalog_slug=stack.warehouse.type,
+            name=stack.reverse_etl.name,
+            settings=retl_settings,
+            secret_settings=secret_dict(stack.reverse_etl_credentials),
+            adopt=stack.reverse_etl.adopt,
+            opts=with_snowflake,
+        )
+        model = program.definitions.model
+        self.model = ReverseEtlModel(
+            "model",
+            source_id=self.reverse_etl_source.source_id,
+            name=model.name,
+            description=model.description,
+            query=model.sql(),
+            query_identifier_column=model.identifier_column,
+            adopt=stack.reverse_etl.adopt,
+            opts=child,
+        )
+        self.profiles_destination = Destination(
+            "profiles-destination",
+            source_id=self.reverse_etl_source.source_id,
+            catalog_slug=PROFILES_DESTINATION_SLUG,
+            name=stack.profiles.destination_name,
+            adopt=stack.profiles.adopt,
+            opts=child,
+        )
+        mapping = program.definitions.mapping
+        engage_space = (
+            pulumi.Output.secret(stack.engage_space_write_key.get_secret_value())
+            if stack.engage_space_write_key
+            else self.space.profiles_source_write_key
+        )
+        self.mapping = DestinationSubscription(
+            "send-identify",
+            destination_id=self.profiles_destination.destination_id,
+            catalog_slug=PROFILES_DESTINATION_SLUG,
+            action_slug=SEND_IDENTIFY_ACTION_SLUG,
+            name=mapping.name,
+            trigger=RETL_TRIGGERS[mapping.trigger],
+            settings={
+                "user_id": column_path(mapping.user_id_column),
+                "traits": {trait: column_path(column) for trait, column in mapping.traits.items()},
+            },
+            secret_settings=pulumi.Output.secret(engage_space).apply(lambda key: {"engage_space": key}),
+            model_id=self.model.model_id,
+            schedule=stack.schedule.model_dump(mode="json"),
+            adopt=stack.profiles.adopt,
+            opts=child,
+        )
+        self.activation = DestinationActivation(
+            "profiles-destination-enabled",
+            destination_id=self.profiles_destination.destination_id,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.mapping]),
+        )
+
+        self.traits: dict[str, ComputedTrait] = {}
+        for trait_id, spec in program.traits.items():
+            if not preflight.ready(trait_id):
+                continue
+            definition = spec.to_definition()
+            options = getattr(spec, "options", None)
+            self.traits[trait_id] = ComputedTrait(
+                f"trait-{trait_id}",
+                space_id=self.space.space_id,
+                name=spec.name,
+                query=definition["query"],
+                entity=definition["type"],
+                description=spec.description,
+                enabled=spec.enabled,
+                options=options.model_dump(exclude_none=True) if options is not None else None,
+                opts=child,
+            )
+        self.register_outputs({})
+
+    def _warehouse_settings(
+        self, stack: StackConfig, child: pulumi.ResourceOptions
+    ) -> tuple[Any, Any, list[pulumi.Resource]]:
+        """Non-secret settings of the warehouse destination and the Reverse ETL source."""
+        if not stack.snowflake.manage or stack.snowflake.spec is None:
+            return stack.warehouse.settings, stack.reverse_etl.settings, []
+        snowflake = SegmentSnowflake("snowflake", stack.snowflake.spec, opts=child)
+        self.snowflake = snowflake
+        destination = pulumi.Output.all(
+            snowflake.account, snowflake.events_database, snowflake.load_warehouse, snowflake.destination_user
+        ).apply(lambda v: {**stack.warehouse.settings, "account": v[0], "database": v[1], "warehouse": v[2],
+                           "username": v[3]})
+        retl = pulumi.Output.all(
+            snowflake.account, snowflake.retl_database, snowflake.retl_warehouse, snowflake.retl_user
+        ).apply(lambda v: {**stack.reverse_etl.settings, "account": v[0], "database": v[1], "warehouse": v[2],
+                           "username": v[3]})
+        return destination, retl, [snowflake]
