@@ -63,7 +63,11 @@ class ConfigError(Exception):
 
 class _Model(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, alias_generator=pydantic.alias_generators.to_camel
+        extra="forbid",
+        frozen=True,
+        populate_by_name=True,
+        alias_generator=pydantic.alias_generators.to_camel,
+        hide_input_in_errors=True,  # a value may be a secret pasted into the wrong key
     )
 
 
@@ -415,7 +419,10 @@ def _load_definitions(
     try:
         definitions = Definitions.model_validate(data)
     except pydantic.ValidationError as error:
-        problems.extend(_problems(prefix, error, {}))
+        problems.extend(
+            ConfigProblem(key=p.key.replace(f"{prefix}.", f"{prefix}:", 1), message=p.message)
+            for p in _problems(prefix, error, {})
+        )
         return None, {}
     return definitions, _enabled_traits(definitions, prefix, problems)
 

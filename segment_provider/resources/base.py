@@ -61,7 +61,7 @@ CONFIG_KEYS = ("segment:token", "segment:region", "segment:endpoint")
 class ResourceInputs(pydantic.BaseModel):
     """Base of every kind's input model: unknown keys are refused so typos fail in ``check``."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
     adopt: bool = False
     """Take over the existing object with this natural key instead of creating one."""
