@@ -27,7 +27,7 @@ from pydantic import Field, SecretStr
 from segment_provider.resources.reverse_etl_model import single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
-from segment_provider.traits import FlexSchema, RawTrait, TraitSpec, guide_traits, parse_trait_config, trait_key
+from segment_provider.traits import FlexSchema, RawTrait, TraitSpec, TraitDefinitionError, guide_traits, parse_trait_config, trait_key
 
 NAMESPACE = "flex-unified-profiles"
 DEFAULT_DEFINITIONS_FILE = "definitions.yaml"
@@ -445,8 +445,8 @@ def _enabled_traits(
         key = f"{prefix}:traits.custom[{index}]"
         try:
             spec = parse_trait_config(key, raw)
-        except ValueError as error:
-            problems.append(ConfigProblem(key=key, message=str(error)))
+        except TraitDefinitionError as error:
+            problems.extend(ConfigProblem(key=path, message=message) for path, message in error.problems)
             continue
         trait_id = trait_key(spec.name)
         if trait_id in keys:
