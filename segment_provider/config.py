@@ -27,7 +27,15 @@ from pydantic import Field, SecretStr
 from segment_provider.resources.reverse_etl_model import single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
-from segment_provider.traits import FlexSchema, RawTrait, TraitSpec, TraitDefinitionError, guide_traits, parse_trait_config, trait_key
+from segment_provider.traits import (
+    FlexSchema,
+    RawTrait,
+    TraitDefinitionError,
+    TraitSpec,
+    guide_traits,
+    parse_trait_config,
+    trait_key,
+)
 
 NAMESPACE = "flex-unified-profiles"
 DEFAULT_DEFINITIONS_FILE = "definitions.yaml"
@@ -119,7 +127,9 @@ class SnowflakeConfig(_Model):
     @pydantic.model_validator(mode="after")
     def _spec_when_managed(self) -> SnowflakeConfig:
         if self.manage and self.spec is None:
-            raise ValueError("manage: true needs spec (account and the two RSA public keys); see docs/snowflake.md")
+            raise ValueError(
+                "manage: true needs spec (account and the two RSA public keys); see docs/snowflake.md"
+            )
         return self
 
 
@@ -178,7 +188,9 @@ class ModelDefinition(_Model):
         if len(set(c.upper() for c in columns)) != len(columns):
             raise ValueError("a column is listed twice")
         if len(columns) > MAX_IDENTIFY_TRAITS:
-            raise ValueError(f"at most {MAX_IDENTIFY_TRAITS} columns: Unify rejects identifies with 300+ traits")
+            raise ValueError(
+                f"at most {MAX_IDENTIFY_TRAITS} columns: Unify rejects identifies with 300+ traits"
+            )
         return columns
 
     @pydantic.field_validator("query")
@@ -207,8 +219,12 @@ class MappingDefinition(_Model):
     trigger: Literal["added", "updated", "added_or_updated", "deleted"] = "added_or_updated"
     user_id_column: str = Field(default="ID", pattern=IDENTIFIER)
     traits: dict[str, str] = Field(
-        default_factory=lambda: {"name": "NAME", "phone": "PHONE", "billing_country": "BILLING_COUNTRY",
-                                 "industry": "INDUSTRY"},
+        default_factory=lambda: {
+            "name": "NAME",
+            "phone": "PHONE",
+            "billing_country": "BILLING_COUNTRY",
+            "industry": "INDUSTRY",
+        },
         description="profile trait key → model column",
     )
 
@@ -216,7 +232,9 @@ class MappingDefinition(_Model):
     @classmethod
     def _traits(cls, traits: dict[str, str]) -> dict[str, str]:
         if len(traits) > MAX_IDENTIFY_TRAITS:
-            raise ValueError(f"at most {MAX_IDENTIFY_TRAITS} traits: Unify rejects identifies with 300+ traits")
+            raise ValueError(
+                f"at most {MAX_IDENTIFY_TRAITS} traits: Unify rejects identifies with 300+ traits"
+            )
         bad = [c for c in traits.values() if not re.match(IDENTIFIER, c)]
         if bad:
             raise ValueError(f"trait columns must be plain column names, got {bad}")
@@ -241,9 +259,15 @@ class Definitions(_Model):
         if self.model.query is not None:
             return self  # raw SQL: the columns are only known to the warehouse
         selected = {c.upper() for c in self.model.columns}
-        missing = [c for c in [self.mapping.user_id_column, *self.mapping.traits.values()] if c.upper() not in selected]
+        missing = [
+            c
+            for c in [self.mapping.user_id_column, *self.mapping.traits.values()]
+            if c.upper() not in selected
+        ]
         if missing:
-            raise ValueError(f"mapping uses columns the model does not select: {missing}; add them to model.columns")
+            raise ValueError(
+                f"mapping uses columns the model does not select: {missing}; add them to model.columns"
+            )
         return self
 
 
@@ -303,7 +327,9 @@ def _key_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
-def _problems(prefix: str, error: pydantic.ValidationError, aliases: Mapping[str, str]) -> list[ConfigProblem]:
+def _problems(
+    prefix: str, error: pydantic.ValidationError, aliases: Mapping[str, str]
+) -> list[ConfigProblem]:
     problems = []
     for e in error.errors():
         loc = tuple(e["loc"])
@@ -336,10 +362,12 @@ def load_program_config(
             raw[field] = _decode(value)
     raw.setdefault("environment", stack_name if stack_name in ("dev", "prod") else None)
     if raw["environment"] is None:
-        problems.append(ConfigProblem(
-            key=f"{NAMESPACE}:environment",
-            message=f"stack '{stack_name}' is neither dev nor prod: set environment to dev or prod",
-        ))
+        problems.append(
+            ConfigProblem(
+                key=f"{NAMESPACE}:environment",
+                message=f"stack '{stack_name}' is neither dev nor prod: set environment to dev or prod",
+            )
+        )
         raw.pop("environment")
     raw.setdefault("protect", raw.get("environment") == "prod")
 
@@ -349,21 +377,25 @@ def load_program_config(
         if value is None:
             continue
         if not is_secret(full):
-            problems.append(ConfigProblem(
-                key=full,
-                message=f"holds a secret but is stored in plain text: run `pulumi config rm {key}` and then "
-                f"`pulumi config set --secret {key} …` (use --path for objects)",
-            ))
+            problems.append(
+                ConfigProblem(
+                    key=full,
+                    message=f"holds a secret but is stored in plain text: run `pulumi config rm {key}` and then "
+                    f"`pulumi config set --secret {key} …` (use --path for objects)",
+                )
+            )
             continue
         raw[field] = _decode(value)
 
     token = get("segment:token")
     if token is not None and not is_secret("segment:token"):
-        problems.append(ConfigProblem(
-            key="segment:token",
-            message="the Segment token is stored in plain text: run `pulumi config rm segment:token` and then "
-            "`pulumi config set --secret segment:token …`",
-        ))
+        problems.append(
+            ConfigProblem(
+                key="segment:token",
+                message="the Segment token is stored in plain text: run `pulumi config rm segment:token` and then "
+                "`pulumi config set --secret segment:token …`",
+            )
+        )
     elif token is not None:
         raw["segment_token"] = token
     region = get("segment:region")
@@ -405,11 +437,13 @@ def _load_definitions(
 ) -> tuple[Definitions | None, dict[str, TraitSpec | RawTrait]]:
     prefix = path.name
     if not path.exists():
-        problems.append(ConfigProblem(
-            key=f"{NAMESPACE}:definitionsFile",
-            message=f"{path} does not exist: restore definitions.yaml from the repository or point "
-            "definitionsFile at your shared definitions",
-        ))
+        problems.append(
+            ConfigProblem(
+                key=f"{NAMESPACE}:definitionsFile",
+                message=f"{path} does not exist: restore definitions.yaml from the repository or point "
+                "definitionsFile at your shared definitions",
+            )
+        )
         return None, {}
     try:
         data = yaml.safe_load(path.read_text()) or {}
@@ -433,10 +467,12 @@ def _enabled_traits(
     guide = guide_traits(definitions.traits.flex_schema)
     unknown = sorted(set(definitions.traits.guide) - set(guide))
     if unknown:
-        problems.append(ConfigProblem(
-            key=f"{prefix}:traits.guide",
-            message=f"unknown guide traits {unknown}; the guide traits are {sorted(guide)}",
-        ))
+        problems.append(
+            ConfigProblem(
+                key=f"{prefix}:traits.guide",
+                message=f"unknown guide traits {unknown}; the guide traits are {sorted(guide)}",
+            )
+        )
     enabled: dict[str, TraitSpec | RawTrait] = {
         trait_id: spec for trait_id, spec in guide.items() if definitions.traits.guide.get(trait_id, True)
     }
@@ -450,11 +486,13 @@ def _enabled_traits(
             continue
         trait_id = trait_key(spec.name)
         if trait_id in keys:
-            problems.append(ConfigProblem(
-                key=f"{key}.name",
-                message=f"trait name '{spec.name}' clashes with {keys[trait_id]} (both have the key {trait_id}): "
-                "names must be unique in a space because Segment derives the trait key from them",
-            ))
+            problems.append(
+                ConfigProblem(
+                    key=f"{key}.name",
+                    message=f"trait name '{spec.name}' clashes with {keys[trait_id]} (both have the key {trait_id}): "
+                    "names must be unique in a space because Segment derives the trait key from them",
+                )
+            )
             continue
         keys[trait_id] = f"traits.custom[{index}]"
         enabled[trait_id] = spec

@@ -41,7 +41,17 @@ def free_port() -> int:
 @contextmanager
 def emulator(seed_flex_events: bool) -> Iterator[str]:
     port = free_port()
-    command = [sys.executable, "-m", "segment_emulator", "--host", "127.0.0.1", "--port", str(port), "--token", TOKEN]
+    command = [
+        sys.executable,
+        "-m",
+        "segment_emulator",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--token",
+        TOKEN,
+    ]
     if seed_flex_events:
         command.append("--seed-flex-events")
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
@@ -49,7 +59,9 @@ def emulator(seed_flex_events: bool) -> Iterator[str]:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
         if "http://" not in line:
-            raise SystemExit(f"the emulator did not start (it printed {line!r}); run `python -m segment_emulator`")
+            raise SystemExit(
+                f"the emulator did not start (it printed {line!r}); run `python -m segment_emulator`"
+            )
         print(f"▸ {line}")
         yield line[line.index("http://") :]
     finally:
@@ -60,8 +72,10 @@ def emulator(seed_flex_events: bool) -> Iterator[str]:
 def stack_config(url: str) -> dict[str, str]:
     """Pulumi.dev.yaml as the engine hands it over (structured values as JSON), pointed at the emulator."""
     raw = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-    config = {k: json.dumps(v) if isinstance(v, dict | list) else str(v).lower() if isinstance(v, bool) else str(v)
-              for k, v in raw.items()}
+    config = {
+        k: json.dumps(v) if isinstance(v, dict | list) else str(v).lower() if isinstance(v, bool) else str(v)
+        for k, v in raw.items()
+    }
     config["segment:endpoint"] = url
     config.update(DEMO_SECRETS)
     return config
@@ -84,13 +98,17 @@ def run_with_cli(config: Mapping[str, str]) -> dict[str, Any]:
     print("▸ engine: the real `pulumi` CLI with a throwaway local backend")
     with tempfile.TemporaryDirectory(prefix="flex-demo-") as scratch:
         project = Path(scratch) / "project"
-        shutil.copytree(REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache"))
+        shutil.copytree(
+            REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache")
+        )
         (project / ".venv").symlink_to(REPO / ".venv")
         (project / "Pulumi.dev.yaml").unlink()
         env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{scratch}", "PULUMI_CONFIG_PASSPHRASE": "demo"}
 
         def pulumi(*args: str) -> str:
-            done = subprocess.run(["pulumi", *args], cwd=project, env=env, check=True, capture_output=True, text=True)
+            done = subprocess.run(
+                ["pulumi", *args], cwd=project, env=env, check=True, capture_output=True, text=True
+            )
             return done.stdout
 
         pulumi("stack", "init", "dev")
@@ -114,7 +132,9 @@ def print_outputs(outputs: Mapping[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--without-flex-events", action="store_true", help="show the traits waiting for Flex events")
+    parser.add_argument(
+        "--without-flex-events", action="store_true", help="show the traits waiting for Flex events"
+    )
     args = parser.parse_args(argv)
     with emulator(seed_flex_events=not args.without_flex_events) as url:
         config = stack_config(url)

@@ -42,7 +42,9 @@ def find_space(client: SegmentClient, slug: str | None, name: str | None) -> Spa
         known = ", ".join(sorted(s.slug for s in spaces)) or "none"
         raise PreflightError(f"{create_space_steps(wanted)} (spaces in this workspace: {known})")
     if len(matches) > 1:
-        raise PreflightError(f"{len(matches)} spaces match {wanted}: set flex-unified-profiles:space.slug instead")
+        raise PreflightError(
+            f"{len(matches)} spaces match {wanted}: set flex-unified-profiles:space.slug instead"
+        )
     return matches[0]
 
 
@@ -65,7 +67,9 @@ def waiting_traits(
                 continue
             missing = sorted(properties - schema[event])
             if missing:
-                reasons.append(f"event '{event}' has no propert{'y' if len(missing) == 1 else 'ies'} {missing}")
+                reasons.append(
+                    f"event '{event}' has no propert{'y' if len(missing) == 1 else 'ies'} {missing}"
+                )
         if reasons:
             waiting[trait_id] = "; ".join(reasons)
     return waiting

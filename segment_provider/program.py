@@ -28,7 +28,7 @@ PREDICTIONS = [
         "step": "Create the prediction 'Likelihood to churn'",
         "how": "Unify → Traits → Create → Predictions → Likelihood to churn: target event 'Flex - Engagement "
         "Initiated', 'will not perform', at least once in 90 days. Needs 100 users who did and 100 who did not, "
-        "and history of 3× the window; results take up to 48 h.",
+        "and history of 3 times the window; results take up to 48 h.",
     },
     {
         "step": "Create the prediction 'Predicted LTV'",
@@ -60,7 +60,9 @@ def preflight_for(program: Program, client: SegmentClient) -> Preflight:
     )
 
 
-def manual_steps(program: Program, preflight: Preflight, setup: UnifiedProfiles) -> pulumi.Output[list[dict[str, Any]]]:
+def manual_steps(
+    program: Program, preflight: Preflight, setup: UnifiedProfiles
+) -> pulumi.Output[list[dict[str, Any]]]:
     """The ordered checklist of what Segment's API cannot do, each with whether it is done."""
     stack = program.stack
 
@@ -102,12 +104,14 @@ def manual_steps(program: Program, preflight: Preflight, setup: UnifiedProfiles)
             },
         ]
         if not preflight.profiles_source_found and not stack.engage_space_write_key:
-            steps.append({
-                "step": "Provide the Profiles source write key",
-                "status": "todo",
-                "how": "the space's internal Profiles source was not found (the token needs Source Admin to see "
-                "write keys): `pulumi config set --secret engageSpaceWriteKey <key>`",
-            })
+            steps.append(
+                {
+                    "step": "Provide the Profiles source write key",
+                    "status": "todo",
+                    "how": "the space's internal Profiles source was not found (the token needs Source Admin to see "
+                    "write keys): `pulumi config set --secret engageSpaceWriteKey <key>`",
+                }
+            )
         steps.extend({**p, "status": "todo"} for p in PREDICTIONS)
         return steps
 
@@ -132,7 +136,10 @@ def export_outputs(program: Program, preflight: Preflight, setup: UnifiedProfile
     pulumi.export("mappingId", setup.mapping.subscription_id)
     pulumi.export(
         "computedTraits",
-        {trait_id: {"id": t.trait_id, "key": t.key, "status": t.status} for trait_id, t in setup.traits.items()},
+        {
+            trait_id: {"id": t.trait_id, "key": t.key, "status": t.status}
+            for trait_id, t in setup.traits.items()
+        },
     )
     pulumi.export("waitingTraits", dict(sorted(preflight.waiting.items())))
     pulumi.export(

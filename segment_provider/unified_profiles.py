@@ -2,7 +2,7 @@
 
 Dependency order (each arrow is an Output passed on, so Pulumi creates left to right and destroys right to left):
 
-    UnifySpace ─────────────────────────────────────────────┬──► ComputedTrait × n
+    UnifySpace ─────────────────────────────────────────────┬──► ComputedTrait (each)
     [Snowflake objects] ─► Warehouse ─┐                      │
     Salesforce Source ────────────────┴► WarehouseConnection │
     [Snowflake objects] ─► Reverse ETL Source ─► ReverseEtlModel ─┐
@@ -120,11 +120,12 @@ class UnifiedProfiles(pulumi.ComponentResource):
             opts=child,
         )
         mapping = program.definitions.mapping
-        engage_space = (
-            pulumi.Output.secret(stack.engage_space_write_key.get_secret_value())
+        engage_space: pulumi.Output[str | None] = (
+            pulumi.Output.from_input(stack.engage_space_write_key.get_secret_value())
             if stack.engage_space_write_key
             else self.space.profiles_source_write_key
         )
+        engage_settings: pulumi.Output[dict[str, Any]] = engage_space.apply(lambda key: {"engage_space": key})
         self.mapping = DestinationSubscription(
             "send-identify",
             destination_id=self.profiles_destination.destination_id,
@@ -136,7 +137,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 "user_id": column_path(mapping.user_id_column),
                 "traits": {trait: column_path(column) for trait, column in mapping.traits.items()},
             },
-            secret_settings=pulumi.Output.secret(engage_space).apply(lambda key: {"engage_space": key}),
+            secret_settings=pulumi.Output.secret(engage_settings),
             model_id=self.model.model_id,
             schedule=stack.schedule.model_dump(mode="json"),
             adopt=stack.profiles.adopt,
@@ -177,10 +178,24 @@ class UnifiedProfiles(pulumi.ComponentResource):
         self.snowflake = snowflake
         destination = pulumi.Output.all(
             snowflake.account, snowflake.events_database, snowflake.load_warehouse, snowflake.destination_user
-        ).apply(lambda v: {**stack.warehouse.settings, "account": v[0], "database": v[1], "warehouse": v[2],
-                           "username": v[3]})
+        ).apply(
+            lambda v: {
+                **stack.warehouse.settings,
+                "account": v[0],
+                "database": v[1],
+                "warehouse": v[2],
+                "username": v[3],
+            }
+        )
         retl = pulumi.Output.all(
             snowflake.account, snowflake.retl_database, snowflake.retl_warehouse, snowflake.retl_user
-        ).apply(lambda v: {**stack.reverse_etl.settings, "account": v[0], "database": v[1], "warehouse": v[2],
-                           "username": v[3]})
+        ).apply(
+            lambda v: {
+                **stack.reverse_etl.settings,
+                "account": v[0],
+                "database": v[1],
+                "warehouse": v[2],
+                "username": v[3],
+            }
+        )
         return destination, retl, [snowflake]

@@ -78,14 +78,18 @@ class SettingsInputs(ResourceInputs):
     def _settings_do_not_overlap(self) -> SettingsInputs:
         overlap = set(self.settings) & set(self.secret_settings)
         if overlap:
-            raise ValueError(f"settings and secret_settings both set {sorted(overlap)}: keep each key in one place")
+            raise ValueError(
+                f"settings and secret_settings both set {sorted(overlap)}: keep each key in one place"
+            )
         return self
 
     def merged_settings(self) -> dict[str, Any]:
         return {**self.settings, **self.secret_settings}
 
 
-def configured_subset(remote_settings: Mapping[str, Any] | None, desired: Mapping[str, Any]) -> dict[str, Any]:
+def configured_subset(
+    remote_settings: Mapping[str, Any] | None, desired: Mapping[str, Any]
+) -> dict[str, Any]:
     """The remote settings restricted to the keys the configuration sets (Segment adds its own defaults)."""
     remote_settings = remote_settings or {}
     wanted = desired.get("settings") or {}
@@ -114,7 +118,7 @@ def contains_unknown(value: Any) -> bool:
 def same_value(left: Any, right: Any) -> bool:
     """Structural equality that ignores the int/float round trip of the engine's wire format."""
     if isinstance(left, bool) or isinstance(right, bool):
-        return left is right or left == right and type(left) is type(right)
+        return left is right or (left == right and type(left) is type(right))
     if isinstance(left, int | float) and isinstance(right, int | float):
         return math.isclose(float(left), float(right), rel_tol=0.0, abs_tol=1e-9)
     if isinstance(left, Mapping) and isinstance(right, Mapping):
@@ -208,7 +212,9 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         fields = [f for f in self.inputs_model.model_fields if f not in self.ignored_in_diff]
-        changed = [f for f in fields if contains_unknown(news.get(f)) or not same_value(olds.get(f), news.get(f))]
+        changed = [
+            f for f in fields if contains_unknown(news.get(f)) or not same_value(olds.get(f), news.get(f))
+        ]
         replaces = [f for f in changed if f in self.replace_on]
         return DiffResult(
             changes=bool(changed),
@@ -270,17 +276,26 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             # natural key; only when it is certainly absent is a second create safe.
             remote = self.find_existing(inputs)
             if remote is not None:
-                log.warning("create of %s %s lost its response; adopting it", self.kind, self.describe(inputs))
+                log.warning(
+                    "create of %s %s lost its response; adopting it", self.kind, self.describe(inputs)
+                )
                 return self._converge(remote, inputs)
-            log.warning("create of %s %s lost its response and it does not exist; retrying once",
-                        self.kind, self.describe(inputs))
+            log.warning(
+                "create of %s %s lost its response and it does not exist; retrying once",
+                self.kind,
+                self.describe(inputs),
+            )
             return self.create_remote(inputs)
 
     def _converge(self, remote: RemoteT, inputs: InputsT) -> RemoteT:
         """PATCH an adopted object where it differs from the desired inputs (nothing when it matches)."""
         desired = inputs.model_dump(mode="json")
         observed = self.observed(remote, desired)
-        changed = {f for f, v in observed.items() if f not in self.ignored_in_diff and not same_value(v, desired.get(f))}
+        changed = {
+            f
+            for f, v in observed.items()
+            if f not in self.ignored_in_diff and not same_value(v, desired.get(f))
+        }
         blocked = changed & self.replace_on
         if blocked:
             raise ResourceError(
@@ -322,9 +337,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         """Fetch by id; None (or NotFoundError) when it is gone."""
         raise NotImplementedError
 
-    def update_remote(
-        self, id_: str, inputs: InputsT, changed: set[str], olds: Mapping[str, Any]
-    ) -> RemoteT:
+    def update_remote(self, id_: str, inputs: InputsT, changed: set[str], olds: Mapping[str, Any]) -> RemoteT:
         raise NotImplementedError
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
@@ -376,7 +389,9 @@ def resource_props(inputs: Mapping[str, Any], output_names: Iterable[str]) -> di
     return props
 
 
-def with_secret_outputs(opts: pulumi.ResourceOptions | None, secret_outputs: Iterable[str]) -> pulumi.ResourceOptions:
+def with_secret_outputs(
+    opts: pulumi.ResourceOptions | None, secret_outputs: Iterable[str]
+) -> pulumi.ResourceOptions:
     """Mark outputs secret even where no input of the same name was (the engine only copies secrecy by key)."""
     extra = pulumi.ResourceOptions(additional_secret_outputs=sorted(secret_outputs))
     return pulumi.ResourceOptions.merge(opts, extra)

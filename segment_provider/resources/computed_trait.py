@@ -72,7 +72,9 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
 
     def create_remote(self, inputs: ComputedTraitInputs) -> ApiTrait:
         options = (
-            TraitOptions(**inputs.options.model_dump(exclude_none=True)) if inputs.options is not None else None
+            TraitOptions(**inputs.options.model_dump(exclude_none=True))
+            if inputs.options is not None
+            else None
         )
         return self.client.create_computed_trait(
             inputs.space_id,

@@ -17,9 +17,9 @@ from segment_provider.api.models import Destination as ApiDestination
 from segment_provider.resources.base import (
     ResourceError,
     ResourceInputs,
+    SegmentProvider,
     SettingsInputs,
     configured_subset,
-    SegmentProvider,
     resource_props,
     with_secret_outputs,
 )
@@ -45,7 +45,9 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
         matches = [
             d
             for d in self.client.list_destinations()
-            if d.name == inputs.name and d.source_id == inputs.source_id and d.metadata.slug == inputs.catalog_slug
+            if d.name == inputs.name
+            and d.source_id == inputs.source_id
+            and d.metadata.slug == inputs.catalog_slug
         ]
         if len(matches) > 1:
             raise ResourceError(

@@ -53,7 +53,9 @@ class DestinationSubscriptionInputs(SettingsInputs):
     @pydantic.model_validator(mode="after")
     def _schedule_needs_model(self) -> DestinationSubscriptionInputs:
         if self.schedule is not None and not self.model_id:
-            raise ValueError("schedule is only for Reverse ETL mappings: set model_id too, or drop the schedule")
+            raise ValueError(
+                "schedule is only for Reverse ETL mappings: set model_id too, or drop the schedule"
+            )
         return self
 
 
@@ -101,7 +103,9 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
                 "it was deleted again so nothing is left half-configured. Run `pulumi up` again."
             ) from error
 
-    def _set_schedule(self, destination_id: str, subscription_id: str, inputs: DestinationSubscriptionInputs) -> Any:
+    def _set_schedule(
+        self, destination_id: str, subscription_id: str, inputs: DestinationSubscriptionInputs
+    ) -> Any:
         schedule = inputs.schedule.model_dump(mode="json") if inputs.schedule else None
         return self.client.update_subscription(
             destination_id, subscription_id, model_id=inputs.model_id, schedule=schedule
@@ -135,7 +139,9 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
             enabled=inputs.enabled if "enabled" in changed else None,
             settings=inputs.merged_settings() if settings_changed else None,
             model_id=inputs.model_id if "model_id" in changed else None,
-            schedule=inputs.schedule.model_dump(mode="json") if "schedule" in changed and inputs.schedule else None,
+            schedule=inputs.schedule.model_dump(mode="json")
+            if "schedule" in changed and inputs.schedule
+            else None,
         )
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
@@ -153,7 +159,9 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
             "settings": configured_subset(remote.settings, desired),
             "model_id": remote.model_id,
             "schedule": (
-                {"strategy": schedule.strategy.upper(), "config": schedule.config or None} if schedule else None
+                {"strategy": schedule.strategy.upper(), "config": schedule.config or None}
+                if schedule
+                else None
             ),
         }
 

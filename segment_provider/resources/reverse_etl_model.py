@@ -83,7 +83,9 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
 
     def find_existing(self, inputs: ReverseEtlModelInputs) -> ApiModel | None:
         matches = [
-            m for m in self.client.list_reverse_etl_models() if m.name == inputs.name and m.source_id == inputs.source_id
+            m
+            for m in self.client.list_reverse_etl_models()
+            if m.name == inputs.name and m.source_id == inputs.source_id
         ]
         if len(matches) > 1:
             raise ResourceError(

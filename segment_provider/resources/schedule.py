@@ -6,6 +6,7 @@ strategy, checked here so a bad schedule fails in ``check`` instead of after the
 
 from __future__ import annotations
 
+import itertools
 import re
 import zoneinfo
 from typing import Any, Literal
@@ -23,7 +24,9 @@ def duration_minutes(text: str) -> float:
     """Minutes in a Go duration string such as ``15m``, ``1h30m`` or ``24h`` (Segment's interval format)."""
     parts = _DURATION_PART.findall(text)
     if not parts or "".join(n + u for n, u in parts) != text:
-        raise ValueError(f"interval '{text}' is not a duration like 15m, 1h or 24h (units h, m, s; use 24h for a day)")
+        raise ValueError(
+            f"interval '{text}' is not a duration like 15m, 1h or 24h (units h, m, s; use 24h for a day)"
+        )
     return sum(float(n) * _UNIT_MINUTES[u] for n, u in parts)
 
 
@@ -55,7 +58,7 @@ def cron_problem(spec: str) -> str | None:
         minutes = sorted(cron_minutes(fields[0]))
     except ValueError as error:
         return str(error)
-    gaps = [b - a for a, b in zip(minutes, minutes[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(minutes)]
     if fields[1] == "*" or "/" in fields[1] or "," in fields[1] or "-" in fields[1]:
         gaps.append(60 - minutes[-1] + minutes[0])  # the hour wraps into the next run
     if any(gap < MIN_INTERVAL_MINUTES for gap in gaps):
@@ -107,7 +110,10 @@ def _keys_problem(strategy: str, config: dict[str, Any], required: set[str]) -> 
 def _int_list_problem(name: str, values: Any, low: int, high: int) -> str | None:
     if not isinstance(values, list) or not values:
         return f"config.{name} must be a non-empty list of numbers {low}-{high}"
-    if any(isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or not low <= v <= high for v in values):
+    if any(
+        isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or not low <= v <= high
+        for v in values
+    ):
         return f"config.{name} must only hold whole numbers {low}-{high}"
     if len(set(values)) != len(values):
         return f"config.{name} lists a value twice"

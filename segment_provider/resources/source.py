@@ -16,9 +16,9 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.resources.base import (
+    SegmentProvider,
     SettingsInputs,
     configured_subset,
-    SegmentProvider,
     resource_props,
     with_secret_outputs,
 )

@@ -17,7 +17,13 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Space as ApiSpace
-from segment_provider.resources.base import ResourceError, ResourceInputs, SegmentProvider, resource_props, with_secret_outputs
+from segment_provider.resources.base import (
+    ResourceError,
+    ResourceInputs,
+    SegmentProvider,
+    resource_props,
+    with_secret_outputs,
+)
 
 PROFILES_SOURCE_CATALOG_SLUG = "personas-compute"
 
@@ -136,8 +142,14 @@ class UnifySpace(Resource, module="segment", name="UnifySpace"):
     profiles_source_write_key: pulumi.Output[str | None]
 
     OUTPUTS = (
-        "space_id", "space_slug", "space_name", "workspace_id", "workspace_slug", "app_url",
-        "profiles_source_id", "profiles_source_write_key",
+        "space_id",
+        "space_slug",
+        "space_name",
+        "workspace_id",
+        "workspace_slug",
+        "app_url",
+        "profiles_source_id",
+        "profiles_source_write_key",
     )
     SECRET_OUTPUTS = ("profiles_source_write_key",)
 

@@ -16,9 +16,9 @@ from pulumi.dynamic import Resource
 from segment_provider.api.models import Warehouse as ApiWarehouse
 from segment_provider.resources.base import (
     ResourceError,
+    SegmentProvider,
     SettingsInputs,
     configured_subset,
-    SegmentProvider,
     resource_props,
     with_secret_outputs,
 )

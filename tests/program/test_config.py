@@ -29,10 +29,17 @@ VALID_STACK: dict[str, Any] = {
     f"{NS}:warehouseCredentials": {"private_key": "KEY"},
     "segment:token": "tok",
 }
-SECRET = {f"{NS}:warehouseCredentials", "segment:token", f"{NS}:profileApiToken", f"{NS}:reverseEtlCredentials"}
+SECRET = {
+    f"{NS}:warehouseCredentials",
+    "segment:token",
+    f"{NS}:profileApiToken",
+    f"{NS}:reverseEtlCredentials",
+}
 
 
-def load(stack: dict[str, Any], *, secret: set[str] = SECRET, stack_name: str = "dev", project: Path = REPO) -> Any:
+def load(
+    stack: dict[str, Any], *, secret: set[str] = SECRET, stack_name: str = "dev", project: Path = REPO
+) -> Any:
     # Pulumi hands structured config to programs as JSON strings, scalars as strings.
     wire = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in stack.items()}
     return load_program_config(wire.get, lambda key: key in secret, stack_name, project)
@@ -95,33 +102,91 @@ STACK_CASES = [
     ("unknown space key", put(f"{NS}:space", {"slug": "a", "nmae": "x"}), f"{NS}:space.nmae", "unknown key"),
     ("unknown warehouse type", patch(f"{NS}:warehouse", type="oracle"), f"{NS}:warehouse.type", "snowflake"),
     ("empty warehouse name", patch(f"{NS}:warehouse", name=""), f"{NS}:warehouse.name", "at least 1"),
-    ("warehouse name too long", patch(f"{NS}:warehouse", name="x" * 101), f"{NS}:warehouse.name", "at most 100"),
-    ("salesforce slug uppercase", patch(f"{NS}:salesforce", sourceSlug="Flex_SF"), f"{NS}:salesforce.sourceSlug",
-     "pattern"),
-    ("salesforce slug forbidden chars", patch(f"{NS}:salesforce", sourceSlug="flex/sf"),
-     f"{NS}:salesforce.sourceSlug", "pattern"),
-    ("salesforce environment", patch(f"{NS}:salesforce", environment="staging"), f"{NS}:salesforce.environment",
-     "production"),
+    (
+        "warehouse name too long",
+        patch(f"{NS}:warehouse", name="x" * 101),
+        f"{NS}:warehouse.name",
+        "at most 100",
+    ),
+    (
+        "salesforce slug uppercase",
+        patch(f"{NS}:salesforce", sourceSlug="Flex_SF"),
+        f"{NS}:salesforce.sourceSlug",
+        "pattern",
+    ),
+    (
+        "salesforce slug forbidden chars",
+        patch(f"{NS}:salesforce", sourceSlug="flex/sf"),
+        f"{NS}:salesforce.sourceSlug",
+        "pattern",
+    ),
+    (
+        "salesforce environment",
+        patch(f"{NS}:salesforce", environment="staging"),
+        f"{NS}:salesforce.environment",
+        "production",
+    ),
     ("no reverse etl", drop(f"{NS}:reverseEtl"), f"{NS}:reverseEtl", "required"),
-    ("schedule strategy", put(f"{NS}:schedule", {"strategy": "HOURLY"}), f"{NS}:schedule.strategy", "PERIODIC"),
-    ("periodic too short", put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {"interval": "5m"}}),
-     f"{NS}:schedule", "at least 15m"),
-    ("periodic without interval", put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {}}),
-     f"{NS}:schedule", "interval"),
-    ("interval in days", put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {"interval": "1d"}}),
-     f"{NS}:schedule", "24h"),
-    ("manual with config", put(f"{NS}:schedule", {"strategy": "MANUAL", "config": {"interval": "1h"}}),
-     f"{NS}:schedule", "no config"),
-    ("specific days out of range",
-     put(f"{NS}:schedule", {"strategy": "SPECIFIC_DAYS", "config": {"days": [7], "hours": [9], "timezone": "UTC"}}),
-     f"{NS}:schedule", "0-6"),
-    ("bad timezone",
-     put(f"{NS}:schedule", {"strategy": "SPECIFIC_DAYS", "config": {"days": [1], "hours": [9], "timezone": "Moon/Base"}}),
-     f"{NS}:schedule", "IANA"),
-    ("cron too frequent", put(f"{NS}:schedule", {"strategy": "CRON", "config": {"spec": "*/5 * * * *", "timezone": "UTC"}}),
-     f"{NS}:schedule", "every 15 minutes"),
-    ("cron wrong fields", put(f"{NS}:schedule", {"strategy": "CRON", "config": {"spec": "0 * *", "timezone": "UTC"}}),
-     f"{NS}:schedule", "5 fields"),
+    (
+        "schedule strategy",
+        put(f"{NS}:schedule", {"strategy": "HOURLY"}),
+        f"{NS}:schedule.strategy",
+        "PERIODIC",
+    ),
+    (
+        "periodic too short",
+        put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {"interval": "5m"}}),
+        f"{NS}:schedule",
+        "at least 15m",
+    ),
+    (
+        "periodic without interval",
+        put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {}}),
+        f"{NS}:schedule",
+        "interval",
+    ),
+    (
+        "interval in days",
+        put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {"interval": "1d"}}),
+        f"{NS}:schedule",
+        "24h",
+    ),
+    (
+        "manual with config",
+        put(f"{NS}:schedule", {"strategy": "MANUAL", "config": {"interval": "1h"}}),
+        f"{NS}:schedule",
+        "no config",
+    ),
+    (
+        "specific days out of range",
+        put(
+            f"{NS}:schedule",
+            {"strategy": "SPECIFIC_DAYS", "config": {"days": [7], "hours": [9], "timezone": "UTC"}},
+        ),
+        f"{NS}:schedule",
+        "0-6",
+    ),
+    (
+        "bad timezone",
+        put(
+            f"{NS}:schedule",
+            {"strategy": "SPECIFIC_DAYS", "config": {"days": [1], "hours": [9], "timezone": "Moon/Base"}},
+        ),
+        f"{NS}:schedule",
+        "IANA",
+    ),
+    (
+        "cron too frequent",
+        put(f"{NS}:schedule", {"strategy": "CRON", "config": {"spec": "*/5 * * * *", "timezone": "UTC"}}),
+        f"{NS}:schedule",
+        "every 15 minutes",
+    ),
+    (
+        "cron wrong fields",
+        put(f"{NS}:schedule", {"strategy": "CRON", "config": {"spec": "0 * *", "timezone": "UTC"}}),
+        f"{NS}:schedule",
+        "5 fields",
+    ),
     ("prod without protection", put(f"{NS}:protect", "false"), f"{NS}", "must be protected"),
     ("secret in plain text", put(f"{NS}:profileApiToken", "plain"), f"{NS}:profileApiToken", "--secret"),
     ("token in plain text", put("segment:token", "tok"), "segment:token", "--secret"),
@@ -151,23 +216,51 @@ def test_bad_stack_config_is_refused_with_key_and_fix(case: str, change: Any, ke
 
 DEFINITION_CASES = [
     ("empty query", {"model": {"query": "   "}}, "model.query", "empty"),
-    ("multi statement", {"model": {"query": "SELECT 1 AS ID; DROP TABLE x"}}, "model.query", "several statements"),
+    (
+        "multi statement",
+        {"model": {"query": "SELECT 1 AS ID; DROP TABLE x"}},
+        "model.query",
+        "several statements",
+    ),
     ("trailing semicolon", {"model": {"query": "SELECT ID FROM accounts;"}}, "model.query", "trailing"),
-    ("identifier column not selected", {"model": {"columns": ["NAME"], "identifierColumn": "ID"}}, "model",
-     "identifierColumn"),
+    (
+        "identifier column not selected",
+        {"model": {"columns": ["NAME"], "identifierColumn": "ID"}},
+        "model",
+        "identifierColumn",
+    ),
     ("mapping column not selected", {"mapping": {"userIdColumn": "EMAIL"}}, "definitions.yaml", "EMAIL"),
     ("bad column name", {"model": {"columns": ["ID", "NAME; --"]}}, "model.columns", "identifiers"),
-    ("too many traits", {"mapping": {"traits": {f"t{i}": "ID" for i in range(300)}}}, "mapping.traits", "300"),
+    (
+        "too many traits",
+        {"mapping": {"traits": {f"t{i}": "ID" for i in range(300)}}},
+        "mapping.traits",
+        "300",
+    ),
     ("unknown trigger", {"mapping": {"trigger": "always"}}, "mapping.trigger", "added_or_updated"),
     ("unknown guide trait", {"traits": {"guide": {"total_calls": True}}}, "traits.guide", "guide traits are"),
-    ("duplicate trait names",
-     {"traits": {"custom": [
-         {"name": "Total inbounds", "event": "Flex - Engagement Initiated", "aggregation": {"type": "count"}}]}},
-     "traits.custom[0].name", "clashes"),
+    (
+        "duplicate trait names",
+        {
+            "traits": {
+                "custom": [
+                    {
+                        "name": "Total inbounds",
+                        "event": "Flex - Engagement Initiated",
+                        "aggregation": {"type": "count"},
+                    }
+                ]
+            }
+        },
+        "traits.custom[0].name",
+        "clashes",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("case", "data", "key", "message"), DEFINITION_CASES, ids=[c[0] for c in DEFINITION_CASES])
+@pytest.mark.parametrize(
+    ("case", "data", "key", "message"), DEFINITION_CASES, ids=[c[0] for c in DEFINITION_CASES]
+)
 def test_bad_definitions_are_refused_with_key_and_fix(
     case: str, data: dict[str, Any], key: str, message: str, tmp_path: Path
 ) -> None:

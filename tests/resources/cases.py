@@ -190,7 +190,12 @@ def _warehouse_inputs(ctx: Context) -> Inputs:
         "catalog_slug": "snowflake",
         "name": ctx.unique("Flex Snowflake"),
         "enabled": True,
-        "settings": {"account": "acme", "database": "SEGMENT_EVENTS", "warehouse": "SEGMENT", "username": "SEG"},
+        "settings": {
+            "account": "acme",
+            "database": "SEGMENT_EVENTS",
+            "warehouse": "SEGMENT",
+            "username": "SEG",
+        },
         "secret_settings": {"private_key": SECRET_SENTINEL},
     }
 
@@ -313,7 +318,9 @@ REVERSE_ETL_MODEL = KindCase(
     inputs=_model_inputs,
     update=lambda inputs: with_changes(inputs, query="SELECT ID, NAME, PHONE FROM salesforce.accounts"),
     replace=lambda ctx, inputs: with_changes(inputs, source_id=ctx.retl_source()),
-    change_out_of_band=lambda ctx, id_, inputs: ctx.client.update_reverse_etl_model(id_, query="SELECT 1 AS ID"),
+    change_out_of_band=lambda ctx, id_, inputs: ctx.client.update_reverse_etl_model(
+        id_, query="SELECT 1 AS ID"
+    ),
     delete_out_of_band=lambda ctx, id_: ctx.client.delete_reverse_etl_model(id_),
     exists=lambda ctx, id_: _gone(lambda: ctx.client.get_reverse_etl_model(id_)),
     pre_create=lambda ctx, inputs: ctx.client.create_reverse_etl_model(
@@ -331,7 +338,10 @@ def _subscription_inputs(ctx: Context) -> Inputs:
         "name": ctx.unique("Send Identify"),
         "trigger": 'event = "new" or event = "updated"',
         "enabled": True,
-        "settings": {"user_id": {"@path": "$.properties.ID"}, "traits": {"name": {"@path": "$.properties.NAME"}}},
+        "settings": {
+            "user_id": {"@path": "$.properties.ID"},
+            "traits": {"name": {"@path": "$.properties.NAME"}},
+        },
         "secret_settings": {"engage_space": SECRET_SENTINEL},
         "model_id": ctx.model(source_id),
         "schedule": {"strategy": "PERIODIC", "config": {"interval": "15m"}},

@@ -36,7 +36,9 @@ def comparable(outputs: dict[str, Any]) -> dict[str, Any]:
 
 
 @kinds()
-def test_create_then_read_returns_the_same_outputs(case: KindCase, driver: ResourceDriver, ctx: Context) -> None:
+def test_create_then_read_returns_the_same_outputs(
+    case: KindCase, driver: ResourceDriver, ctx: Context
+) -> None:
     state = create(driver, case, case.inputs(ctx))
     assert state.id
     assert case.exists(ctx, state.id)
@@ -99,7 +101,9 @@ def test_replacement_creates_a_new_object_and_removes_the_old(
 
 
 @kinds(lambda c: c.change_out_of_band is not None)
-def test_drift_shows_on_refresh_and_up_restores_it(case: KindCase, driver: ResourceDriver, ctx: Context) -> None:
+def test_drift_shows_on_refresh_and_up_restores_it(
+    case: KindCase, driver: ResourceDriver, ctx: Context
+) -> None:
     assert case.change_out_of_band is not None
     inputs = case.inputs(ctx)
     state = create(driver, case, inputs)
@@ -116,7 +120,9 @@ def test_drift_shows_on_refresh_and_up_restores_it(case: KindCase, driver: Resou
 
 
 @kinds()
-def test_object_deleted_out_of_band_reads_as_gone(case: KindCase, driver: ResourceDriver, ctx: Context) -> None:
+def test_object_deleted_out_of_band_reads_as_gone(
+    case: KindCase, driver: ResourceDriver, ctx: Context
+) -> None:
     state = create(driver, case, case.inputs(ctx))
     case.delete_out_of_band(ctx, state.id)
     assert driver.read(state) is None
@@ -134,7 +140,9 @@ def test_delete_removes_the_object_and_tolerates_it_being_gone(
 
 
 @kinds(lambda c: c.deletes_remote)
-def test_delete_when_already_deleted_out_of_band(case: KindCase, driver: ResourceDriver, ctx: Context) -> None:
+def test_delete_when_already_deleted_out_of_band(
+    case: KindCase, driver: ResourceDriver, ctx: Context
+) -> None:
     state = create(driver, case, case.inputs(ctx))
     case.delete_out_of_band(ctx, state.id)
     driver.delete(state)
@@ -157,7 +165,9 @@ def test_adopt_takes_over_the_existing_object_without_mutating_it(
 
 
 @kinds(lambda c: c.pre_create is not None)
-def test_adopt_of_a_missing_object_fails_with_the_fix(case: KindCase, driver: ResourceDriver, ctx: Context) -> None:
+def test_adopt_of_a_missing_object_fails_with_the_fix(
+    case: KindCase, driver: ResourceDriver, ctx: Context
+) -> None:
     from tests.harness import ProviderError
 
     with pytest.raises(ProviderError, match="adopt"):
