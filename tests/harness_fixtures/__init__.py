@@ -1,0 +1,1 @@
+"""Sample providers the harness tests drive through the real provider server."""
