@@ -405,8 +405,9 @@ def load_program_config(
     if endpoint is not None:
         raw["endpoint"] = endpoint
 
-    aliases = {v: k for k, v in {**STACK_KEYS, **SECRET_STACK_KEYS}.items()}
-    aliases.update({"segment_token": "token", "region": "region", "endpoint": "endpoint"})
+    # Error locations use the camelCase aliases; map each top-level field back to its config key.
+    aliases = {k: k for k in {**STACK_KEYS, **SECRET_STACK_KEYS}}
+    aliases.update({"segmentToken": "token", "region": "region", "endpoint": "endpoint"})
     stack: StackConfig | None = None
     try:
         stack = StackConfig.model_validate(raw)

@@ -207,6 +207,8 @@ def test_bad_stack_config_is_refused_with_key_and_fix(case: str, change: Any, ke
     secret = set(SECRET)
     if case == "token in plain text":
         secret.discard("segment:token")
+    if case == "secret in plain text":
+        secret.discard(f"{NS}:profileApiToken")
     with pytest.raises(ConfigError) as raised:
         load(stack, secret=secret, stack_name=stack_name)
     problems = [(p.key, p.message) for p in raised.value.problems]
