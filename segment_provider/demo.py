@@ -69,15 +69,15 @@ def emulator(seed_flex_events: bool) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def stack_config(url: str) -> dict[str, str]:
-    """Pulumi.dev.yaml as the engine hands it over (structured values as JSON), pointed at the emulator."""
-    raw = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, str]:
+    """A stack file as the engine hands it to the program (structured values as JSON), pointed at ``url``."""
+    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
     config = {
         k: json.dumps(v) if isinstance(v, dict | list) else str(v).lower() if isinstance(v, bool) else str(v)
         for k, v in raw.items()
     }
     config["segment:endpoint"] = url
-    config.update(DEMO_SECRETS)
+    config.update({**DEMO_SECRETS, "segment:token": token})
     return config
 
 

@@ -1,0 +1,1 @@
+"""One module per area of the Public API; each function serves one operation (see routing.py)."""

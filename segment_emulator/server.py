@@ -1,0 +1,91 @@
+"""HTTP plumbing: a threading HTTP/1.1 server handing each request to the pipeline or the control endpoints."""
+
+from __future__ import annotations
+
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from segment_emulator.control import is_control_path, serve_control
+from segment_emulator.pipeline import Incoming, Outgoing, Pipeline
+
+_CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    block_on_close = False
+
+    def __init__(self, address: tuple[str, int], pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up (timeouts, dropped-connection tests) is not an error worth a traceback.
+        if isinstance(sys.exc_info()[1], _CLIENT_GONE):
+            return
+        super().handle_error(request, client_address)
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "segment-emulator"
+    # Headers and body go out in two writes: without TCP_NODELAY each keep-alive answer waits ~40 ms for
+    # the client's delayed ACK.
+    disable_nagle_algorithm = True
+    server: EmulatorServer
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silent: request lines would be noise in test output (the request log has everything)."""
+
+    def _serve(self) -> None:
+        incoming = self._incoming()
+        pipeline = self.server.pipeline
+        if is_control_path(incoming.path):
+            outgoing: Outgoing | None = serve_control(pipeline, incoming)
+        else:
+            outgoing = pipeline.serve(incoming)
+        if outgoing is None:
+            self.close_connection = True
+            return
+        self._write(outgoing)
+
+    def _incoming(self) -> Incoming:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        return Incoming(
+            method=self.command,
+            path=parts.path or "/",
+            query=parse_qs(parts.query, keep_blank_values=True),
+            headers={key: value for key, value in self.headers.items()},
+            body=self.rfile.read(length) if length > 0 else b"",
+        )
+
+    def _write(self, outgoing: Outgoing) -> None:
+        body = outgoing.encoded()
+        try:
+            self.send_response(outgoing.status)
+            for name, value in outgoing.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except _CLIENT_GONE:
+            self.close_connection = True

@@ -1,0 +1,156 @@
+"""Stored objects in the shape Segment answers with (catalog metadata expanded, secrets masked)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from segment_emulator import catalog
+from segment_emulator.clock import iso_timestamp
+from segment_emulator.store import Record
+
+# Segment never returns warehouse or source credentials. The emulator masks every setting whose key looks
+# secret as eight bullets plus the value's last four characters (bullets only for short or non-string
+# values), and keeps the stored value when a client sends that masked text back in an update.
+MASK = "••••••••"
+_SECRET_KEY = re.compile(r"pass(word|phrase)|private_?key|secret|credential|ciphertext|token|api_?key", re.I)
+_SHOWN_TAIL = 4
+_MIN_LENGTH_WITH_TAIL = 12
+
+# A manual Reverse ETL sync runs for this long (* time_scale), then reports SUCCESS.
+SYNC_SECONDS = 10.0
+
+
+def is_secret_key(key: str) -> bool:
+    return _SECRET_KEY.search(key) is not None
+
+
+def masked(value: Any) -> str:
+    if isinstance(value, str) and len(value) >= _MIN_LENGTH_WITH_TAIL:
+        return MASK + value[-_SHOWN_TAIL:]
+    return MASK
+
+
+def masked_settings(settings: Record) -> Record:
+    return {key: masked(value) if is_secret_key(key) else value for key, value in settings.items()}
+
+
+def settings_update(stored: Record, incoming: Record) -> Record:
+    """``incoming`` replaces the settings, except that a masked secret sent back keeps the stored value."""
+    return {
+        key: stored[key] if key in stored and is_secret_key(key) and value == masked(stored[key]) else value
+        for key, value in incoming.items()
+    }
+
+
+def source_view(source: Record) -> Record:
+    return {
+        "id": source["id"],
+        "slug": source["slug"],
+        "name": source.get("name"),
+        "metadata": catalog.source_metadata(source["metadataId"]),
+        "workspaceId": source["workspaceId"],
+        "enabled": source["enabled"],
+        "writeKeys": list(source["writeKeys"]),
+        "settings": masked_settings(source.get("settings") or {}),
+        "labels": list(source.get("labels", [])),
+    }
+
+
+def warehouse_view(warehouse: Record) -> Record:
+    # WarehouseV1 has no name: Segment keeps the name given at creation in settings.name.
+    return {
+        "id": warehouse["id"],
+        "metadata": catalog.warehouse_metadata(warehouse["metadataId"]),
+        "workspaceId": warehouse["workspaceId"],
+        "enabled": warehouse["enabled"],
+        "settings": masked_settings(warehouse["settings"]),
+    }
+
+
+def destination_view(destination: Record) -> Record:
+    return {
+        "id": destination["id"],
+        "name": destination.get("name"),
+        "enabled": destination["enabled"],
+        "metadata": catalog.destination_metadata(destination["metadataId"]),
+        "sourceId": destination["sourceId"],
+        "settings": dict(destination["settings"]),
+    }
+
+
+def subscription_view(subscription: Record) -> Record:
+    return {
+        key: subscription.get(key)
+        for key in (
+            "id",
+            "name",
+            "actionId",
+            "actionSlug",
+            "destinationId",
+            "enabled",
+            "settings",
+            "trigger",
+            "modelId",
+            "reverseETLSchedule",
+        )
+    }
+
+
+def model_view(model: Record) -> Record:
+    return {
+        key: model[key]
+        for key in ("id", "sourceId", "name", "description", "enabled", "query", "queryIdentifierColumn")
+    }
+
+
+def trait_view(trait: Record) -> Record:
+    return dict(trait)
+
+
+def sync_view(sync: Record, now: float, time_scale: float) -> Record:
+    """A manual sync's status: IN_PROGRESS until SYNC_SECONDS * time_scale have passed, then SUCCESS."""
+    started = float(sync["startedAtEpoch"])
+    length = SYNC_SECONDS * time_scale
+    elapsed = min(max(0.0, now - started), length)
+    view: Record = {
+        "syncId": sync["syncId"],
+        "modelId": sync["modelId"],
+        "sourceId": sync["sourceId"],
+        "syncStatus": "IN_PROGRESS",
+        "duration": f"{elapsed:.3f}s",
+        "startedAt": sync["startedAt"],
+        "finishedAt": None,
+        "extractPhase": None,
+        "loadPhase": None,
+        "error": None,
+        "errorCode": None,
+    }
+    if elapsed >= length:
+        view.update(_finished_phases(sync["syncId"], started, started + length))
+    return view
+
+
+def _finished_phases(sync_id: str, started: float, finished: float) -> Record:
+    records = str(10 + sum(map(ord, sync_id)) % 990)
+    halfway = iso_timestamp((started + finished) / 2)
+    return {
+        "syncStatus": "SUCCESS",
+        "finishedAt": iso_timestamp(finished),
+        "extractPhase": {
+            "addedCount": records,
+            "updatedCount": "0",
+            "deletedCount": "0",
+            "extractCount": records,
+            "errorCode": "",
+            "startedAt": iso_timestamp(started),
+            "finishedAt": halfway,
+        },
+        "loadPhase": {
+            "deliverSuccessCount": records,
+            "deliverFailureCount": "0",
+            "errorCode": "",
+            "startedAt": halfway,
+            "finishedAt": iso_timestamp(finished),
+        },
+    }

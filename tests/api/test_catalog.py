@@ -1,0 +1,110 @@
+"""Catalog lookups by slug: correct ids, paged once per process and base URL, even under concurrency."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from segment_provider.api import NotFoundError, SegmentClient, ServerError, UnknownCatalogSlugError
+from tests.api.conftest import (
+    PROFILES,
+    SALESFORCE,
+    SNOWFLAKE_RETL,
+    SNOWFLAKE_WAREHOUSE,
+    ClientFactory,
+    requests_for,
+)
+
+CATALOG_OPERATIONS = ("getSourcesCatalog", "getDestinationsCatalog", "getWarehousesCatalog")
+
+
+def lookup_everything(client: SegmentClient) -> None:
+    client.catalog.source_by_slug("salesforce")
+    client.catalog.destination_by_slug("actions-segment-profiles")
+    client.catalog.warehouse_by_slug("snowflake")
+
+
+def test_slugs_resolve_to_catalog_ids(client: SegmentClient) -> None:
+    assert client.catalog.source_by_slug("salesforce").id == SALESFORCE
+    assert client.catalog.source_by_slug("snowflake").id == SNOWFLAKE_RETL
+    assert client.catalog.warehouse_by_slug("snowflake").id == SNOWFLAKE_WAREHOUSE
+    profiles = client.catalog.destination_by_slug("actions-segment-profiles")
+    assert profiles.id == PROFILES
+    assert {"sendIdentify", "sendGroup"} <= {a.slug for a in profiles.actions}
+
+
+def test_action_id_comes_from_the_destination_metadata(client: SegmentClient) -> None:
+    action_id = client.catalog.action_id("actions-segment-profiles", "sendIdentify")
+
+    profiles = client.catalog.destination_by_slug("actions-segment-profiles")
+    assert action_id == next(a.id for a in profiles.actions if a.slug == "sendIdentify")
+
+
+def test_each_catalog_is_paged_once_per_base_url(
+    client: SegmentClient, fresh_emulator: Any, make_client: ClientFactory
+) -> None:
+    lookup_everything(client)
+    first_run = {op: len(requests_for(fresh_emulator, op)) for op in CATALOG_OPERATIONS}
+
+    lookup_everything(client)
+    lookup_everything(make_client())
+    client.catalog.action_id("actions-segment-profiles", "sendIdentify")
+
+    assert {op: len(requests_for(fresh_emulator, op)) for op in CATALOG_OPERATIONS} == first_run
+    assert first_run["getDestinationsCatalog"] >= 2
+    assert first_run["getSourcesCatalog"] >= 1 and first_run["getWarehousesCatalog"] >= 1
+
+
+def test_concurrent_first_lookups_fetch_once(fresh_emulator: Any, make_client: ClientFactory) -> None:
+    clients = [make_client() for _ in range(8)]
+    start = threading.Barrier(len(clients))
+    results: list[str] = []
+    failures: list[BaseException] = []
+
+    def lookup(client: SegmentClient) -> None:
+        start.wait()
+        try:
+            results.append(client.catalog.action_id("actions-segment-profiles", "sendIdentify"))
+        except BaseException as error:
+            failures.append(error)
+
+    threads = [threading.Thread(target=lookup, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert len(set(results)) == 1 and len(results) == 8
+    pages = requests_for(fresh_emulator, "getDestinationsCatalog")
+    cursors = [dict(p.query).get("pagination[cursor]") for p in pages]
+    assert len(pages) >= 2
+    assert len(cursors) == len({str(c) for c in cursors})
+
+
+def test_unknown_slug_lists_close_matches(client: SegmentClient) -> None:
+    with pytest.raises(UnknownCatalogSlugError) as caught:
+        client.catalog.destination_by_slug("actions-segment-profile")
+
+    assert isinstance(caught.value, NotFoundError)
+    assert "actions-segment-profiles" in caught.value.suggestions
+    assert "actions-segment-profiles" in str(caught.value)
+
+
+def test_unknown_action_lists_the_destinations_actions(client: SegmentClient) -> None:
+    with pytest.raises(UnknownCatalogSlugError) as caught:
+        client.catalog.action_id("actions-segment-profiles", "sendIdentity")
+
+    assert "sendIdentify" in caught.value.suggestions
+
+
+def test_a_failed_fetch_is_not_cached(fresh_emulator: Any, make_client: ClientFactory) -> None:
+    fresh_emulator.add_fault(kind="status", status=500, operation="getWarehousesCatalog", count=1)
+    client = make_client(max_retries=0)
+
+    with pytest.raises(ServerError):
+        client.catalog.warehouse_by_slug("snowflake")
+
+    assert client.catalog.warehouse_by_slug("snowflake").id == SNOWFLAKE_WAREHOUSE

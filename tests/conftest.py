@@ -1,0 +1,67 @@
+"""Fixtures for the whole suite: one Segment emulator per session, reset for every test; Segment's contract;
+and the recording check that every exchange of the session matched the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from segment_emulator import Emulator
+from tests.contract.recorder import contract_path, load_contract, missing_contract_reason, session_recorder
+
+# Rate-limit windows last 60 s x 0.01 = 0.6 s, so a test that hits a limit waits under a second; manual
+# syncs finish after 0.1 s. The default limit is high enough that ordinary tests never meet it.
+SESSION_TIME_SCALE = 0.01
+SESSION_DEFAULT_RATE_LIMIT = 10_000
+
+
+@pytest.fixture(scope="session")
+def session_emulator() -> Iterator[Emulator]:
+    """The emulator shared by the session. Prefer ``emulator``, which starts each test from the seeds."""
+    emulator = Emulator(
+        time_scale=SESSION_TIME_SCALE,
+        default_rate_limit=SESSION_DEFAULT_RATE_LIMIT,
+        on_exchange=session_recorder().record,
+    )
+    with emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(session_emulator: Emulator) -> Iterator[Emulator]:
+    """The session's emulator, reset to its seeds: state, faults, rate-limit windows and request log."""
+    session_emulator.reset()
+    yield session_emulator
+
+
+@pytest.fixture(scope="session")
+def contract() -> dict[str, Any]:
+    """Segment's Public API contract; skips the test when ../shared is not beside the checkout."""
+    path = contract_path()
+    document = load_contract(path)
+    if document is None:
+        pytest.skip(missing_contract_reason(path))
+    return document
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked with a ``runs_last`` attribute (the session-wide contract check) run after all others."""
+    last = [item for item in items if getattr(getattr(item, "function", None), "runs_last", False)]
+    items[:] = [item for item in items if item not in last] + last
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Exchanges no test reported on (the final check was not selected, or came later) still fail the run.
+    if session_recorder().unreported() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    violations = session_recorder().unreported()
+    if violations:
+        terminalreporter.section("Segment contract violations seen by the emulator", sep="=", red=True)
+        for violation in violations:
+            terminalreporter.line(violation)
