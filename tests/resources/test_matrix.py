@@ -202,8 +202,8 @@ def test_secrets_stay_out_of_the_provider_blob_and_plain_outputs(
             text = json.dumps(value, default=str)
             assert SECRET_SENTINEL not in text, key
             assert emulator.token not in text, key
-    assert emulator.token not in server.stderr_text()
-    assert SECRET_SENTINEL not in server.stderr_text()
+    assert emulator.token not in server.stderr
+    assert SECRET_SENTINEL not in server.stderr
 
 
 @kinds(lambda c: c.create_operation is not None)
