@@ -35,7 +35,7 @@ def create_space_steps(wanted: str) -> str:
         f"No Unify space matches {wanted}. The Public API cannot create spaces; create it in the Segment app: "
         "1) Unify → Create space (or Engage → Spaces → Create space); 2) name it and note its slug; "
         "3) set its identity rules (Unify settings → Identity resolution: add phone and email); "
-        "4) set the stack's unified-profiles:space.slug to that slug and run `pulumi up` again."
+        "4) set the stack's flex-unified-profiles:space.slug to that slug and run `pulumi up` again."
     )
 
 
