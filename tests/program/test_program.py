@@ -95,7 +95,9 @@ def test_preview_registers_the_whole_graph_with_its_dependencies(
     urn = {name: r.urn for name, r in named.items()}
 
     def depends(name: str, *on: str) -> None:
-        deps = set(named[name].dependencies) | {u for us in named[name].property_dependencies.values() for u in us}
+        deps = set(named[name].dependencies) | {
+            u for us in named[name].property_dependencies.values() for u in us
+        }
         assert {urn[o] for o in on} <= deps, (name, on)
 
     depends("salesforce-to-warehouse", "warehouse", "salesforce-source")
@@ -114,7 +116,9 @@ def test_preview_registers_the_whole_graph_with_its_dependencies(
 def test_up_from_empty_creates_everything_and_exports_what_users_note_down(
     server: ProviderServer, flex_emulator: Any
 ) -> None:
-    engine = engine_for(server, flex_emulator, "dev", **{"flex-unified-profiles:profileApiToken": "PROFILE-TOKEN-1"})
+    engine = engine_for(
+        server, flex_emulator, "dev", **{"flex-unified-profiles:profileApiToken": "PROFILE-TOKEN-1"}
+    )
     result = engine.up(MAIN)
     assert result.failures == []
     store = flex_emulator.store
@@ -126,7 +130,10 @@ def test_up_from_empty_creates_everything_and_exports_what_users_note_down(
     assert "profileApiToken" in result.secret_outputs
     assert outputs["profileApiToken"] == "PROFILE-TOKEN-1"
     assert len(outputs["computedTraits"]) == 6
-    assert {s["step"] for s in outputs["manualSteps"]} >= {"Authorize the Salesforce source", "Create the Unify space"}
+    assert {s["step"] for s in outputs["manualSteps"]} >= {
+        "Authorize the Salesforce source",
+        "Create the Unify space",
+    }
     token_step = next(s for s in outputs["manualSteps"] if "Profile API token" in s["step"])
     assert token_step["status"] == "done"
     (mapping,) = store.subscriptions.values()
@@ -134,7 +141,9 @@ def test_up_from_empty_creates_everything_and_exports_what_users_note_down(
     assert mapping["settings"]["engage_space"] == personas["writeKeys"][0]
 
 
-def test_second_up_changes_nothing_and_makes_no_mutating_call(server: ProviderServer, flex_emulator: Any) -> None:
+def test_second_up_changes_nothing_and_makes_no_mutating_call(
+    server: ProviderServer, flex_emulator: Any
+) -> None:
     engine = engine_for(server, flex_emulator)
     engine.up(MAIN)
     flex_emulator.clear_requests()
@@ -146,14 +155,18 @@ def test_second_up_changes_nothing_and_makes_no_mutating_call(server: ProviderSe
 def test_changing_the_schedule_updates_only_the_mapping(server: ProviderServer, flex_emulator: Any) -> None:
     engine = engine_for(server, flex_emulator)
     engine.up(MAIN)
-    engine.config["flex-unified-profiles:schedule"] = json.dumps({"strategy": "PERIODIC", "config": {"interval": "4h"}})
+    engine.config["flex-unified-profiles:schedule"] = json.dumps(
+        {"strategy": "PERIODIC", "config": {"interval": "4h"}}
+    )
     flex_emulator.clear_requests()
     result = engine.up(MAIN)
     assert changes(result) == {"send-identify": "update"}
     assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
 
 
-def test_changing_one_trait_and_removing_another(server: ProviderServer, flex_emulator: Any, tmp_path: Path) -> None:
+def test_changing_one_trait_and_removing_another(
+    server: ProviderServer, flex_emulator: Any, tmp_path: Path
+) -> None:
     engine = engine_for(server, flex_emulator)
     engine.up(MAIN)
     engine.config["flex-unified-profiles:definitionsFile"] = definitions(
@@ -198,7 +211,9 @@ def test_destroy_on_dev_removes_every_object_in_reverse_order_and_keeps_the_spac
     assert not flex_emulator.store.computed_traits
 
 
-def test_destroy_on_prod_refuses_because_prod_is_protected(server: ProviderServer, flex_emulator: Any) -> None:
+def test_destroy_on_prod_refuses_because_prod_is_protected(
+    server: ProviderServer, flex_emulator: Any
+) -> None:
     engine = engine_for(server, flex_emulator, "prod")
     engine.up(MAIN)
     flex_emulator.clear_requests()

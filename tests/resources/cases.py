@@ -208,7 +208,10 @@ WAREHOUSE = KindCase(
     inputs=_warehouse_inputs,
     update=lambda inputs: with_changes(inputs, settings={**inputs["settings"], "database": "OTHER_DB"}),
     replace=lambda ctx, inputs: with_changes(
-        inputs, catalog_slug="postgres", settings={"hostname": "db.example.com", "port": 5432}, validate_connection=False
+        inputs,
+        catalog_slug="postgres",
+        settings={"hostname": "db.example.com", "port": 5432},
+        validate_connection=False,
     ),
     change_out_of_band=lambda ctx, id_, inputs: ctx.client.update_warehouse(
         id_, settings={**inputs["settings"], **inputs["secret_settings"], "database": "DRIFTED"}
