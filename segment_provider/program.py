@@ -82,7 +82,7 @@ def manual_steps(
             {
                 "step": "Authorize the Salesforce source",
                 "status": "done" if salesforce_authorized else "todo",
-                "how": "open the Salesforce source in the Segment app (salesforceSourceUrl) → Authenticate; the user "
+                "how": "open the Salesforce source in the Segment app (output appUrls.salesforceSource) → Authenticate; the user "
                 "needs API access and 'View all'. The first sync can take up to 72 h.",
             },
             {
