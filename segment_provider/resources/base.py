@@ -86,6 +86,15 @@ class SettingsInputs(ResourceInputs):
     def merged_settings(self) -> dict[str, Any]:
         return {**self.settings, **self.secret_settings}
 
+    def settings_if_changed(self, changed: set[str]) -> dict[str, Any] | None:
+        """The full settings when either half changed (Segment replaces settings as a whole), else None."""
+        return self.merged_settings() if changed & {"settings", "secret_settings"} else None
+
+
+def only_changed(inputs: pydantic.BaseModel, changed: set[str], *fields: str) -> dict[str, Any]:
+    """Keyword arguments for a partial update: each field's new value if it changed, else None (not sent)."""
+    return {f: getattr(inputs, f) if f in changed else None for f in fields}
+
 
 def configured_subset(
     remote_settings: Mapping[str, Any] | None, desired: Mapping[str, Any]
@@ -319,6 +328,15 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     def describe(self, inputs: InputsT) -> str:
         """The natural key, for messages."""
         raise NotImplementedError
+
+    def single_match(self, matches: list[RemoteT], inputs: InputsT) -> RemoteT | None:
+        """The one object with this natural key, None if there is none; several are ambiguous to adopt."""
+        if len(matches) > 1:
+            raise ResourceError(
+                f"{len(matches)} {self.kind} objects match {self.describe(inputs)}: rename the extra ones in Segment "
+                "so the natural key is unique, then run `pulumi up` again"
+            )
+        return matches[0] if matches else None
 
     def adoption_target_missing(self, inputs: InputsT) -> str:
         return (

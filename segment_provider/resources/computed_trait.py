@@ -16,7 +16,12 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ComputedTrait as ApiTrait
 from segment_provider.api.models import TraitDefinition, TraitOptions
-from segment_provider.resources.base import ResourceError, ResourceInputs, SegmentProvider, resource_props
+from segment_provider.resources.base import (
+    ResourceInputs,
+    SegmentProvider,
+    only_changed,
+    resource_props,
+)
 
 
 class DefinitionInputs(pydantic.BaseModel):
@@ -59,12 +64,7 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
 
     def find_existing(self, inputs: ComputedTraitInputs) -> ApiTrait | None:
         matches = [t for t in self.client.list_computed_traits(inputs.space_id) if t.name == inputs.name]
-        if len(matches) > 1:
-            raise ResourceError(
-                f"{len(matches)} computed traits match {self.describe(inputs)}: rename the extra ones in Segment, "
-                "then run `pulumi up` again"
-            )
-        return matches[0] if matches else None
+        return self.single_match(matches, inputs)
 
     @staticmethod
     def _definition(inputs: ComputedTraitInputs) -> TraitDefinition:
@@ -96,9 +96,7 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
         return self.client.update_computed_trait(
             space_id,
             trait_id,
-            name=inputs.name if "name" in changed else None,
-            description=inputs.description if "description" in changed else None,
-            enabled=inputs.enabled if "enabled" in changed else None,
+            **only_changed(inputs, changed, "name", "description", "enabled"),
             definition=self._definition(inputs) if "definition" in changed else None,
         )
 

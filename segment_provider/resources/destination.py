@@ -15,11 +15,11 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.models import Destination as ApiDestination
 from segment_provider.resources.base import (
-    ResourceError,
     ResourceInputs,
     SegmentProvider,
     SettingsInputs,
     configured_subset,
+    only_changed,
     resource_props,
     with_secret_outputs,
 )
@@ -49,12 +49,7 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
             and d.source_id == inputs.source_id
             and d.metadata.slug == inputs.catalog_slug
         ]
-        if len(matches) > 1:
-            raise ResourceError(
-                f"{len(matches)} destinations match {self.describe(inputs)}: rename the extra ones in Segment "
-                "so the name is unique on that source, then run `pulumi up` again"
-            )
-        return matches[0] if matches else None
+        return self.single_match(matches, inputs)
 
     def create_remote(self, inputs: DestinationInputs) -> ApiDestination:
         metadata = self.client.catalog.destination_by_slug(inputs.catalog_slug)
@@ -72,12 +67,10 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
     def update_remote(
         self, id_: str, inputs: DestinationInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiDestination:
-        settings_changed = bool(changed & {"settings", "secret_settings"})
         return self.client.update_destination(
             id_,
-            name=inputs.name if "name" in changed else None,
-            enabled=inputs.enabled if "enabled" in changed else None,
-            settings=inputs.merged_settings() if settings_changed else None,
+            **only_changed(inputs, changed, "name", "enabled"),
+            settings=inputs.settings_if_changed(changed),
         )
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:

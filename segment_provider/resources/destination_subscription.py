@@ -22,6 +22,7 @@ from segment_provider.resources.base import (
     SegmentProvider,
     SettingsInputs,
     configured_subset,
+    only_changed,
     resource_props,
     with_secret_outputs,
 )
@@ -74,12 +75,7 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
 
     def find_existing(self, inputs: DestinationSubscriptionInputs) -> ApiSubscription | None:
         matches = [s for s in self.client.list_subscriptions(inputs.destination_id) if s.name == inputs.name]
-        if len(matches) > 1:
-            raise ResourceError(
-                f"{len(matches)} mappings match {self.describe(inputs)}: rename the extra ones in Segment so the "
-                "name is unique on that destination, then run `pulumi up` again"
-            )
-        return matches[0] if matches else None
+        return self.single_match(matches, inputs)
 
     def create_remote(self, inputs: DestinationSubscriptionInputs) -> ApiSubscription:
         action_id = self.client.catalog.action_id(inputs.catalog_slug, inputs.action_slug)
@@ -130,15 +126,11 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
         self, id_: str, inputs: DestinationSubscriptionInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiSubscription:
         destination_id, subscription_id = split_subscription_id(id_)
-        settings_changed = bool(changed & {"settings", "secret_settings"})
         return self.client.update_subscription(
             destination_id,
             subscription_id,
-            name=inputs.name if "name" in changed else None,
-            trigger=inputs.trigger if "trigger" in changed else None,
-            enabled=inputs.enabled if "enabled" in changed else None,
-            settings=inputs.merged_settings() if settings_changed else None,
-            model_id=inputs.model_id if "model_id" in changed else None,
+            **only_changed(inputs, changed, "name", "trigger", "enabled", "model_id"),
+            settings=inputs.settings_if_changed(changed),
             schedule=inputs.schedule.model_dump(mode="json")
             if "schedule" in changed and inputs.schedule
             else None,

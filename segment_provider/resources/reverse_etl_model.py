@@ -14,7 +14,12 @@ import pydantic
 from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ReverseEtlModel as ApiModel
-from segment_provider.resources.base import ResourceError, ResourceInputs, SegmentProvider, resource_props
+from segment_provider.resources.base import (
+    ResourceInputs,
+    SegmentProvider,
+    only_changed,
+    resource_props,
+)
 
 MAX_QUERY_LENGTH = 65_535
 MAX_IDENTIFIER_COLUMN_LENGTH = 191
@@ -87,12 +92,7 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
             for m in self.client.list_reverse_etl_models()
             if m.name == inputs.name and m.source_id == inputs.source_id
         ]
-        if len(matches) > 1:
-            raise ResourceError(
-                f"{len(matches)} Reverse ETL models match {self.describe(inputs)}: rename the extra ones in Segment "
-                "so the name is unique on that source, then run `pulumi up` again"
-            )
-        return matches[0] if matches else None
+        return self.single_match(matches, inputs)
 
     def create_remote(self, inputs: ReverseEtlModelInputs) -> ApiModel:
         return self.client.create_reverse_etl_model(
@@ -110,16 +110,11 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
     def update_remote(
         self, id_: str, inputs: ReverseEtlModelInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiModel:
-        def if_changed(field: str) -> Any:
-            return getattr(inputs, field) if field in changed else None
-
         return self.client.update_reverse_etl_model(
             id_,
-            name=if_changed("name"),
-            description=if_changed("description"),
-            enabled=if_changed("enabled"),
-            query=if_changed("query"),
-            query_identifier_column=if_changed("query_identifier_column"),
+            **only_changed(
+                inputs, changed, "name", "description", "enabled", "query", "query_identifier_column"
+            ),
         )
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:

@@ -19,6 +19,7 @@ from segment_provider.resources.base import (
     SegmentProvider,
     SettingsInputs,
     configured_subset,
+    only_changed,
     resource_props,
     with_secret_outputs,
 )
@@ -65,12 +66,10 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
     def update_remote(
         self, id_: str, inputs: SourceInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiSource:
-        settings_changed = bool(changed & {"settings", "secret_settings"})
         return self.client.update_source(
             id_,
-            name=inputs.name if "name" in changed else None,
-            enabled=inputs.enabled if "enabled" in changed else None,
-            settings=inputs.merged_settings() if settings_changed else None,
+            **only_changed(inputs, changed, "name", "enabled"),
+            settings=inputs.settings_if_changed(changed),
         )
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:

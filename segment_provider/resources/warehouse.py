@@ -49,12 +49,7 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
             for w in self.client.list_warehouses()
             if w.name == inputs.name and w.metadata.slug == inputs.catalog_slug
         ]
-        if len(matches) > 1:
-            raise ResourceError(
-                f"{len(matches)} {inputs.catalog_slug} warehouses are named '{inputs.name}': rename the extra ones "
-                "in Segment so the natural key is unique, then run `pulumi up` again"
-            )
-        return matches[0] if matches else None
+        return self.single_match(matches, inputs)
 
     def create_remote(self, inputs: WarehouseInputs) -> ApiWarehouse:
         metadata = self.client.catalog.warehouse_by_slug(inputs.catalog_slug)
