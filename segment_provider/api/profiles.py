@@ -1,0 +1,392 @@
+"""Read-only client of Segment's Profile API: the traits of one profile, as Flex reads them.
+
+The Profile API is not the Public API: it has its own hosts (``profiles.segment.com``, EU
+``profiles.euw1.segment.com``), a per-space access token sent as the HTTP Basic username with an empty password,
+its own error body (``{"error": {"code", "message"}}``) and cursors (``cursor.has_more`` / ``cursor.next``).
+Failures raise the same typed errors as the Public API client (``segment_provider.api.errors``), with advice
+about the Profile API token. The token never appears in reprs, logs or exception text.
+
+Like ``SegmentClient`` this is safe to share between threads (one session per thread) and must not be pickled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn
+from urllib.parse import quote
+
+import pydantic
+import requests
+
+from segment_provider.api.client import USER_AGENT, Region, endpoint_problem, jitter
+from segment_provider.api.errors import (
+    REGION_ENV,
+    REGION_KEY,
+    ApiError,
+    AuthenticationError,
+    ConfigurationError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitedError,
+    ServerError,
+    ValidationError,
+    mask,
+    rate_limit_wait,
+    transport_error,
+)
+
+PROFILE_API_URLS: dict[Region, str] = {
+    "us": "https://profiles.segment.com",
+    "eu": "https://profiles.euw1.segment.com",
+}
+PROFILE_TOKEN_KEY = "flex-unified-profiles:profileApiToken"
+PROFILE_TOKEN_ENV = "SEGMENT_PROFILE_API_TOKEN"
+PROFILE_ENDPOINT_KEY = "flex-unified-profiles:profileApi.endpoint"
+PROFILE_ENDPOINT_ENV = "SEGMENT_PROFILE_API_URL"
+PROFILE_SPACE_KEY = "flex-unified-profiles:profileApi.spaceId"
+TRAITS_OPERATION = "getProfileTraits"
+# Segment's page says "up to 200" traits per call, its pagination section "between 1 and 100": 100 is safe.
+PAGE_SIZE = 100
+
+log = logging.getLogger("segment_provider.api.profiles")
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+_MAX_QUOTED_TEXT = 300
+
+
+class ProfileApiSettings(pydantic.BaseModel):
+    """How to reach the Profile API. Build it with ``resolve``; the token never shows in its repr."""
+
+    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+
+    token: pydantic.SecretStr
+    region: Region = "us"
+    endpoint: str | None = None
+    """A base URL that replaces the regional one (the local emulator serves the Profile API on its own port)."""
+    connect_timeout: float = pydantic.Field(default=10.0, gt=0)
+    read_timeout: float = pydantic.Field(default=30.0, gt=0)
+    max_retries: int = pydantic.Field(default=3, ge=0)
+    backoff_base: float = pydantic.Field(default=0.5, ge=0)
+    backoff_cap: float = pydantic.Field(default=10.0, ge=0)
+    max_rate_limit_wait: float = pydantic.Field(default=30.0, ge=0)
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint or PROFILE_API_URLS[self.region]
+
+    @classmethod
+    def resolve(
+        cls,
+        token: str | None = None,
+        region: str | None = None,
+        endpoint: str | None = None,
+        env: Mapping[str, str] = os.environ,
+        **options: Any,
+    ) -> ProfileApiSettings:
+        """Settings from explicit values (stack config), else ``SEGMENT_PROFILE_API_TOKEN`` /
+        ``SEGMENT_API_REGION`` / ``SEGMENT_PROFILE_API_URL``. Raises ``ConfigurationError`` naming the key.
+        """
+        token_value = _first_set(token, env.get(PROFILE_TOKEN_ENV))
+        if token_value is None:
+            raise ConfigurationError(
+                "No Profile API token. Generate one in the Segment app (Unify → Unify settings → API access → "
+                f"Generate token), then `pulumi config set --secret profileApiToken <token>` or set "
+                f"{PROFILE_TOKEN_ENV}.",
+                key=PROFILE_TOKEN_KEY,
+            )
+        region_value = (_first_set(region, env.get(REGION_ENV)) or "us").lower()
+        if region_value not in PROFILE_API_URLS:
+            raise ConfigurationError(
+                f"{REGION_KEY} (or {REGION_ENV}) is '{region_value}', but it must be one of: "
+                f"{', '.join(PROFILE_API_URLS)}; the Profile API host follows the workspace's region.",
+                key=REGION_KEY,
+            )
+        endpoint_value = _first_set(endpoint, env.get(PROFILE_ENDPOINT_ENV))
+        if endpoint_value is not None and (problem := endpoint_problem(endpoint_value)):
+            raise ConfigurationError(
+                f"{PROFILE_ENDPOINT_KEY} (or {PROFILE_ENDPOINT_ENV}) {problem}. Give a base URL such as "
+                f"{PROFILE_API_URLS['us']}, or remove it to use the {REGION_KEY} default.",
+                key=PROFILE_ENDPOINT_KEY,
+            )
+        try:
+            return cls(
+                token=pydantic.SecretStr(token_value),
+                region=region_value,
+                endpoint=endpoint_value.rstrip("/") if endpoint_value else None,
+                **options,
+            )
+        except pydantic.ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
+                for e in error.errors(include_input=False, include_url=False)
+            )
+            raise ConfigurationError(f"Invalid Profile API client settings ({problems}).") from None
+
+
+class ProfileApiClient:
+    """Profile API client. Thread-safe (one HTTP session per thread); do not pickle it."""
+
+    def __init__(
+        self,
+        settings: ProfileApiSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._local = threading.local()
+
+    @property
+    def settings(self) -> ProfileApiSettings:
+        return self._settings
+
+    def __repr__(self) -> str:
+        return f"ProfileApiClient(base_url={self._settings.base_url!r})"
+
+    def __getstate__(self) -> NoReturn:
+        raise TypeError(
+            "ProfileApiClient cannot be pickled: it holds the Profile API token and live HTTP sessions. "
+            "Create it where it is used."
+        )
+
+    def user_traits(
+        self,
+        space_id: str,
+        user_id: str,
+        *,
+        computed_only: bool = False,
+        include: Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """Every trait of the profile ``user_id:<user_id>`` (computed traits only with ``computed_only``),
+        following the answer's cursor page by page. ``include`` limits the answer to these trait keys.
+
+        Raises ``NotFoundError`` when the space has no such profile, ``AuthenticationError`` when the token is
+        refused, and the other ``ApiError`` kinds as the Public API client does.
+        """
+        # The id type is lower case and the id is percent-encoded: Segment's page asks for "+" as %2B.
+        path = (
+            f"/v1/spaces/{quote(space_id, safe='')}/collections/users/profiles/"
+            f"user_id:{quote(user_id, safe='')}/traits"
+        )
+        query: dict[str, str] = {"limit": str(PAGE_SIZE)}
+        if computed_only:
+            query["class"] = "computed_trait"
+        wanted = ",".join(include) if include is not None else ""
+        if wanted:
+            query["include"] = wanted
+        traits: dict[str, Any] = {}
+        seen: set[str] = set()
+        while True:
+            page = self._get(path, query, space_id=space_id, user_id=user_id)
+            page_traits = page.get("traits")
+            if not isinstance(page_traits, Mapping):
+                raise ServerError(
+                    "The Profile API's answer has no 'traits' object. Check that the Profile API address "
+                    f"({PROFILE_ENDPOINT_KEY}) points at the Profile API, not the Public API.",
+                    operation=TRAITS_OPERATION,
+                )
+            traits.update(page_traits)
+            cursor = page.get("cursor")
+            following = cursor.get("next") if isinstance(cursor, Mapping) and cursor.get("has_more") else None
+            if not following:
+                return traits
+            if following in seen:
+                raise ServerError(
+                    "The Profile API returned the same cursor twice; stopping to avoid an endless loop. "
+                    "Try again later.",
+                    operation=TRAITS_OPERATION,
+                )
+            seen.add(str(following))
+            query["next"] = str(following)
+
+    # ------------------------------------------------------------------------------------------- transport
+
+    def _get(self, path: str, query: Mapping[str, str], *, space_id: str, user_id: str) -> Mapping[str, Any]:
+        url = self._settings.base_url + path
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._session().get(
+                    url,
+                    params=dict(query),
+                    timeout=(self._settings.connect_timeout, self._settings.read_timeout),
+                )
+            except _TRANSPORT_ERRORS as cause:
+                log.debug("Profile API traits in space %s -> %s", space_id, type(cause).__name__)
+                error: ApiError = transport_error(TRAITS_OPERATION, cause, outcome_unknown=False)
+                if attempt > self._settings.max_retries:
+                    raise error from None
+                self._pause(error, self._backoff(attempt), attempt)
+                continue
+            log.debug("Profile API traits in space %s -> %s", space_id, response.status_code)
+            if 200 <= response.status_code < 300:
+                return _json_object(response)
+            error = profile_api_error(
+                response.status_code,
+                _body(response),
+                space_id=space_id,
+                user_id=user_id,
+                headers=response.headers,
+                secrets=[self._settings.token.get_secret_value()],
+                now=self._clock(),
+            )
+            self._pause(error, self._wait_before_retry(error, attempt), attempt)
+
+    def _wait_before_retry(self, error: ApiError, attempt: int) -> float:
+        """Seconds to wait before asking again (every call is a GET, so repeating is safe); raises when final."""
+        if attempt > self._settings.max_retries:
+            raise error
+        if isinstance(error, RateLimitedError):
+            wait = error.retry_after if error.retry_after is not None else self._backoff(attempt)
+            if wait > self._settings.max_rate_limit_wait:
+                raise error
+            return wait
+        if isinstance(error, ServerError) and error.status is not None and error.status >= 500:
+            return self._backoff(attempt)
+        raise error
+
+    def _pause(self, error: ApiError, wait: float, attempt: int) -> None:
+        log.info(
+            "Profile API request failed (%s); retrying in %.1fs (retry %d of %d)",
+            error.status or type(error).__name__,
+            wait,
+            attempt,
+            self._settings.max_retries,
+        )
+        self._sleep(wait)
+
+    def _backoff(self, attempt: int) -> float:
+        return jitter(min(self._settings.backoff_cap, self._settings.backoff_base * 2 ** (attempt - 1)))
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            # Basic auth: the token is the username, the password is empty (curl -u "$TOKEN:").
+            session.auth = (self._settings.token.get_secret_value(), "")
+            session.headers["User-Agent"] = USER_AGENT
+            session.headers["Accept"] = "application/json"
+            self._local.session = session
+        return session
+
+
+def profile_api_error(
+    status: int,
+    body: Any,
+    *,
+    space_id: str,
+    user_id: str,
+    headers: Mapping[str, str] | None = None,
+    secrets: Iterable[str] = (),
+    now: float | None = None,
+) -> ApiError:
+    """The typed error for a non-2xx Profile API answer, with what to do about it."""
+    code, said = _error_item(body)
+    said = mask(said, secrets)[:_MAX_QUOTED_TEXT] if said else None
+    quoted = f" ('{said}')" if said else ""
+    common: dict[str, Any] = {
+        "operation": TRAITS_OPERATION,
+        "status": status,
+        "segment_message": said,
+        "errors": [{"type": code, "message": said}] if code or said else [],
+    }
+    if status == 401:
+        return AuthenticationError(
+            f"The Profile API refused the token for space {space_id} (HTTP 401{quoted}). Generate a token for "
+            f"this space (Unify → Unify settings → API access) and store it with `pulumi config set --secret "
+            f"profileApiToken <token>` ({PROFILE_TOKEN_KEY}, or {PROFILE_TOKEN_ENV}). Check that {REGION_KEY} "
+            f"matches the workspace, and set {PROFILE_SPACE_KEY} if the space id under API access differs from "
+            "the Public API's.",
+            **common,
+        )
+    if status == 403:
+        return PermissionDeniedError(
+            f"The Profile API denied access to space {space_id} (HTTP 403{quoted}). "
+            "Use a token generated in this space's API access settings.",
+            **common,
+        )
+    if status == 404:
+        return NotFoundError(
+            f"The Profile API has no profile user_id:{user_id} in space {space_id} (HTTP 404{quoted}). Check the "
+            "user id, and that the profile has reached the space (a Reverse ETL sync or a Flex interaction).",
+            **common,
+        )
+    if status in (400, 422):
+        return ValidationError(
+            f"The Profile API refused the request (HTTP {status}{quoted}). Check the user id and trait keys.",
+            field=None,
+            **common,
+        )
+    if status == 429:
+        retry_after = rate_limit_wait([], headers or {}, time.time() if now is None else now)
+        return RateLimitedError(
+            f"The Profile API's rate limit was reached (HTTP 429{quoted}; 100 requests/s per space). "
+            "Wait and try again.",
+            retry_after=retry_after,
+            **common,
+        )
+    return ServerError(
+        f"The Profile API answered HTTP {status}{quoted}. Try again in a few minutes; check status.segment.com.",
+        **common,
+    )
+
+
+def _error_item(body: Any) -> tuple[str | None, str | None]:
+    """``(code, message)`` of ``{"error": {"code", "message"}}``; the text itself for a body that is not JSON."""
+    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
+        item = body["error"]
+        code = item.get("code")
+        message = item.get("message")
+        return (str(code) if code else None, str(message) if message else None)
+    if isinstance(body, str) and body.strip():
+        return None, body.strip()
+    return None, None
+
+
+def _body(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return response.text
+
+
+def _json_object(response: requests.Response) -> Mapping[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, Mapping):
+        raise ServerError(
+            f"The Profile API answered HTTP {response.status_code} without a JSON object. Check that the "
+            f"Profile API address ({PROFILE_ENDPOINT_KEY}) is right.",
+            operation=TRAITS_OPERATION,
+            status=response.status_code,
+        )
+    return body
+
+
+def _first_set(*values: str | None) -> str | None:
+    for value in values:
+        if value is not None and value.strip():
+            return value.strip()
+    return None
+
+
+__all__ = [
+    "PAGE_SIZE",
+    "PROFILE_API_URLS",
+    "PROFILE_ENDPOINT_ENV",
+    "PROFILE_ENDPOINT_KEY",
+    "PROFILE_SPACE_KEY",
+    "PROFILE_TOKEN_ENV",
+    "PROFILE_TOKEN_KEY",
+    "ProfileApiClient",
+    "ProfileApiSettings",
+    "profile_api_error",
+]

@@ -1,0 +1,321 @@
+"""``python -m segment_provider.doctor --stack dev``: is this stack's Segment setup working, and what is left?
+
+Loads the stack's config, runs the read-only checks of :mod:`segment_provider.checks` and prints a table
+(check, state, detail, next action). Nothing is changed in Segment.
+
+Where the config comes from:
+
+* by default, Pulumi's Automation API (``LocalWorkspace`` → ``select_stack`` → ``get_all_config``), which runs
+  the ``pulumi`` CLI to read the stack and decrypt its secrets;
+* with ``--config-file Pulumi.dev.yaml``, that file, with the secrets from the environment:
+  ``SEGMENT_TOKEN`` (the Public API token) and ``SEGMENT_PROFILE_API_TOKEN``. Secrets are never taken from the
+  command line, where shell history and process lists would keep them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import yaml
+
+from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
+from segment_provider.api.errors import SegmentError
+from segment_provider.checks import Check, all_passed, run_checks
+from segment_provider.config import NAMESPACE, ConfigError, Program, load_program_config
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TOKEN_ENV = "SEGMENT_TOKEN"
+PROFILE_TOKEN_ENV = "SEGMENT_PROFILE_API_TOKEN"
+SECRETS_FROM_ENV = {
+    "segment:token": TOKEN_ENV,
+    f"{NAMESPACE}:profileApiToken": PROFILE_TOKEN_ENV,
+}
+EXIT_READY = 0
+EXIT_GAPS = 1
+EXIT_CANNOT_RUN = 2
+COLUMNS = (("check", 36), ("state", 6), ("detail", 52), ("next action", 58))
+
+
+class DoctorError(Exception):
+    """The doctor cannot run (no config, no CLI, unknown stack); the message says what to do instead."""
+
+
+@dataclass(frozen=True)
+class StackConfigValues:
+    """A stack's config as the engine hands it to programs: full keys, structured values as JSON text."""
+
+    values: Mapping[str, Any]
+    secret_keys: frozenset[str] = field(default_factory=frozenset)
+
+    def get(self, key: str) -> Any:
+        return self.values.get(key)
+
+    def is_secret(self, key: str) -> bool:
+        return key in self.secret_keys
+
+
+class ConfigSource(Protocol):
+    def load(self, stack: str) -> StackConfigValues: ...
+
+
+class SelectStack(Protocol):
+    def __call__(self, *, stack_name: str, work_dir: str) -> Any: ...
+
+
+class AutomationConfig:
+    """The stack's config through Pulumi's Automation API (needs the ``pulumi`` CLI on PATH)."""
+
+    def __init__(
+        self,
+        project_dir: Path = PROJECT_DIR,
+        *,
+        select_stack: SelectStack | None = None,
+        which: Callable[[str], str | None] = shutil.which,
+    ) -> None:
+        self.project_dir = project_dir
+        self._select_stack = select_stack
+        self._which = which
+
+    def load(self, stack: str) -> StackConfigValues:
+        if self._which("pulumi") is None:
+            raise DoctorError(
+                "the `pulumi` CLI is not on PATH, and the Automation API needs it to read the stack's config and "
+                "decrypt its secrets. Install it (https://www.pulumi.com/docs/install/), or run "
+                f"`python -m segment_provider.doctor --stack {stack} --config-file Pulumi.{stack}.yaml` with the "
+                f"secrets in {TOKEN_ENV} and {PROFILE_TOKEN_ENV}."
+            )
+        select = self._select_stack or _automation_select_stack()
+        try:
+            selected = select(stack_name=stack, work_dir=str(self.project_dir))
+            config = selected.get_all_config()
+        except Exception as error:  # the Automation API raises CommandError and friends with the CLI's text
+            raise DoctorError(
+                f"Pulumi could not read stack '{stack}' in {self.project_dir}: {error}. Check the stack name "
+                "(`pulumi stack ls`) and that you are logged in to its backend (`pulumi login`)."
+            ) from None
+        return StackConfigValues(
+            values={key: value.value for key, value in config.items()},
+            secret_keys=frozenset(key for key, value in config.items() if value.secret),
+        )
+
+
+def _automation_select_stack() -> SelectStack:
+    from pulumi import automation
+
+    def select(*, stack_name: str, work_dir: str) -> Any:
+        return automation.select_stack(stack_name=stack_name, work_dir=work_dir)
+
+    return select
+
+
+class FileConfig:
+    """A stack file read directly, the secrets taken from the environment instead of its ``secure:`` values."""
+
+    def __init__(self, path: Path, env: Mapping[str, str] = os.environ, project: str = NAMESPACE) -> None:
+        self.path = path
+        self.env = env
+        self.project = project
+        self.encrypted_keys: list[str] = []
+        """Keys whose values are ciphertext in the file (left out: only the CLI can decrypt them)."""
+
+    def load(self, stack: str) -> StackConfigValues:
+        try:
+            document = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise DoctorError(f"cannot read the stack file {self.path}: {error}") from None
+        raw = document.get("config") if isinstance(document, Mapping) else None
+        if not isinstance(raw, Mapping):
+            raise DoctorError(f"{self.path} has no `config:` mapping; give a Pulumi.<stack>.yaml file")
+        values: dict[str, Any] = {}
+        self.encrypted_keys = []
+        for key, value in raw.items():
+            full = key if ":" in str(key) else f"{self.project}:{key}"
+            if _holds_ciphertext(value):
+                self.encrypted_keys.append(full)
+                continue
+            values[full] = _engine_form(value)
+        secret_keys = set()
+        for key, variable in SECRETS_FROM_ENV.items():
+            secret = self.env.get(variable, "").strip()
+            if secret:
+                values[key] = secret
+                secret_keys.add(key)
+        return StackConfigValues(values, frozenset(secret_keys))
+
+
+def _holds_ciphertext(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        return "secure" in value or any(_holds_ciphertext(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_ciphertext(v) for v in value)
+    return False
+
+
+def _engine_form(value: Any) -> str:
+    """Config values as Pulumi hands them to programs: objects and lists as JSON, booleans in lower case."""
+    if isinstance(value, Mapping | list):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def with_overrides(
+    config: StackConfigValues, *, endpoint: str | None, profile_api_endpoint: str | None
+) -> StackConfigValues:
+    """``--endpoint`` and ``--profile-api-endpoint`` over the stack's own settings (for the emulator)."""
+    values = dict(config.values)
+    if endpoint:
+        values["segment:endpoint"] = endpoint
+    if profile_api_endpoint:
+        key = f"{NAMESPACE}:profileApi"
+        current = values.get(key)
+        profile_api = json.loads(current) if isinstance(current, str) and current.startswith("{") else {}
+        values[key] = json.dumps({**profile_api, "endpoint": profile_api_endpoint})
+    return StackConfigValues(values, config.secret_keys)
+
+
+def load_program(config: StackConfigValues, stack: str, project_dir: Path) -> Program:
+    return load_program_config(config.get, config.is_secret, stack, project_dir)
+
+
+def clients_for(program: Program, env: Mapping[str, str]) -> tuple[SegmentClient, ProfileApiClient | None]:
+    stack = program.stack
+    token = stack.segment_token.get_secret_value() if stack.segment_token else None
+    client = SegmentClient(
+        ClientSettings.resolve(token=token, region=stack.region, endpoint=stack.endpoint, env=env)
+    )
+    if stack.profile_api_token is None:
+        return client, None
+    settings = ProfileApiSettings.resolve(
+        token=stack.profile_api_token.get_secret_value(),
+        region=stack.region,
+        endpoint=stack.profile_api.endpoint,
+        env={},
+    )
+    return client, ProfileApiClient(settings)
+
+
+# ------------------------------------------------------------------------------------------------ output
+
+
+def render_table(checks: Sequence[Check]) -> str:
+    """The checks as a plain-text table, long cells wrapped."""
+    header = [title.upper() for title, _ in COLUMNS]
+    rows = [[c.name, c.state, c.detail, c.next_action or "-"] for c in checks]
+    widths = [
+        min(width, max(len(header[i]), *(len(row[i]) for row in rows))) if rows else len(header[i])
+        for i, (_, width) in enumerate(COLUMNS)
+    ]
+    lines = [_line(header, widths), _line(["-" * w for w in widths], widths)]
+    for row in rows:
+        cells = [
+            textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) or [""]
+            for text, width in zip(row, widths, strict=True)
+        ]
+        for depth in range(max(len(cell) for cell in cells)):
+            lines.append(_line([cell[depth] if depth < len(cell) else "" for cell in cells], widths))
+    return "\n".join(lines)
+
+
+def _line(cells: Iterable[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+
+def summary(checks: Sequence[Check]) -> str:
+    counts = {state: sum(1 for c in checks if c.state == state) for state in ("ok", "manual", "gap", "error")}
+    verdict = (
+        "ready: every check is ok (manual reminders do not count against it)"
+        if all_passed(checks)
+        else "not ready: work through the next actions of the gap and error rows, then run the doctor again"
+    )
+    return f"{counts['ok']} ok, {counts['manual']} manual, {counts['gap']} gap, {counts['error']} error — {verdict}"
+
+
+# ------------------------------------------------------------------------------------------------- the CLI
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m segment_provider.doctor",
+        description="Read-only checks of one stack's Segment setup for Flex Unified Profiles: what works, what "
+        "is left, and the next action for each gap.",
+        epilog=f"Exit status: {EXIT_READY} when every check is ok (rows in state 'manual' are reminders the API "
+        f"cannot check and do not fail the run), {EXIT_GAPS} when any check is a gap or an error, "
+        f"{EXIT_CANNOT_RUN} when the doctor cannot run (invalid config, no pulumi CLI, unknown stack). "
+        f"With --config-file the secrets come from {TOKEN_ENV} and {PROFILE_TOKEN_ENV}, never from arguments.",
+    )
+    parser.add_argument("--stack", required=True, help="the stack to check, e.g. dev or prod")
+    parser.add_argument(
+        "--config-file",
+        type=Path,
+        help="read this stack file (e.g. Pulumi.dev.yaml) instead of asking Pulumi's Automation API; "
+        f"secrets from {TOKEN_ENV} and {PROFILE_TOKEN_ENV}",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        default=PROJECT_DIR,
+        help="the Pulumi project (Pulumi.yaml and definitions.yaml); default: this repository",
+    )
+    parser.add_argument(
+        "--endpoint", help="Segment Public API base URL instead of the stack's (e.g. the emulator)"
+    )
+    parser.add_argument(
+        "--profile-api-endpoint", help="Profile API base URL instead of the region's (e.g. the emulator)"
+    )
+    return parser.parse_args(argv)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    automation: ConfigSource | None = None,
+) -> int:
+    arguments = parse_arguments(argv)
+    source: ConfigSource = (
+        FileConfig(arguments.config_file, env)
+        if arguments.config_file is not None
+        else automation or AutomationConfig(arguments.project_dir)
+    )
+    try:
+        config = with_overrides(
+            source.load(arguments.stack),
+            endpoint=arguments.endpoint,
+            profile_api_endpoint=arguments.profile_api_endpoint,
+        )
+        program = load_program(config, arguments.stack, arguments.project_dir)
+        client, profiles = clients_for(program, env)
+    except (DoctorError, ConfigError, SegmentError) as error:
+        print(f"doctor: {error}", file=err)
+        return EXIT_CANNOT_RUN
+    if isinstance(source, FileConfig) and source.encrypted_keys:
+        print(
+            f"note: {', '.join(source.encrypted_keys)} are encrypted in {source.path}; only the pulumi CLI can read "
+            f"them, so they are left out (the tokens come from {TOKEN_ENV} and {PROFILE_TOKEN_ENV})\n",
+            file=out,
+        )
+    checks = run_checks(program, client, profiles)
+    print(
+        f"Stack '{arguments.stack}' (space {program.stack.space.slug or program.stack.space.name})\n",
+        file=out,
+    )
+    print(render_table(checks), file=out)
+    print(f"\n{summary(checks)}", file=out)
+    return EXIT_READY if all_passed(checks) else EXIT_GAPS
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

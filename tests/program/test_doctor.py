@@ -1,0 +1,470 @@
+"""``python -m segment_provider.doctor`` against the emulator: a fresh workspace, a deployed and finished one,
+one broken thing at a time, a wrong Profile API token, and the config seams (stack file, Automation API)."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from pulumi.automation import ConfigValue
+
+from segment_emulator import Emulator
+from segment_provider.api import ClientSettings, SegmentClient
+from segment_provider.checks import Check, run_checks
+from segment_provider.demo import DEMO_SECRETS, stack_config
+from segment_provider.doctor import (
+    EXIT_CANNOT_RUN,
+    EXIT_GAPS,
+    EXIT_READY,
+    AutomationConfig,
+    FileConfig,
+    clients_for,
+    load_program,
+    main,
+    with_overrides,
+)
+from tests.harness import ProgramEngine, ProviderServer
+
+REPO = Path(__file__).resolve().parents[2]
+MAIN = REPO / "__main__.py"
+DEV_SPACE = "unified-profiles-dev"
+NS = "flex-unified-profiles"
+SAMPLE_USER = "0011x00000FlexDemo"
+TRAIT_KEYS = (
+    "total_inbounds",
+    "frequent_inbound_channel",
+    "total_outbounds",
+    "last_known_service_agent",
+    "last_interaction_duration",
+    "sentiment_in_last_interaction",
+)
+ALL_ROWS = {
+    "Unify space",
+    "Identity rules",
+    "Salesforce source",
+    "Warehouse connection",
+    "First warehouse load",
+    "Reverse ETL model",
+    "Send Identify mapping",
+    "Last Reverse ETL sync",
+    "Flex events",
+    *(f"Trait {key}" for key in TRAIT_KEYS),
+    "Profile API",
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ProviderServer]:
+    with ProviderServer(cwd=REPO) as running:
+        yield running
+
+
+def stack_file(tmp_path: Path, **extra: Any) -> Path:
+    """Pulumi.dev.yaml as committed, plus ``extra`` keys of the project namespace."""
+    document = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    document["config"].update({f"{NS}:{key}": value for key, value in extra.items()})
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def run_doctor(
+    emulator: Emulator, config_file: Path, *, profile_token: str | None = None, extra: tuple[str, ...] = ()
+) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    env = {
+        "SEGMENT_TOKEN": emulator.token,
+        "SEGMENT_PROFILE_API_TOKEN": profile_token or emulator.profile_api_token(),
+    }
+    argv = ["--stack", "dev", "--config-file", str(config_file), "--endpoint", emulator.url]
+    argv += ["--profile-api-endpoint", emulator.url, *extra]
+    code = main(argv, env=env, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def table_states(output: str) -> dict[str, str]:
+    """Check name → state, read from the printed table (continuation lines have no state)."""
+    lines = output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("CHECK"))
+    state_at, detail_at = lines[header].index("STATE"), lines[header].index("DETAIL")
+    states = {}
+    for line in lines[header + 2 :]:
+        if not line.strip():
+            break
+        state = line[state_at:detail_at].strip()
+        if state:
+            states[line[:state_at].strip()] = state
+    return states
+
+
+def checks_for(emulator: Emulator, config_file: Path, **client_options: Any) -> dict[str, Check]:
+    """The checks run directly (as promotion will), keyed by name."""
+    env = {"SEGMENT_TOKEN": emulator.token, "SEGMENT_PROFILE_API_TOKEN": emulator.profile_api_token()}
+    config = with_overrides(
+        FileConfig(config_file, env).load("dev"), endpoint=emulator.url, profile_api_endpoint=emulator.url
+    )
+    program = load_program(config, "dev", REPO)
+    client, profiles = clients_for(program, env={})
+    if client_options:
+        settings = ClientSettings.resolve(
+            token=emulator.token, endpoint=emulator.url, env={}, **client_options
+        )
+        client = SegmentClient(settings, sleep=lambda seconds: None)
+    return {check.name: check for check in run_checks(program, client, profiles)}
+
+
+def deploy(server: ProviderServer, emulator: Emulator) -> None:
+    """The dev stack's `pulumi up` through the engine stand-in, after Flex events reached the space."""
+    emulator.seed_flex_events(DEV_SPACE)
+    config = stack_config(emulator.url, "dev", emulator.token)
+    config[f"{NS}:profileApiToken"] = emulator.profile_api_token()
+    config[f"{NS}:verify"] = json.dumps({"sampleUserId": SAMPLE_USER})
+    engine = ProgramEngine(
+        server, stack="dev", config=config, secret_keys={*DEMO_SECRETS, f"{NS}:profileApiToken"}
+    )
+    result = engine.up(MAIN)
+    assert result.failures == []
+
+
+def finish_the_manual_steps(emulator: Emulator) -> None:
+    """What people and time do after `up`: OAuth, the first loads, a sync, computed traits, a real profile."""
+    store = emulator.store
+    with emulator.store_lock:
+        salesforce = store.source_by_slug("flex_dev_salesforce")
+        retl = store.source_by_slug("flex_dev_reverse_etl")
+        assert salesforce is not None and retl is not None
+        # Segment adds instance-url to the source's settings once the OAuth is done in the app.
+        salesforce["settings"]["instance-url"] = "https://acme.my.salesforce.com"
+        (warehouse,) = store.warehouses.values()
+        (model,) = store.models.values()
+        (mapping,) = store.subscriptions.values()
+        for trait in store.computed_traits.values():
+            trait["status"] = "Live"
+    emulator.record_warehouse_sync(warehouse["id"], salesforce["id"], count=1250)
+    emulator.seed_profile(SAMPLE_USER, {"name": "Acme Support", "phone": "+15555550123"})
+    client = SegmentClient(ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env={}))
+    sync = client.create_manual_sync(
+        source_id=retl["id"], model_id=model["id"], subscription_id=mapping["id"]
+    )
+    for _ in range(200):  # the emulator finishes a manual sync after 10 s x time_scale
+        if client.get_sync_status(model["id"], sync.sync_id).sync_status == "SUCCESS":
+            return
+        time.sleep(0.02)
+    raise AssertionError("the manual sync never finished")
+
+
+@pytest.fixture
+def ready(server: ProviderServer, emulator: Emulator) -> Emulator:
+    deploy(server, emulator)
+    finish_the_manual_steps(emulator)
+    return emulator
+
+
+# --------------------------------------------------------------------------------------------- whole runs
+
+
+def test_a_fresh_workspace_shows_gaps_with_next_actions_and_exits_1(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    code, output, err = run_doctor(emulator, stack_file(tmp_path))
+
+    assert code == EXIT_GAPS and err == ""
+    states = table_states(output)
+    assert set(states) == ALL_ROWS
+    assert states["Unify space"] == "ok"
+    assert states["Identity rules"] == "manual"
+    assert states["Profile API"] == "ok"  # the token is accepted; no sample user configured
+    for row in ALL_ROWS - {"Unify space", "Identity rules", "Profile API"}:
+        assert states[row] == "gap", row
+    checks = checks_for(emulator, stack_file(tmp_path))
+    assert "pulumi up --stack dev" in checks["Salesforce source"].next_action
+    assert "complete one Flex interaction" in checks["Flex events"].next_action
+    assert "verify.sampleUserId" in checks["Profile API"].next_action
+    assert "not ready" in output
+
+
+def test_after_up_and_the_manual_steps_every_check_is_ok_and_exits_0(ready: Emulator, tmp_path: Path) -> None:
+    ready.clear_requests()
+
+    code, output, err = run_doctor(ready, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}))
+
+    assert (code, err) == (EXIT_READY, ""), output
+    states = table_states(output)
+    assert set(states) == ALL_ROWS
+    assert {name for name, state in states.items() if state != "ok"} == {"Identity rules"}
+    assert states["Identity rules"] == "manual"
+    assert "ready: every check is ok" in output
+    assert all(r.method == "GET" for r in ready.requests), "the doctor must not change anything"
+    profile = checks_for(ready, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}))["Profile API"]
+    assert profile.state == "ok" and all(key in profile.detail for key in TRAIT_KEYS)
+
+
+def test_up_alone_leaves_what_only_people_and_time_can_do(
+    server: ProviderServer, emulator: Emulator, tmp_path: Path
+) -> None:
+    deploy(server, emulator)
+
+    checks = checks_for(emulator, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}))
+
+    gaps = {name for name, check in checks.items() if check.state == "gap"}
+    assert gaps == {
+        "Salesforce source",
+        "First warehouse load",
+        "Last Reverse ETL sync",
+        *(f"Trait {key}" for key in TRAIT_KEYS),
+        "Profile API",
+    }
+    assert "Authenticate" in checks["Salesforce source"].next_action
+    assert "/sources/flex_dev_salesforce/overview" in checks["Salesforce source"].next_action
+    assert "Computing" in checks["Trait total_inbounds"].detail
+    assert f"user_id:{SAMPLE_USER}" in checks["Profile API"].detail
+    for name in ("Warehouse connection", "Reverse ETL model", "Send Identify mapping", "Flex events"):
+        assert checks[name].state == "ok", checks[name]
+
+
+# ----------------------------------------------------------------------------------- one thing broken at a time
+
+
+def _store(emulator: Emulator) -> Any:
+    return emulator.store
+
+
+def unauthorise_salesforce(emulator: Emulator) -> None:
+    source = _store(emulator).source_by_slug("flex_dev_salesforce")
+    source["settings"].pop("instance-url")
+
+
+def break_warehouse_credentials(emulator: Emulator) -> None:
+    (warehouse,) = _store(emulator).warehouses.values()
+    warehouse["settings"].pop("account")
+
+
+def fail_the_warehouse_load(emulator: Emulator) -> None:
+    store = _store(emulator)
+    store.warehouse_syncs.clear()
+    (warehouse,) = store.warehouses.values()
+    salesforce = store.source_by_slug("flex_dev_salesforce")
+    emulator.record_warehouse_sync(warehouse["id"], salesforce["id"], status="failed", count=0)
+
+
+def disable_the_model(emulator: Emulator) -> None:
+    (model,) = _store(emulator).models.values()
+    model["enabled"] = False
+
+
+def disable_the_destination(emulator: Emulator) -> None:
+    (destination,) = _store(emulator).destinations.values()
+    destination["enabled"] = False
+
+
+def start_a_sync_that_is_still_running(emulator: Emulator) -> None:
+    store = _store(emulator)
+    (previous,) = store.syncs.values()
+    later = time.time() + 3600  # it started after the one that succeeded and has not finished
+    store.syncs["running"] = {
+        **previous,
+        "syncId": "running",
+        "startedAtEpoch": later,
+        "startedAt": "2999-01-01T00:00:00.000Z",
+    }
+
+
+def recompute_one_trait(emulator: Emulator) -> None:
+    trait = next(t for t in _store(emulator).computed_traits.values() if t["key"] == "total_inbounds")
+    trait["status"] = "Computing"
+
+
+def fail_one_trait(emulator: Emulator) -> None:
+    trait = next(t for t in _store(emulator).computed_traits.values() if t["key"] == "total_outbounds")
+    trait["status"] = "Failed"
+
+
+def delete_one_trait(emulator: Emulator) -> None:
+    traits = _store(emulator).computed_traits
+    trait_id = next(i for i, t in traits.items() if t["key"] == "last_known_service_agent")
+    del traits[trait_id]
+
+
+def forget_the_flex_events(emulator: Emulator) -> None:
+    _store(emulator).events[emulator.space(DEV_SPACE)["id"]] = {}
+
+
+def remove_the_sample_profile(emulator: Emulator) -> None:
+    _store(emulator).profiles.clear()
+
+
+BREAKAGES: dict[str, tuple[Callable[[Emulator], None], set[str], str]] = {
+    "salesforce-unauthorised": (unauthorise_salesforce, {"Salesforce source"}, "not authorised"),
+    "warehouse-credentials": (break_warehouse_credentials, {"Warehouse connection"}, "FAILED"),
+    "warehouse-load-failed": (fail_the_warehouse_load, {"First warehouse load"}, "'failed'"),
+    "model-disabled": (disable_the_model, {"Reverse ETL model"}, "disabled"),
+    "destination-disabled": (disable_the_destination, {"Send Identify mapping"}, "no sync can start"),
+    "sync-running": (start_a_sync_that_is_still_running, {"Last Reverse ETL sync"}, "running since"),
+    "trait-computing": (recompute_one_trait, {"Trait total_inbounds"}, "Computing"),
+    "trait-failed": (fail_one_trait, {"Trait total_outbounds"}, "Failed"),
+    "trait-deleted": (
+        delete_one_trait,
+        {"Trait last_known_service_agent", "Profile API"},
+        "last_known_service_agent",
+    ),
+    "flex-events-gone": (forget_the_flex_events, {"Flex events"}, "not seen in the space"),
+    "no-sample-profile": (remove_the_sample_profile, {"Profile API"}, f"no profile user_id:{SAMPLE_USER}"),
+}
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=str)
+def test_one_broken_thing_is_the_only_gap(ready: Emulator, tmp_path: Path, breakage: str) -> None:
+    breaks, expected_gaps, words = BREAKAGES[breakage]
+    with ready.store_lock:
+        breaks(ready)
+
+    checks = checks_for(ready, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}))
+
+    gaps = {name for name, check in checks.items() if check.state == "gap"}
+    assert gaps == expected_gaps
+    assert any(words in checks[name].detail for name in expected_gaps), [checks[n] for n in expected_gaps]
+    assert all(checks[name].next_action for name in expected_gaps)
+
+
+def test_a_wrong_profile_api_token_is_a_gap_naming_the_fix(ready: Emulator, tmp_path: Path) -> None:
+    wrong = "not-the-profile-token-0123456789"
+
+    code, output, err = run_doctor(
+        ready, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}), profile_token=wrong
+    )
+
+    assert code == EXIT_GAPS
+    states = table_states(output)
+    assert {name for name, state in states.items() if state not in ("ok", "manual")} == {"Profile API"}
+    assert "refused the token" in output
+    assert "pulumi config set --secret" in output and "profileApiToken" in output
+    assert wrong not in output + err
+    assert ready.profile_api_token() not in output + err
+
+
+def test_a_failed_request_is_an_error_row_not_a_crash(ready: Emulator, tmp_path: Path) -> None:
+    ready.add_fault("status", operation="listWarehouses", status=403)
+
+    checks = checks_for(ready, stack_file(tmp_path), max_retries=0)
+
+    assert checks["Warehouse connection"].state == "error"
+    assert checks["First warehouse load"].state == "error"
+    assert "HTTP 403" in checks["Warehouse connection"].detail
+    assert checks["Salesforce source"].state == "ok"
+
+
+# ----------------------------------------------------------------------------------------------- config seams
+
+
+class FakeStack:
+    def __init__(self, config: Mapping[str, ConfigValue]) -> None:
+        self.config = config
+
+    def get_all_config(self) -> Mapping[str, ConfigValue]:
+        return self.config
+
+
+def automation_config(emulator: Emulator) -> dict[str, ConfigValue]:
+    """What `get_all_config()` answers for the dev stack pointed at the emulator (secrets decrypted)."""
+    values = stack_config(emulator.url, "dev", emulator.token)
+    values[f"{NS}:profileApiToken"] = emulator.profile_api_token()
+    values[f"{NS}:profileApi"] = json.dumps({"endpoint": emulator.url})
+    secret = {*DEMO_SECRETS, f"{NS}:profileApiToken"}
+    return {key: ConfigValue(value=value, secret=key in secret) for key, value in values.items()}
+
+
+def test_by_default_the_config_comes_from_the_automation_api(emulator: Emulator) -> None:
+    selected: list[dict[str, str]] = []
+
+    def select_stack(*, stack_name: str, work_dir: str) -> FakeStack:
+        selected.append({"stack_name": stack_name, "work_dir": work_dir})
+        return FakeStack(automation_config(emulator))
+
+    source = AutomationConfig(REPO, select_stack=select_stack, which=lambda name: f"/usr/local/bin/{name}")
+    out, err = io.StringIO(), io.StringIO()
+
+    code = main(["--stack", "dev"], env={}, out=out, err=err, automation=source)
+
+    assert selected == [{"stack_name": "dev", "work_dir": str(REPO)}]
+    assert code == EXIT_GAPS and err.getvalue() == ""
+    states = table_states(out.getvalue())
+    assert states["Unify space"] == "ok" and states["Profile API"] == "ok"
+    assert states["Salesforce source"] == "gap"
+    assert emulator.profile_api_token() not in out.getvalue()
+    assert emulator.token not in out.getvalue()
+
+
+def test_without_the_pulumi_cli_the_doctor_names_the_alternative() -> None:
+    source = AutomationConfig(REPO, select_stack=None, which=lambda name: None)
+    out, err = io.StringIO(), io.StringIO()
+
+    code = main(["--stack", "dev"], env={}, out=out, err=err, automation=source)
+
+    assert code == EXIT_CANNOT_RUN and out.getvalue() == ""
+    message = err.getvalue()
+    assert "`pulumi` CLI is not on PATH" in message
+    assert "--config-file Pulumi.dev.yaml" in message and "SEGMENT_TOKEN" in message
+
+
+def test_a_stack_pulumi_cannot_read_is_a_clear_message() -> None:
+    def select_stack(*, stack_name: str, work_dir: str) -> FakeStack:
+        raise RuntimeError("no stack named 'staging' found")
+
+    source = AutomationConfig(REPO, select_stack=select_stack, which=lambda name: "/bin/pulumi")
+    err = io.StringIO()
+
+    code = main(["--stack", "staging"], env={}, out=io.StringIO(), err=err, automation=source)
+
+    assert code == EXIT_CANNOT_RUN
+    assert "no stack named 'staging'" in err.getvalue() and "pulumi stack ls" in err.getvalue()
+
+
+def test_invalid_config_stops_the_doctor_naming_the_key(emulator: Emulator, tmp_path: Path) -> None:
+    code, output, err = run_doctor(
+        emulator, stack_file(tmp_path, verify={"expectedTraits": ["total_inbounds"]})
+    )
+
+    assert code == EXIT_CANNOT_RUN and output == ""
+    assert f"{NS}:verify" in err and "needs sampleUserId" in err
+
+
+def test_the_stack_file_seam_leaves_out_ciphertext_and_takes_secrets_from_the_environment(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "config": {
+                    "segment:token": {"secure": "v1:AAAA"},
+                    f"{NS}:warehouseCredentials": {"private_key": {"secure": "v1:BBBB"}},
+                    "space": {"slug": "unified-profiles-dev"},
+                    f"{NS}:protect": False,
+                }
+            }
+        )
+    )
+    source = FileConfig(path, env={"SEGMENT_TOKEN": "env-token", "SEGMENT_PROFILE_API_TOKEN": ""})
+
+    config = source.load("dev")
+
+    assert sorted(source.encrypted_keys) == [f"{NS}:warehouseCredentials", "segment:token"]
+    assert config.get("segment:token") == "env-token" and config.is_secret("segment:token")
+    assert config.get(f"{NS}:profileApiToken") is None
+    assert json.loads(config.get(f"{NS}:space")) == {"slug": "unified-profiles-dev"}
+    assert config.get(f"{NS}:protect") == "false" and not config.is_secret(f"{NS}:protect")
+
+
+def test_help_says_what_the_exit_status_means(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "do not fail the run" in text and "SEGMENT_PROFILE_API_TOKEN" in text
