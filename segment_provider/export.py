@@ -1,0 +1,1037 @@
+"""``python -m segment_provider.export --space SLUG --stack NAME``: describe a hand-built workspace as a stack.
+
+Reads, through the Public API and with read-only calls only, the Unify setup around one space — the space, the
+Salesforce source, the warehouse it loads into, the Reverse ETL source and model, the Segment Profiles
+destination with its Send Identify mapping (trigger, field mappings, schedule) and the space's computed traits —
+and writes ``Pulumi.<stack>.yaml`` plus ``definitions.<stack>.yaml`` (the stack points at it through
+``definitionsFile``; the repository's shared ``definitions.yaml`` is never touched). The stack sets
+``adopt: true``, so the first ``pulumi up`` takes every object over instead of creating it.
+
+Secrets are never written: Segment masks credentials when reading them back, and write keys and tokens stay out
+of files. Each one becomes a comment in the stack file with the ``pulumi config set --secret`` command that sets
+it, and the same commands close the printed output.
+
+The token comes from ``SEGMENT_TOKEN`` (or ``SEGMENT_API_TOKEN``), never from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import pydantic
+import yaml
+
+from segment_provider.api import ClientSettings, SegmentClient
+from segment_provider.api.errors import SegmentError
+from segment_provider.api.models import (
+    ComputedTrait,
+    Destination,
+    DestinationSubscription,
+    IntegrationOption,
+    ReverseEtlModel,
+    Source,
+    Space,
+    Warehouse,
+)
+from segment_provider.config import (
+    IDENTIFIER,
+    NAMESPACE,
+    WAREHOUSE_TYPES,
+    ConfigError,
+    load_program_config,
+)
+from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
+from segment_provider.resources.schedule import Schedule
+from segment_provider.resources.space import find_profiles_source
+from segment_provider.traits import (
+    GUIDE_TRAITS,
+    RawTrait,
+    TraitDefinitionError,
+    TraitOptions,
+    parse_trait_config,
+    same_query,
+    trait_key,
+    try_from_query,
+)
+from segment_provider.unified_profiles import (
+    PROFILES_DESTINATION_SLUG,
+    SALESFORCE_CATALOG_SLUG,
+    SEND_IDENTIFY_ACTION_SLUG,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TOKEN_ENV = "SEGMENT_TOKEN"
+FALLBACK_TOKEN_ENV = "SEGMENT_API_TOKEN"
+PLACEHOLDER = "<value-you-supply>"
+STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+EXIT_WRITTEN = 0
+EXIT_REFUSED = 1
+
+# Reverse ETL can also read Databricks, but the program keeps one warehouse type for the destination and the
+# Reverse ETL source, and Databricks is no warehouse destination.
+RETL_SOURCE_TYPES = (*WAREHOUSE_TYPES, "databricks")
+SALESFORCE_ENVIRONMENTS = ("production", "sandbox")
+SALESFORCE_ENVIRONMENT_SETTING = "salesforce-environment"
+# A setting is treated as a credential when the catalog calls it a password, its key looks like one, or Segment
+# returned it masked. Either way its value is never written.
+SECRET_KEY = re.compile(r"pass(word|phrase)|private_?key|secret|credential|ciphertext|token|api_?key", re.I)
+MASK_CHARACTER = "•"
+COLUMN_PATH = re.compile(r"^\$\.properties\.(?P<column>[A-Za-z_][A-Za-z0-9_$]*)$")
+TABLE_QUERY = re.compile(
+    r"^SELECT (?P<columns>[A-Za-z_][A-Za-z0-9_$]*(?:, [A-Za-z_][A-Za-z0-9_$]*)*) "
+    r"FROM (?P<table>[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*){0,2})$"
+)
+MAPPING_SETTINGS = ("user_id", "traits")
+ENGAGE_SPACE_SETTING = "engage_space"
+
+KINDS = (
+    "Unify space",
+    "Salesforce source",
+    "Warehouse destination",
+    "Warehouse connection",
+    "Reverse ETL source",
+    "Reverse ETL model",
+    "Segment Profiles destination",
+    "Send Identify mapping",
+    "Computed traits",
+)
+
+
+class ExportError(Exception):
+    """The export cannot be made; the message names what is missing and what to do."""
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Something in Segment the stack config cannot express."""
+
+    what: str
+    why: str
+    effect: str
+    """What the first ``pulumi up`` does about it (or that it leaves it alone)."""
+
+
+@dataclass
+class KindSummary:
+    kind: str
+    found: int = 0
+    exported: int = 0
+    secrets: list[str] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SecretSetting:
+    full_key: str
+    """The key the program reads, e.g. ``flex-unified-profiles:warehouseCredentials`` or ``segment:token``."""
+    what: str
+    nested: str | None = None
+    """For credentials objects: the key inside the object (set with ``pulumi config set --path``)."""
+
+    @property
+    def key(self) -> str:
+        """The key as ``pulumi config set`` takes it."""
+        short = self.full_key.removeprefix(f"{NAMESPACE}:")
+        if self.nested is None:
+            return short
+        return f"{short}.{self.nested}" if re.match(IDENTIFIER, self.nested) else f'{short}["{self.nested}"]'
+
+    def command(self, stack: str) -> str:
+        key = f"--path '{self.key}'" if self.nested is not None else self.key
+        return f"pulumi config set --stack {stack} --secret {key} {PLACEHOLDER}"
+
+
+@dataclass
+class Export:
+    workspace_slug: str
+    space_slug: str
+    environment: str
+    config: dict[str, Any]
+    """Stack config by full key (``flex-unified-profiles:space`` …), structured values as dicts."""
+    comments: dict[str, list[str]]
+    """Comment lines written above a config key."""
+    definitions: dict[str, Any]
+    secrets: list[SecretSetting]
+    summary: dict[str, KindSummary]
+
+    @property
+    def gaps(self) -> list[tuple[str, Gap]]:
+        return [(s.kind, gap) for s in self.summary.values() for gap in s.gaps]
+
+
+# ------------------------------------------------------------------------------------------ reading Segment
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Which object to take where the workspace holds several candidates."""
+
+    salesforce_source: str | None = None
+    warehouse: str | None = None
+    mapping: str | None = None
+
+
+def export_workspace(
+    client: SegmentClient,
+    *,
+    space_slug: str,
+    environment: str,
+    choices: Choices = Choices(),
+    region: str = "us",
+    endpoint: str | None = None,
+) -> Export:
+    """Read the setup around ``space_slug`` (GET requests only) and describe it as stack config."""
+    return _Exporter(client, choices).run(space_slug, environment, region, endpoint)
+
+
+class _Exporter:
+    def __init__(self, client: SegmentClient, choices: Choices) -> None:
+        self.client = client
+        self.choices = choices
+        self.summary = {kind: KindSummary(kind) for kind in KINDS}
+        self.config: dict[str, Any] = {}
+        self.comments: dict[str, list[str]] = {}
+        self.secrets: list[SecretSetting] = [SecretSetting("segment:token", "Segment Public API token")]
+
+    def run(self, space_slug: str, environment: str, region: str, endpoint: str | None) -> Export:
+        workspace = self.client.get_workspace()
+        space = self._space(space_slug)
+        sources = self.client.list_sources()
+        profiles_source = find_profiles_source(sources, space)
+        engage_key = profiles_source.write_keys[0] if profiles_source and profiles_source.write_keys else None
+
+        salesforce = self._salesforce(sources)
+        warehouse = self._warehouse(salesforce)
+        mapping, destination = self._mapping(engage_key, space)
+        model = self.client.get_reverse_etl_model(str(mapping.model_id))
+        retl_source = self._retl_source(sources, model, destination, warehouse)
+
+        self.config["segment:region"] = region
+        if endpoint:
+            self.config["segment:endpoint"] = endpoint
+            self.comments["segment:endpoint"] = ["the API the export read (drop it for Segment's own API)"]
+        self.config[f"{NAMESPACE}:environment"] = environment
+        self.config[f"{NAMESPACE}:protect"] = True
+        self.comments[f"{NAMESPACE}:protect"] = [
+            "these objects were built by hand: keep them protected from `pulumi destroy`"
+        ]
+        self.config[f"{NAMESPACE}:adopt"] = True
+        self.comments[f"{NAMESPACE}:adopt"] = [
+            "every object below already exists: the first `pulumi up` takes them over unchanged. Remove this",
+            "line after that up (once `pulumi preview` reports no changes), then manage the stack normally.",
+        ]
+        self.config[f"{NAMESPACE}:space"] = {"slug": space.slug}
+        self.summary["Unify space"].exported = 1
+        if self.summary["Unify space"].found > 1:
+            others = self.summary["Unify space"].found - 1
+            self.summary["Unify space"].notes.append(
+                f"{others} other space(s) left out (one space per stack)"
+            )
+
+        self._export_salesforce(salesforce)
+        self._export_warehouse(warehouse, salesforce)
+        self._export_retl_source(retl_source)
+        definitions_mapping = self._export_mapping(mapping, model, engage_key)
+        definitions_model = self._export_model(model, definitions_mapping)
+        self._export_destination(destination)
+        self.config[f"{NAMESPACE}:snowflake"] = {"manage": False}
+        self.comments[f"{NAMESPACE}:snowflake"] = [
+            "the Snowflake side was built by hand too; see docs/snowflake.md before letting the stack manage it"
+        ]
+
+        definitions = {
+            "model": definitions_model,
+            "mapping": definitions_mapping,
+            "traits": self._export_traits(self.client.list_computed_traits(space.id)),
+        }
+        return Export(
+            workspace_slug=workspace.slug,
+            space_slug=space.slug,
+            environment=environment,
+            config=self.config,
+            comments=self.comments,
+            definitions=definitions,
+            secrets=self.secrets,
+            summary=self.summary,
+        )
+
+    # ------------------------------------------------------------------------------------- finding objects
+
+    def _space(self, slug: str) -> Space:
+        spaces = self.client.list_spaces()
+        self.summary["Unify space"].found = len(spaces)
+        space = next((s for s in spaces if s.slug == slug), None)
+        if space is None:
+            found = ", ".join(sorted(f"{s.slug} ({s.name})" for s in spaces)) or "none"
+            raise ExportError(
+                f"the workspace has no Unify space with slug '{slug}'. Spaces found: {found}. "
+                "Pass one of these slugs with --space."
+            )
+        return space
+
+    def _salesforce(self, sources: list[Source]) -> Source:
+        candidates = sorted(
+            (s for s in sources if s.metadata.slug == SALESFORCE_CATALOG_SLUG), key=lambda s: s.slug
+        )
+        self.summary["Salesforce source"].found = len(candidates)
+        listed = ", ".join(f"{s.slug} ({s.name or 'no name'})" for s in candidates)
+        wanted = self.choices.salesforce_source
+        if wanted is not None:
+            chosen = next((s for s in candidates if s.slug == wanted), None)
+            if chosen is None:
+                raise ExportError(
+                    f"no Salesforce source has the slug '{wanted}'. Salesforce sources found: {listed or 'none'}."
+                )
+            return chosen
+        if not candidates:
+            raise ExportError(
+                "the workspace has no Salesforce source: add it in the Segment app (Connections → Sources → "
+                "Salesforce) and export again, or start from the program's own config (README)."
+            )
+        if len(candidates) > 1:
+            raise ExportError(
+                f"the workspace has {len(candidates)} Salesforce sources: {listed}. A stack manages one: choose "
+                "it with --salesforce-source SLUG."
+            )
+        return candidates[0]
+
+    def _warehouse(self, salesforce: Source) -> Warehouse:
+        summary = self.summary["Warehouse destination"]
+        summary.found = len(self.client.list_warehouses())
+        connected = self.client.list_connected_warehouses(salesforce.id)
+        listed = ", ".join(f"{w.id} ({w.name or 'no name'}, {w.metadata.slug})" for w in connected)
+        wanted = self.choices.warehouse
+        if wanted is not None:
+            chosen = next((w for w in connected if wanted in (w.id, w.name)), None)
+            if chosen is None:
+                raise ExportError(
+                    f"no warehouse with id or name '{wanted}' is connected to Salesforce source "
+                    f"'{salesforce.slug}'. Connected warehouses: {listed or 'none'}."
+                )
+            return chosen
+        if not connected:
+            raise ExportError(
+                f"Salesforce source '{salesforce.slug}' is connected to no warehouse: connect it in the Segment app "
+                "(the source → Settings → Warehouses) and export again."
+            )
+        if len(connected) > 1:
+            raise ExportError(
+                f"Salesforce source '{salesforce.slug}' loads into {len(connected)} warehouses: {listed}. A stack "
+                "manages one: choose it with --warehouse ID_OR_NAME."
+            )
+        return connected[0]
+
+    def _mapping(self, engage_key: str | None, space: Space) -> tuple[DestinationSubscription, Destination]:
+        destinations = sorted(
+            (d for d in self.client.list_destinations() if d.metadata.slug == PROFILES_DESTINATION_SLUG),
+            key=lambda d: d.id,
+        )
+        self.summary["Segment Profiles destination"].found = len(destinations)
+        candidates: list[tuple[DestinationSubscription, Destination]] = []
+        found = 0
+        for destination in destinations:
+            for subscription in self.client.list_subscriptions(destination.id):
+                if subscription.action_slug != SEND_IDENTIFY_ACTION_SLUG:
+                    continue
+                found += 1
+                sends_here = engage_key is None or subscription.settings.get(ENGAGE_SPACE_SETTING) in (
+                    engage_key,
+                    None,
+                )
+                if subscription.model_id and sends_here:
+                    candidates.append((subscription, destination))
+        self.summary["Send Identify mapping"].found = found
+        listed = ", ".join(f"{s.id} ('{s.name}' on '{d.name}')" for s, d in candidates)
+        wanted = self.choices.mapping
+        if wanted is not None:
+            chosen = next((c for c in candidates if c[0].id == wanted), None)
+            if chosen is None:
+                raise ExportError(
+                    f"no Send Identify mapping with id '{wanted}' sends a Reverse ETL model to space "
+                    f"'{space.slug}'. Mappings found: {listed or 'none'}."
+                )
+            return chosen
+        if not candidates:
+            raise ExportError(
+                f"no Segment Profiles 'Send Identify' mapping of a Reverse ETL model sends to space '{space.slug}': "
+                "build it in the Segment app (Reverse ETL → Destinations → Segment Profiles → Add mapping) and "
+                "export again, or start from the program's own config (README)."
+            )
+        if len(candidates) > 1:
+            raise ExportError(
+                f"{len(candidates)} Send Identify mappings send to space '{space.slug}': {listed}. A stack manages "
+                "one: choose it with --mapping ID."
+            )
+        return candidates[0]
+
+    def _retl_source(
+        self, sources: list[Source], model: ReverseEtlModel, destination: Destination, warehouse: Warehouse
+    ) -> Source:
+        self.summary["Reverse ETL source"].found = sum(s.metadata.slug in RETL_SOURCE_TYPES for s in sources)
+        source = next((s for s in sources if s.id == model.source_id), None)
+        if source is None:
+            raise ExportError(
+                f"Reverse ETL model '{model.name}' reads from source {model.source_id}, which the token cannot "
+                "see: give the token Source Admin (or Workspace Owner) access and export again."
+            )
+        if destination.source_id != source.id:
+            raise ExportError(
+                f"Segment Profiles destination '{destination.name}' is attached to source {destination.source_id}, "
+                f"but its mapping's model '{model.name}' reads from source '{source.slug}'. The program attaches "
+                "both to one Reverse ETL source: move one of them in the Segment app and export again."
+            )
+        if source.metadata.slug != warehouse.metadata.slug or source.metadata.slug not in WAREHOUSE_TYPES:
+            raise ExportError(
+                f"the warehouse destination is {warehouse.metadata.slug} but Reverse ETL source '{source.slug}' is "
+                f"{source.metadata.slug}. The program keeps one warehouse type ({', '.join(WAREHOUSE_TYPES)}) for "
+                "both; this setup cannot be expressed as a stack."
+            )
+        return source
+
+    # ------------------------------------------------------------------------------------ writing config
+
+    def _enabled_gap(self, kind: str, what: str, enabled: bool, effect: str) -> None:
+        if not enabled:
+            self.summary[kind].gaps.append(
+                Gap(what, "it is disabled; the program keeps it enabled (no config key turns it off)", effect)
+            )
+
+    def _export_salesforce(self, source: Source) -> None:
+        summary = self.summary["Salesforce source"]
+        settings = source.settings or {}
+        environment = settings.get(SALESFORCE_ENVIRONMENT_SETTING)
+        if environment is None:
+            # The resource reads a setting the source does not store as the catalog's default, so only a
+            # catalog without one makes this a change.
+            environment = self._catalog_default(
+                self.client.catalog.source_by_slug(SALESFORCE_CATALOG_SLUG).options,
+                SALESFORCE_ENVIRONMENT_SETTING,
+            )
+            if environment is None:
+                summary.gaps.append(
+                    Gap(
+                        f"setting {SALESFORCE_ENVIRONMENT_SETTING}",
+                        "the source stores none and the catalog names no default",
+                        "the first `pulumi up` writes production to the source's settings",
+                    )
+                )
+                environment = "production"
+        if environment not in SALESFORCE_ENVIRONMENTS:
+            summary.gaps.append(
+                Gap(
+                    f"setting {SALESFORCE_ENVIRONMENT_SETTING}",
+                    f"'{environment}' is neither production nor sandbox",
+                    "the first `pulumi up` sets it to production",
+                )
+            )
+            environment = "production"
+        config: dict[str, Any] = {"sourceSlug": source.slug}
+        if source.name:
+            config["name"] = source.name
+        config["environment"] = environment
+        self.config[f"{NAMESPACE}:salesforce"] = config
+        self._enabled_gap(
+            "Salesforce source", f"source '{source.slug}'", source.enabled, "enabled on first up"
+        )
+        summary.exported = 1
+        others = summary.found - 1
+        if others:
+            summary.notes.append(f"{others} other Salesforce source(s) left out (not part of this stack)")
+
+    def _export_warehouse(self, warehouse: Warehouse, salesforce: Source) -> None:
+        summary = self.summary["Warehouse destination"]
+        if warehouse.metadata.slug not in WAREHOUSE_TYPES:
+            raise ExportError(
+                f"warehouse {warehouse.id} is {warehouse.metadata.slug}; the program supports "
+                f"{', '.join(WAREHOUSE_TYPES)}."
+            )
+        if not warehouse.name:
+            raise ExportError(
+                f"warehouse {warehouse.id} has no name, and the program finds warehouses by name: name it in the "
+                "Segment app (the warehouse → Settings) and export again."
+            )
+        options = self.client.catalog.warehouse_by_slug(warehouse.metadata.slug).options
+        plain, secret = self._split_settings(warehouse.settings, options, drop={"name"})
+        self.config[f"{NAMESPACE}:warehouse"] = {
+            "type": warehouse.metadata.slug,
+            "name": warehouse.name,
+            "settings": plain,
+        }
+        summary.secrets = self._credentials("warehouseCredentials", secret, "the warehouse destination")
+        self._warehouse_secret_comment("warehouse", "warehouseCredentials", secret)
+        self._enabled_gap(
+            "Warehouse destination", f"warehouse '{warehouse.name}'", warehouse.enabled, "enabled"
+        )
+        summary.exported = 1
+
+        connection = self.summary["Warehouse connection"]
+        connected = self.client.list_connected_sources(warehouse.id)
+        connection.found = len(connected)
+        connection.exported = 1
+        others = [s.slug for s in connected if s.id != salesforce.id]
+        if others:
+            connection.notes.append(
+                f"sources also loading into '{warehouse.name}' stay connected, unmanaged: {', '.join(others)}"
+            )
+
+    def _export_retl_source(self, source: Source) -> None:
+        summary = self.summary["Reverse ETL source"]
+        options = self.client.catalog.source_by_slug(source.metadata.slug).options
+        plain, secret = self._split_settings(source.settings or {}, options)
+        config: dict[str, Any] = {"sourceSlug": source.slug}
+        if source.name:
+            config["name"] = source.name
+        config["settings"] = plain
+        self.config[f"{NAMESPACE}:reverseEtl"] = config
+        summary.secrets = self._credentials("reverseEtlCredentials", secret, "the Reverse ETL source")
+        self._warehouse_secret_comment("reverseEtl", "reverseEtlCredentials", secret)
+        self._enabled_gap(
+            "Reverse ETL source", f"source '{source.slug}'", source.enabled, "enabled on first up"
+        )
+        summary.exported = 1
+
+    def _export_model(self, model: ReverseEtlModel, mapping: Mapping[str, Any]) -> dict[str, Any]:
+        summary = self.summary["Reverse ETL model"]
+        summary.found = sum(m.source_id == model.source_id for m in self.client.list_reverse_etl_models())
+        summary.exported = 1
+        if summary.found > 1:
+            summary.notes.append(
+                f"{summary.found - 1} other model(s) on the same source stay as they are, unmanaged"
+            )
+        self._enabled_gap("Reverse ETL model", f"model '{model.name}'", model.enabled, "enabled on first up")
+        definition: dict[str, Any] = {"name": model.name, "description": model.description}
+        # Table + columns only when the program writes back exactly this query; anything else stays raw SQL.
+        match = TABLE_QUERY.match(model.query)
+        columns = match["columns"].split(", ") if match else []
+        selected = {c.upper() for c in columns}
+        used = {mapping["userIdColumn"], model.query_identifier_column, *mapping["traits"].values()}
+        if match and len(selected) == len(columns) and {c.upper() for c in used} <= selected:
+            definition.update(table=match["table"], columns=columns)
+        else:
+            definition["query"] = model.query
+        definition["identifierColumn"] = model.query_identifier_column
+        return definition
+
+    def _export_mapping(
+        self, mapping: DestinationSubscription, model: ReverseEtlModel, engage_key: str | None
+    ) -> dict[str, Any]:
+        summary = self.summary["Send Identify mapping"]
+        summary.exported = 1
+        others = summary.found - 1
+        if others:
+            summary.notes.append(
+                f"{others} other Send Identify mapping(s) left out (another space or no model)"
+            )
+        trigger = next(
+            (key for key, text in RETL_TRIGGERS.items() if same_trigger(mapping.trigger, text)), None
+        )
+        if trigger is None:
+            summary.gaps.append(
+                Gap(
+                    "trigger",
+                    f"'{mapping.trigger}' is none of the app's record triggers (added, updated, added or updated, "
+                    "deleted)",
+                    "the first `pulumi up` sets it to added or updated",
+                )
+            )
+            trigger = "added_or_updated"
+        definition: dict[str, Any] = {"name": mapping.name, "trigger": trigger}
+        settings = mapping.settings
+        user_id = _column_of(settings.get("user_id"))
+        if user_id is None:
+            summary.gaps.append(
+                Gap(
+                    "user_id",
+                    f"{json.dumps(settings.get('user_id'))} is not one model column ({{'@path': '$.properties.X'}})",
+                    "the first `pulumi up` maps user_id to the model's identifier column",
+                )
+            )
+        definition["userIdColumn"] = user_id or model.query_identifier_column
+        traits: dict[str, str] = {}
+        for trait, value in (settings.get("traits") or {}).items():
+            column = _column_of(value)
+            if column is None:
+                summary.gaps.append(
+                    Gap(
+                        f"traits.{trait}",
+                        f"{json.dumps(value)} is not one model column",
+                        "the first `pulumi up` drops this trait from the mapping",
+                    )
+                )
+                continue
+            traits[trait] = column
+        definition["traits"] = traits
+        extra = sorted(set(settings) - {*MAPPING_SETTINGS, ENGAGE_SPACE_SETTING})
+        if extra:
+            summary.gaps.append(
+                Gap(
+                    f"settings {', '.join(extra)}",
+                    "the program maps only user_id and traits",
+                    "kept as they are until the program next changes the mapping's settings, which drops them",
+                )
+            )
+        self._enabled_gap("Send Identify mapping", f"mapping '{mapping.name}'", mapping.enabled, "enabled")
+        self.config[f"{NAMESPACE}:schedule"] = self._schedule(mapping)
+        written_key = settings.get(ENGAGE_SPACE_SETTING)
+        if written_key is not None and written_key != engage_key:
+            secret = SecretSetting(
+                f"{NAMESPACE}:engageSpaceWriteKey",
+                "the Profiles source write key the mapping sends with (it differs from the one the program finds)",
+            )
+            self.secrets.append(secret)
+            summary.secrets.append(secret.key)
+            self.comments.setdefault(f"{NAMESPACE}:schedule", []).append(
+                "secret engageSpaceWriteKey: not written here; set it with the command at the end of this file"
+            )
+        return definition
+
+    def _schedule(self, mapping: DestinationSubscription) -> dict[str, Any]:
+        summary = self.summary["Send Identify mapping"]
+        remote = mapping.reverse_etl_schedule
+        if remote is None:
+            summary.gaps.append(
+                Gap("schedule", "the mapping has no schedule", "the first `pulumi up` sets a MANUAL schedule")
+            )
+            return {"strategy": "MANUAL"}
+        try:
+            schedule = Schedule(strategy=remote.strategy, config=remote.config or None)
+        except pydantic.ValidationError as error:
+            reason = _first_problem(error)
+            summary.gaps.append(
+                Gap("schedule", reason, "the first `pulumi up` sets the default schedule, PERIODIC 1h")
+            )
+            return {"strategy": "PERIODIC", "config": {"interval": "1h"}}
+        return schedule.model_dump(mode="json", exclude_none=True)
+
+    def _export_destination(self, destination: Destination) -> None:
+        summary = self.summary["Segment Profiles destination"]
+        if not destination.name:
+            raise ExportError(
+                f"Segment Profiles destination {destination.id} has no name, and the program finds it by name: "
+                "name it in the Segment app and export again."
+            )
+        self.config[f"{NAMESPACE}:profiles"] = {"destinationName": destination.name}
+        summary.exported = 1
+        if destination.settings:
+            summary.notes.append(
+                f"its settings ({', '.join(sorted(destination.settings))}) stay as they are, unmanaged"
+            )
+        self._enabled_gap(
+            "Segment Profiles destination",
+            f"destination '{destination.name}'",
+            destination.enabled,
+            "enabled",
+        )
+
+    def _export_traits(self, traits: list[ComputedTrait]) -> dict[str, Any]:
+        summary = self.summary["Computed traits"]
+        summary.found = len(traits)
+        guide = {trait_id: False for trait_id in GUIDE_TRAITS}
+        custom: list[dict[str, Any]] = []
+        keys: dict[str, str] = {}
+        for trait in sorted(traits, key=lambda t: (t.name, t.id)):
+            guide_id = _guide_trait(trait)
+            if guide_id is not None and not guide[guide_id]:
+                guide[guide_id] = True
+                keys[trait_key(trait.name)] = trait.name
+                summary.exported += 1
+                continue
+            entry = self._trait_config(trait)
+            if entry is None:
+                continue
+            key = trait_key(trait.name)
+            if key in keys:
+                summary.gaps.append(
+                    Gap(
+                        f"trait '{trait.name}'",
+                        f"its key {key} is also the key of '{keys[key]}': the program needs unique keys",
+                        "left out: the stack neither manages nor changes it",
+                    )
+                )
+                continue
+            keys[key] = trait.name
+            custom.append(entry)
+            summary.exported += 1
+        builder = sum("query" not in entry for entry in custom)
+        if custom:
+            summary.notes.append(
+                f"{builder} in builder form, {len(custom) - builder} kept as raw queries, "
+                f"{sum(guide.values())} as the guide's traits"
+            )
+        return {
+            "guide": guide,
+            # The traits already exist in Segment: they need not wait for the Flex events.
+            "requireFlexEvents": False,
+            "custom": custom,
+        }
+
+    def _trait_config(self, trait: ComputedTrait) -> dict[str, Any] | None:
+        summary = self.summary["Computed traits"]
+        if trait.definition is None:
+            summary.gaps.append(
+                Gap(f"trait '{trait.name}'", "Segment returned no definition", "left out: not managed")
+            )
+            return None
+        options = _trait_options(trait)
+        fields: dict[str, Any] = {
+            "description": trait.description,
+            "enabled": trait.enabled,
+            "entity": trait.definition.type,
+            "options": options,
+        }
+        try:
+            spec = try_from_query(trait.definition.query, trait.name, **fields)
+            config = (spec or RawTrait(name=trait.name, query=trait.definition.query, **fields)).to_config()
+            parse_trait_config("trait", config)  # what the program will do with it
+        except (pydantic.ValidationError, TraitDefinitionError) as error:
+            reason = str(error) if isinstance(error, TraitDefinitionError) else _first_problem(error)
+            summary.gaps.append(Gap(f"trait '{trait.name}'", reason, "left out: not managed"))
+            return None
+        return config
+
+    # --------------------------------------------------------------------------------------- secrets
+
+    def _split_settings(
+        self, settings: Mapping[str, Any], options: Iterable[IntegrationOption], drop: set[str] | None = None
+    ) -> tuple[dict[str, Any], list[str]]:
+        passwords = {o.name for o in options if o.type == "password"}
+        plain: dict[str, Any] = {}
+        secret: list[str] = []
+        for key, value in sorted(settings.items()):
+            if drop and key in drop:
+                continue
+            masked = isinstance(value, str) and value.startswith(MASK_CHARACTER)
+            if key in passwords or SECRET_KEY.search(key) or masked:
+                secret.append(key)
+            else:
+                plain[key] = value
+        return plain, secret
+
+    def _credentials(self, config_key: str, keys: list[str], what: str) -> list[str]:
+        secrets = [SecretSetting(f"{NAMESPACE}:{config_key}", f"{key} of {what}", nested=key) for key in keys]
+        self.secrets.extend(secrets)
+        return [secret.key for secret in secrets]
+
+    def _warehouse_secret_comment(self, section: str, config_key: str, keys: list[str]) -> None:
+        if keys:
+            self.comments[f"{NAMESPACE}:{section}"] = [
+                f"secret {config_key} ({', '.join(keys)}): not written here; set with the commands at the end"
+            ]
+
+    @staticmethod
+    def _catalog_default(options: Iterable[IntegrationOption], name: str) -> Any:
+        return next((o.default_value for o in options if o.name == name), None)
+
+
+def _column_of(value: Any) -> str | None:
+    """The model column a mapping value reads, when it is exactly ``{"@path": "$.properties.<column>"}``."""
+    if not isinstance(value, Mapping) or set(value) != {"@path"} or not isinstance(value["@path"], str):
+        return None
+    match = COLUMN_PATH.match(value["@path"])
+    return match["column"] if match else None
+
+
+def _trait_options(trait: ComputedTrait) -> TraitOptions | None:
+    remote = trait.options
+    if remote is None:
+        return None
+    days = remote.backfill_duration_days
+    values = {
+        "include_historical_data": remote.include_historical_data,
+        "include_anonymous_users": remote.include_anonymous_users,
+        "backfill_duration_days": int(days) if days is not None and float(days).is_integer() else None,
+    }
+    if all(v is None for v in values.values()):
+        return None
+    return TraitOptions(**values)
+
+
+def _first_problem(error: pydantic.ValidationError) -> str:
+    detail = error.errors()[0]
+    where = ".".join(str(part) for part in detail["loc"])
+    message = detail["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+def _guide_trait(trait: ComputedTrait) -> str | None:
+    """The guide trait this one is, when name, query, description and defaults all match it."""
+    if trait.definition is None or trait.definition.type != "USERS" or not trait.enabled:
+        return None
+    if trait.options is not None and any(v is not None for v in trait.options.model_dump().values()):
+        return None
+    for trait_id, spec in GUIDE_TRAITS.items():
+        if (
+            spec.name == trait.name
+            and spec.description == trait.description
+            and same_query(spec.query, trait.definition.query)
+        ):
+            return trait_id
+    return None
+
+
+# ----------------------------------------------------------------------------------------- checking it
+
+
+def check_export(export: Export, stack: str) -> None:
+    """Load the exported config exactly as the program will; raise ExportError listing every problem."""
+    values = dict(export.config)
+    secret_keys = set()
+    for secret in export.secrets:
+        secret_keys.add(secret.full_key)
+        if secret.nested is not None:
+            values.setdefault(secret.full_key, {})[secret.nested] = "placeholder"
+        else:
+            values[secret.full_key] = "placeholder"
+    with tempfile.TemporaryDirectory(prefix="export-check-") as scratch:
+        definitions = Path(scratch) / f"definitions.{stack}.yaml"
+        definitions.write_text(yaml.safe_dump(export.definitions, sort_keys=False))
+        values[f"{NAMESPACE}:definitionsFile"] = str(definitions)
+
+        def get(key: str) -> Any:
+            value = values.get(key)
+            return json.dumps(value) if isinstance(value, dict | list) else value
+
+        try:
+            load_program_config(get, lambda key: key in secret_keys, stack, Path(scratch))
+        except ConfigError as error:
+            problems = "\n".join(f"  - {p.key}: {p.message}" for p in error.problems)
+            raise ExportError(
+                "the workspace cannot be described as valid stack config (nothing was written):\n" + problems
+            ) from None
+
+
+# ------------------------------------------------------------------------------------------ rendering
+
+
+def _block(key: str, value: Any, comments: Sequence[str]) -> str:
+    lines = [f"  # {line}" for line in comments]
+    dumped = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=110)
+    lines.extend(f"  {line}" for line in dumped.rstrip("\n").splitlines())
+    return "\n".join(lines)
+
+
+def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
+    config = {**export.config, f"{NAMESPACE}:definitionsFile": definitions_ref}
+    comments = {
+        **export.comments,
+        f"{NAMESPACE}:definitionsFile": [
+            "this stack's model, mapping and traits, as found in Segment (the repository's definitions.yaml",
+            "is left alone; point this at it once the two agree)",
+        ],
+    }
+    order = [k for k in config if k.startswith("segment:")] + [
+        k for k in config if not k.startswith("segment:")
+    ]
+    header = [
+        f"# Stack {stack}: exported from Segment workspace '{export.workspace_slug}', space '{export.space_slug}',",
+        "# by `python -m segment_provider.export`. It describes what exists; `adopt: true` makes the first",
+        "# `pulumi up` take every object over without changing it (docs/migration.md).",
+        "# Secrets are NOT in this file: set each with the commands at the end before `pulumi preview`.",
+        "config:",
+    ]
+    body = [_block(key, config[key], comments.get(key, [])) for key in order]
+    footer = ["", "# Secrets (never written to this file; supply each value yourself):"]
+    footer += [f"#   {secret.command(stack)}   # {secret.what}" for secret in export.secrets]
+    footer.append(f"#   (optional) pulumi config set --stack {stack} --secret profileApiToken {PLACEHOLDER}")
+    gaps = export.gaps
+    if gaps:
+        footer += ["", "# Not representable in this config (see the export's summary):"]
+        footer += [f"#   {kind}: {gap.what}: {gap.why} → {gap.effect}" for kind, gap in gaps]
+    return "\n".join(header + body + footer) + "\n"
+
+
+def render_definitions_file(export: Export, stack: str) -> str:
+    header = [
+        f"# Definitions of stack {stack}: the Reverse ETL model, the Send Identify mapping and the computed traits",
+        f"# of space '{export.space_slug}' as they exist in Segment (exported by `python -m segment_provider.export`).",
+        "# Traits the builder can express are in builder form (docs/traits.md); others keep their query verbatim.",
+        "",
+    ]
+    body = yaml.safe_dump(export.definitions, sort_keys=False, allow_unicode=True, width=110)
+    return "\n".join(header) + body
+
+
+def render_summary(export: Export) -> str:
+    rows = [("object kind", "found", "exported", "needs a secret", "not representable")]
+    for summary in export.summary.values():
+        rows.append(
+            (
+                summary.kind,
+                str(summary.found),
+                str(summary.exported),
+                ", ".join(summary.secrets) or "-",
+                str(len(summary.gaps)) if summary.gaps else "-",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = [" | ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    gaps = export.gaps
+    if gaps:
+        lines += ["", "Not representable (why → what the first `pulumi up` does):"]
+        lines += [f"  - {kind}: {gap.what}: {gap.why} → {gap.effect}" for kind, gap in gaps]
+    notes = [(s.kind, note) for s in export.summary.values() for note in s.notes]
+    if notes:
+        lines += ["", "Notes:"]
+        lines += [f"  - {kind}: {note}" for kind, note in notes]
+    return "\n".join(lines)
+
+
+def render_secret_commands(export: Export, stack: str) -> str:
+    lines = ["Set these secrets before `pulumi preview` (values are never written by the export):"]
+    lines += [f"  {secret.command(stack)}" for secret in export.secrets]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ files
+
+
+@dataclass(frozen=True)
+class Written:
+    stack_file: Path
+    definitions_file: Path
+
+
+def output_paths(out_dir: Path, stack: str) -> Written:
+    return Written(out_dir / f"Pulumi.{stack}.yaml", out_dir / f"definitions.{stack}.yaml")
+
+
+def definitions_reference(definitions_file: Path, project_dir: Path) -> str:
+    """``definitionsFile`` as the program resolves it: relative to the project when inside it."""
+    try:
+        return definitions_file.resolve().relative_to(project_dir.resolve()).as_posix()
+    except ValueError:
+        return str(definitions_file.resolve())
+
+
+def refuse_to_overwrite(paths: Written, force: bool) -> None:
+    existing = [p for p in (paths.stack_file, paths.definitions_file) if p.exists()]
+    if existing and not force:
+        raise ExportError(
+            f"{', '.join(str(p) for p in existing)} already exist(s): nothing was written. Pass --force to "
+            "overwrite, or --out DIR to write elsewhere."
+        )
+
+
+def write_export(
+    export: Export, stack: str, out_dir: Path, *, project_dir: Path = PROJECT_DIR, force: bool = False
+) -> Written:
+    paths = output_paths(out_dir, stack)
+    refuse_to_overwrite(paths, force)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reference = definitions_reference(paths.definitions_file, project_dir)
+    paths.definitions_file.write_text(render_definitions_file(export, stack))
+    paths.stack_file.write_text(render_stack_file(export, stack, reference))
+    return paths
+
+
+# -------------------------------------------------------------------------------------------------- CLI
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m segment_provider.export",
+        description="Describe a hand-built Unify setup as a stack (Pulumi.NAME.yaml + definitions.NAME.yaml) "
+        "whose first `pulumi up` adopts every object unchanged. Read-only: nothing is written to Segment.",
+        epilog=f"The token comes from {TOKEN_ENV} (or {FALLBACK_TOKEN_ENV}), never from the command line. "
+        f"Exit status {EXIT_WRITTEN} when the files were written, {EXIT_REFUSED} when the export was refused.",
+    )
+    parser.add_argument("--space", required=True, help="slug of the Unify space to export")
+    parser.add_argument("--stack", required=True, help="name of the stack to write, e.g. dev or prod")
+    parser.add_argument(
+        "--environment",
+        choices=("dev", "prod"),
+        help="the stack's environment (default: the stack name when it is dev or prod)",
+    )
+    parser.add_argument("--region", choices=("us", "eu"), help="the workspace's region (default us)")
+    parser.add_argument(
+        "--endpoint", help="Segment Public API base URL instead of the region's (e.g. the emulator)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=PROJECT_DIR,
+        help="where to write the files (default: the project directory)",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite existing files of this stack")
+    parser.add_argument(
+        "--salesforce-source", metavar="SLUG", help="the Salesforce source, when there are several"
+    )
+    parser.add_argument(
+        "--warehouse", metavar="ID_OR_NAME", help="the warehouse, when Salesforce loads into several"
+    )
+    parser.add_argument(
+        "--mapping", metavar="ID", help="the Send Identify mapping, when several send to the space"
+    )
+    arguments = parser.parse_args(argv)
+    if not STACK_NAME.match(arguments.stack):
+        parser.error(f"--stack '{arguments.stack}' is not a stack name (letters, digits, '_', '.', '-')")
+    if arguments.environment is None:
+        if arguments.stack not in ("dev", "prod"):
+            parser.error(f"stack '{arguments.stack}' is neither dev nor prod: pass --environment dev or prod")
+        arguments.environment = arguments.stack
+    return arguments
+
+
+def client_from(arguments: argparse.Namespace, env: Mapping[str, str]) -> SegmentClient:
+    token = env.get(TOKEN_ENV) or env.get(FALLBACK_TOKEN_ENV)
+    if not token:
+        raise ExportError(
+            f"no Segment Public API token: set {TOKEN_ENV} in the environment (never on the command line). A "
+            "workspace owner creates tokens under Settings → Access Management → Tokens; read access is enough."
+        )
+    settings = ClientSettings.resolve(
+        token=token, region=arguments.region, endpoint=arguments.endpoint, env=env
+    )
+    return SegmentClient(settings)
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    project_dir: Path = PROJECT_DIR,
+) -> int:
+    arguments = parse_arguments(argv)
+    try:
+        refuse_to_overwrite(output_paths(arguments.out, arguments.stack), arguments.force)
+        client = client_from(arguments, env)
+        export = export_workspace(
+            client,
+            space_slug=arguments.space,
+            environment=arguments.environment,
+            choices=Choices(arguments.salesforce_source, arguments.warehouse, arguments.mapping),
+            region=client.settings.region,
+            endpoint=client.settings.endpoint,
+        )
+        check_export(export, arguments.stack)
+        written = write_export(export, arguments.stack, arguments.out, project_dir=project_dir, force=True)
+    except (ExportError, SegmentError) as error:
+        print(f"export: {error}", file=err)
+        return EXIT_REFUSED
+    print(f"Exported space '{export.space_slug}' of workspace '{export.workspace_slug}':\n", file=out)
+    print(render_summary(export), file=out)
+    print(f"\nWrote {written.stack_file} and {written.definitions_file}.\n", file=out)
+    print(render_secret_commands(export, arguments.stack), file=out)
+    print(
+        f"\nThen: pulumi preview --stack {arguments.stack} (every object is adopted), pulumi up, and a second "
+        "preview that reports no changes (docs/migration.md).",
+        file=out,
+    )
+    return EXIT_WRITTEN
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
