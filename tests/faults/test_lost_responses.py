@@ -1,0 +1,66 @@
+"""Creates whose answer is lost after Segment applied them: nothing is created twice, the object is adopted.
+
+Segment has no idempotency keys, so a POST is never sent again blindly: the provider looks the object up by its
+natural key (source slug; names within their parent; the source-warehouse pair) and adopts what it finds.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from segment_emulator import Emulator
+from tests.faults.conftest import MAIN, assert_converged, calls, engine_for, mutating
+from tests.harness import ProviderServer
+
+# Each kind's create and how many objects of the kind the dev stack creates.
+CREATES = {
+    "createSource": 2,
+    "createWarehouse": 1,
+    "addConnectionFromSourceToWarehouse": 1,
+    "createReverseEtlModel": 1,
+    "createDestination": 1,
+    "createDestinationSubscription": 1,
+    "createComputedTrait": 6,
+}
+
+
+@pytest.mark.parametrize(
+    "answer", [502, None], ids=["5xx after the commit", "connection dropped after the commit"]
+)
+def test_a_lost_answer_to_every_kinds_create_is_adopted_not_duplicated(
+    answer: int | None, server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
+) -> None:
+    engine = engine_for(server, flex_emulator)
+    for operation in CREATES:
+        flex_emulator.add_fault("commit_then_fail", operation=operation, status=answer)
+    # The activation's PATCH too: it is retried as it is (setting enabled twice is harmless).
+    flex_emulator.add_fault("commit_then_fail", operation="updateDestination", status=answer)
+
+    result = engine.up(MAIN)
+
+    assert result.failures == []
+    for operation, objects in CREATES.items():
+        sent = calls(flex_emulator, operation)
+        assert len(sent) == objects, f"{operation} was sent {len(sent)} times for {objects} object(s)"
+        lost = [r for r in sent if r.fault == "commit_then_fail"]
+        assert len(lost) == 1 and lost[0].committed, operation
+    assert_converged(engine, flex_emulator, converged)
+
+
+def test_a_create_lost_on_the_way_in_is_sent_again_once_it_is_certainly_absent(
+    server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
+) -> None:
+    # The 502 comes before Segment did anything: the lookup finds nothing, so creating again is safe.
+    engine = engine_for(server, flex_emulator)
+    flex_emulator.add_fault("status", operation="createWarehouse", status=502)
+
+    engine.up(MAIN)
+
+    sent = [(r.status, r.committed) for r in calls(flex_emulator, "createWarehouse")]
+    assert sent == [(502, False), (201, True)]
+    lookups = [r.operation_id for r in flex_emulator.requests if r.operation_id == "listWarehouses"]
+    assert lookups, "the warehouse must be looked up before it is created again"
+    assert mutating(flex_emulator).count("POST createWarehouse") == 2
+    assert_converged(engine, flex_emulator, converged)
