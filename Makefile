@@ -26,6 +26,10 @@ check: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m segment_provider.demo
 
+## make e2e: the end-to-end tests with the real pulumi CLI (each skips, saying why, when pulumi is not on PATH)
+e2e: $(STAMP)
+	$(BIN)/python -m pytest -m e2e tests/e2e
+
 ## make bench: API-call and wall-time budgets (prints figures)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

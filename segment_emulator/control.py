@@ -5,6 +5,9 @@ GET    /__emulator/faults            pending faults           POST one (JSON, as
 POST   /__emulator/reset             back to the seeds        body {"seedFlexEvents": true} to add Flex events
 POST   /__emulator/seed-flex-events  Flex events in a space   body {"spaceSlug": "..."} (default: the dev space)
 GET    /__emulator/state             the whole state as JSON
+POST   /__emulator/profiles          seed a Profile API profile: {"userId", "traits"?, "spaceSlug"?}
+GET    /__emulator/profile-api-tokens  every space's Profile API token; POST {"token", "spaceSlug"?} sets one
+POST   /__emulator/warehouse-syncs   record a warehouse load: {"warehouseId", "sourceId", "status"?, "count"?}
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from segment_emulator.seeds import DEV_SPACE_SLUG
 
 PREFIX = "/__emulator/"
 FAULT_FIELDS = frozenset(
-    {"kind", "operation", "method", "path", "count", "status", "body", "headers", "seconds"}
+    {"kind", "operation", "method", "path", "count", "status", "body", "headers", "seconds", "signal"}
 )
 
 
@@ -66,7 +69,7 @@ def _add_fault(pipeline: Pipeline, body: dict[str, Any]) -> Result:
             400, f"unknown fault fields: {', '.join(unknown)} (known: {', '.join(sorted(FAULT_FIELDS))})"
         )
     if "kind" not in body:
-        raise ControlError(400, "a fault needs a kind: status, hang, drop or commit_then_fail")
+        raise ControlError(400, "a fault needs a kind: status, hang, drop, commit_then_fail or rate_limit")
     options = {key: value for key, value in body.items() if key != "kind"}
     try:
         fault = pipeline.faults.add(str(body["kind"]), **options)
@@ -93,6 +96,48 @@ def _seed_flex_events(pipeline: Pipeline, body: dict[str, Any]) -> Result:
     return 200, {"space": space}
 
 
+def _seed_profile(pipeline: Pipeline, body: dict[str, Any]) -> Result:
+    try:
+        profile = pipeline.seed_profile(
+            str(body.get("spaceSlug", DEV_SPACE_SLUG)), body.get("userId", ""), body.get("traits")
+        )
+    except KeyError as error:
+        raise ControlError(404, str(error.args[0])) from None
+    except ValueError as error:
+        raise ControlError(400, str(error)) from None
+    return 201, {"profile": profile}
+
+
+def _profile_api_tokens(pipeline: Pipeline, body: dict[str, Any]) -> Result:
+    with pipeline.lock:
+        slugs = sorted(space["slug"] for space in pipeline.store.spaces.values())
+    return 200, {"tokens": {slug: pipeline.profile_api_token(slug) for slug in slugs}}
+
+
+def _set_profile_api_token(pipeline: Pipeline, body: dict[str, Any]) -> Result:
+    slug = str(body.get("spaceSlug", DEV_SPACE_SLUG))
+    try:
+        pipeline.set_profile_api_token(slug, body.get("token", ""))
+    except KeyError as error:
+        raise ControlError(404, str(error.args[0])) from None
+    except ValueError as error:
+        raise ControlError(400, str(error)) from None
+    return 200, {"spaceSlug": slug, "token": pipeline.profile_api_token(slug)}
+
+
+def _record_warehouse_sync(pipeline: Pipeline, body: dict[str, Any]) -> Result:
+    options = {key: body[key] for key in ("status", "count") if key in body}
+    try:
+        report = pipeline.record_warehouse_sync(
+            str(body.get("warehouseId")), str(body.get("sourceId")), **options
+        )
+    except KeyError as error:
+        raise ControlError(404, str(error.args[0])) from None
+    except ValueError as error:
+        raise ControlError(400, str(error)) from None
+    return 201, {"report": report}
+
+
 def _state(pipeline: Pipeline, body: dict[str, Any]) -> Result:
     with pipeline.lock:
         return 200, pipeline.store.to_json()
@@ -107,6 +152,10 @@ _ACTIONS: dict[tuple[str, str], Callable[[Pipeline, dict[str, Any]], Result]] = 
     ("POST", "reset"): _reset,
     ("POST", "seed-flex-events"): _seed_flex_events,
     ("GET", "state"): _state,
+    ("POST", "profiles"): _seed_profile,
+    ("GET", "profile-api-tokens"): _profile_api_tokens,
+    ("POST", "profile-api-tokens"): _set_profile_api_token,
+    ("POST", "warehouse-syncs"): _record_warehouse_sync,
 }
 
 

@@ -141,12 +141,14 @@ class Emulator:
         body: Any = None,
         headers: dict[str, str] | None = None,
         seconds: float | None = None,
+        signal: str | None = None,
     ) -> Fault:
         """Make the next ``count`` requests matching ``operation`` / ``method`` / ``path`` (a regex) fail.
 
         ``kind``: "status" (answer ``status`` with ``body``/``headers``), "hang" (wait ``seconds``, then serve),
-        "drop" (close without answering) or "commit_then_fail" (serve, then answer ``status``; drop the
-        connection when ``status`` is None).
+        "drop" (close without answering), "commit_then_fail" (serve, then answer ``status``; drop the
+        connection when ``status`` is None) or "rate_limit" (answer 429 for ``seconds``, announcing the wait
+        with ``signal``: "msBeforeNext", "X-RateLimit-Reset" or "Retry-After").
         """
         return self._pipeline.faults.add(
             kind,
@@ -158,6 +160,7 @@ class Emulator:
             body=body,
             headers=headers,
             seconds=seconds,
+            signal=signal,
         )
 
     @property
@@ -179,6 +182,31 @@ class Emulator:
     def seed_flex_events(self, space_slug: str = DEV_SPACE_SLUG) -> dict[str, Any]:
         """Record the Flex events as seen by the space ``space_slug``; returns the space."""
         return self._pipeline.seed_flex_events(space_slug)
+
+    def seed_profile(
+        self, user_id: str, traits: dict[str, Any] | None = None, space_slug: str = DEV_SPACE_SLUG
+    ) -> dict[str, Any]:
+        """Create (or replace) the Profile API profile ``user_id:<user_id>`` in a space, with custom ``traits``.
+
+        The profile also shows every enabled computed trait of the space (see ``segment_emulator.profiles``).
+        Returns ``{"spaceId", "userId", "traits"}`` as the Profile API would show the traits now.
+        """
+        return self._pipeline.seed_profile(space_slug, user_id, traits)
+
+    def profile_api_token(self, space_slug: str = DEV_SPACE_SLUG) -> str:
+        """The space's Profile API token: seeded (40 base62 characters) unless set with the method below."""
+        return self._pipeline.profile_api_token(space_slug)
+
+    def set_profile_api_token(self, token: str, space_slug: str = DEV_SPACE_SLUG) -> None:
+        """Give the space another Profile API token (the old one stops working); a reset restores the seed."""
+        self._pipeline.set_profile_api_token(space_slug, token)
+
+    def record_warehouse_sync(
+        self, warehouse_id: str, source_id: str, *, status: str = "success", count: int = 100
+    ) -> dict[str, Any]:
+        """Record a finished load of ``source_id`` into ``warehouse_id``, as listSyncsFromWarehouseAndSource
+        shows it (the emulator never loads anything by itself)."""
+        return self._pipeline.record_warehouse_sync(warehouse_id, source_id, status=status, count=count)
 
     def save(self) -> None:
         """Write the state file now (after changing ``store`` directly); no-op without a state file."""

@@ -2,7 +2,8 @@
 
 Order: log it → latency → route → injected fault → auth (401) → unknown route (404) → rate limit (429) →
 media type (415) → JSON body and its model (422) → the handler, under the store lock (404, 409, 422) → save
-the state → answer, and hand the exchange to ``on_exchange``.
+the state → answer, and hand the exchange to ``on_exchange``. Profile API paths (``/v1/spaces/…``) leave the
+order after the injected fault for ``segment_emulator.profiles``, which checks their Basic auth.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segment_emulator import profiles
 from segment_emulator.clock import Clock
 from segment_emulator.errors import ApiProblem, error_body
 from segment_emulator.faults import Fault, FaultBook
+from segment_emulator.handlers import warehouses
 from segment_emulator.handlers.common import Call
 from segment_emulator.media import negotiate
 from segment_emulator.models import parse_body
@@ -120,6 +123,38 @@ class Pipeline:
             self.save()
             return dict(space)
 
+    def seed_profile(self, space_slug: str, user_id: str, traits: dict[str, Any] | None) -> Record:
+        with self.lock:
+            profile = profiles.seed_profile(self.store, self._space(space_slug)["id"], user_id, traits)
+            self.save()
+            return profile
+
+    def profile_api_token(self, space_slug: str) -> str:
+        with self.lock:
+            return profiles.space_token(self.store, self._space(space_slug)["id"])
+
+    def set_profile_api_token(self, space_slug: str, token: str) -> None:
+        with self.lock:
+            profiles.set_space_token(self.store, self._space(space_slug)["id"], token)
+            self.save()
+
+    def record_warehouse_sync(
+        self, warehouse_id: str, source_id: str, *, status: str = "success", count: int = 100
+    ) -> Record:
+        with self.lock:
+            report = warehouses.record_warehouse_sync(
+                self.store, warehouse_id, source_id, now=self.clock(), status=status, count=count
+            )
+            self.save()
+            return report
+
+    def _space(self, space_slug: str) -> Record:
+        space = self.store.space_by_slug(space_slug)
+        if space is None:
+            known = ", ".join(sorted(s["slug"] for s in self.store.spaces.values()))
+            raise KeyError(f"no space with slug '{space_slug}' (spaces: {known})")
+        return space
+
     def save(self) -> None:
         if self.state_file is not None:
             with self.lock:
@@ -166,12 +201,14 @@ class Pipeline:
         fault = self.faults.take(record.operation_id, incoming.method, incoming.path)
         if fault is not None:
             record.fault = fault.kind
-            if fault.kind == "status":
+            if fault.kind in ("status", "rate_limit"):
                 return _fault_answer(fault)
             if fault.kind == "drop":
                 return None
             if fault.kind == "hang" and (wake.wait(fault.seconds) or epoch != self._epoch):
                 return None
+        if operation is None and profiles.is_profile_api_path(incoming.path):
+            return self._serve_profile_api(incoming)
         if incoming.header("Authorization") != f"Bearer {self._token}":
             # Never echo what was sent: it may be a real token.
             return _error(
@@ -184,6 +221,14 @@ class Pipeline:
             problem = ApiProblem(429, "Too many requests", data=quota.error_data())
             return _error(problem, JSON, quota)
         return self._dispatch(operation, params, incoming, record, quota, fault)
+
+    def _serve_profile_api(self, incoming: Incoming) -> Outgoing:
+        """The Profile API (its own host at Segment), on this port: Basic auth per space, its own errors."""
+        with self.lock:
+            status, payload = profiles.serve(
+                self.store, incoming.method, incoming.path, incoming.query, incoming.header("Authorization")
+            )
+        return Outgoing(status, payload, {"Content-Type": JSON})
 
     def _dispatch(
         self,

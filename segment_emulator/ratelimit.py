@@ -31,6 +31,7 @@ PER_MINUTE: dict[str, int] = {
     "createReverseETLManualSync": 20,
     "getReverseETLSyncStatus": 250,
     "getConnectionStateFromWarehouse": 200,
+    "listSyncsFromWarehouseAndSource": 2,
 }
 
 

@@ -198,6 +198,12 @@ OPERATIONS: tuple[Operation, ...] = (
         warehouses.list_connected_sources_from_warehouse,
     ),
     _stable(
+        "listSyncsFromWarehouseAndSource",
+        "GET",
+        "/warehouses/{warehouseId}/connected-sources/{sourceId}/syncs",
+        warehouses.list_syncs_from_warehouse_and_source,
+    ),
+    _stable(
         "removeSourceConnectionFromWarehouse",
         "DELETE",
         "/warehouses/{warehouseId}/connected-sources/{sourceId}",

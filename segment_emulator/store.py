@@ -56,6 +56,12 @@ class Store:
     computed_traits: dict[str, Record] = field(default_factory=dict)
     events: dict[str, dict[str, Record]] = field(default_factory=dict)
     """spaceId → event name → {name, type, lastSeenAt, properties: {name → {type, lastSeenAt, samples}}}."""
+    warehouse_syncs: dict[str, Record] = field(default_factory=dict)
+    """Warehouse load reports by id: {id, warehouseId, sourceId, start, end, status, count, notices}."""
+    profiles: dict[str, dict[str, Record]] = field(default_factory=dict)
+    """spaceId → user_id → {traits: {key → value}} (the Profile API; see segment_emulator/profiles.py)."""
+    profile_api_tokens: dict[str, str] = field(default_factory=dict)
+    """spaceId → Profile API token set through the controls; other spaces use their seeded token."""
 
     def __repr__(self) -> str:
         # Settings may hold credentials: show sizes only.
@@ -149,6 +155,9 @@ _COLLECTIONS = (
     "syncs",
     "computed_traits",
     "events",
+    "warehouse_syncs",
+    "profiles",
+    "profile_api_tokens",
 )
 
 

@@ -22,9 +22,10 @@ from typing import Any, Literal
 
 import pydantic
 import yaml
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo
+from pydantic.alias_generators import to_camel
 
-from segment_provider.resources.reverse_etl_model import single_statement_problem
+from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
 from segment_provider.traits import (
@@ -44,6 +45,15 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*$"
 TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 MAX_IDENTIFY_TRAITS = 299  # Unify rejects identify calls with 300 or more traits.
+# What a pattern mismatch means, in words (pydantic would only print the regular expression).
+PATTERN_HINTS = {
+    SLUG: "use lower-case letters, digits, '_' and '-', starting with a letter or digit (e.g. flex_dev_salesforce)",
+    TABLE: "write schema.table (or database.schema.table) with plain identifiers: letters, digits, '_' and '$'",
+    IDENTIFIER: "use a plain column name: letters, digits, '_' and '$', not starting with a digit",
+}
+# Settings keys that hold credentials: Segment's catalogs mark these options as "password" (masked on read).
+# In `warehouse.settings` / `reverseEtl.settings` they would sit in plain stack config and plain state.
+CREDENTIAL_SETTING = re.compile(r"password|passphrase|private_?key|secret|token|credential", re.IGNORECASE)
 
 # Secret stack config keys and what each holds (the README lists them with the command that sets each).
 SECRET_KEYS = {
@@ -100,6 +110,17 @@ class SalesforceConfig(_Model):
     adopt: bool = False
 
 
+def _credentials_problem(settings: Mapping[str, Any], secret_key: str) -> str | None:
+    leaked = sorted(key for key in settings if CREDENTIAL_SETTING.search(key))
+    if not leaked:
+        return None
+    first = leaked[0]
+    return (
+        f"holds credentials {leaked} in plain stack config: remove them from settings and set each as a secret, "
+        f"e.g. `pulumi config set --secret --path '{secret_key}.{first}' …`"
+    )
+
+
 class WarehouseConfig(_Model):
     type: Literal["snowflake", "bigquery", "postgres", "redshift"]
     name: str = Field(min_length=1, max_length=100)
@@ -107,12 +128,26 @@ class WarehouseConfig(_Model):
     validate_connection: bool = True
     adopt: bool = False
 
+    @pydantic.field_validator("settings")
+    @classmethod
+    def _no_credentials(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        if problem := _credentials_problem(settings, "warehouseCredentials"):
+            raise ValueError(problem)
+        return settings
+
 
 class ReverseEtlConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     settings: dict[str, Any] = Field(default_factory=dict)
     adopt: bool = False
+
+    @pydantic.field_validator("settings")
+    @classmethod
+    def _no_credentials(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        if problem := _credentials_problem(settings, "reverseEtlCredentials"):
+            raise ValueError(problem)
+        return settings
 
 
 class ProfilesConfig(_Model):
@@ -133,6 +168,64 @@ class SnowflakeConfig(_Model):
         return self
 
 
+class VerifyConfig(_Model):
+    """What ``python -m segment_provider.doctor`` (and promotion) checks on a real profile."""
+
+    sample_user_id: str | None = Field(default=None, min_length=1, max_length=400)
+    """A user_id whose profile should carry the computed traits (read through the Profile API)."""
+    expected_traits: list[str] | None = None
+    """Trait keys that profile must have; by default the keys of the enabled computed traits."""
+
+    @pydantic.field_validator("sample_user_id")
+    @classmethod
+    def _bare_user_id(cls, value: str | None) -> str | None:
+        if value is not None and value != value.strip():
+            raise ValueError("remove the spaces around the user id")
+        if value is not None and value.lower().startswith("user_id:"):
+            raise ValueError("give the bare user id (the doctor adds the user_id: prefix itself)")
+        return value
+
+    @pydantic.field_validator("expected_traits")
+    @classmethod
+    def _trait_keys(cls, keys: list[str] | None) -> list[str] | None:
+        if keys is None:
+            return None
+        if not keys:
+            raise ValueError(
+                "list at least one trait key, or leave expectedTraits out to expect every enabled trait"
+            )
+        blank = [k for k in keys if not k.strip() or k != k.strip()]
+        if blank:
+            raise ValueError(f"trait keys must be non-empty and without surrounding spaces, got {blank}")
+        if len(set(keys)) != len(keys):
+            raise ValueError("a trait key is listed twice")
+        return keys
+
+    @pydantic.model_validator(mode="after")
+    def _traits_need_a_user(self) -> VerifyConfig:
+        if self.expected_traits is not None and self.sample_user_id is None:
+            raise ValueError(
+                "expectedTraits needs sampleUserId: the traits are read from that user's profile"
+            )
+        return self
+
+
+class ProfileApiConfig(_Model):
+    endpoint: str | None = None
+    """Another Profile API base URL (the local emulator); by default the one of segment:region."""
+    space_id: str | None = Field(default=None, min_length=1, pattern=r"^[^/\s]+$")
+    """The space id shown under Unify settings → API access, if it differs from the Public API's space id."""
+
+    @pydantic.field_validator("endpoint")
+    @classmethod
+    def _endpoint_is_url(cls, value: str | None) -> str | None:
+        from segment_provider.api.client import endpoint_problem
+
+        if value is not None and (problem := endpoint_problem(value)):
+            raise ValueError(f"{problem}; give a base URL such as https://profiles.segment.com")
+        return value.strip().rstrip("/") if value is not None else None
+
+
 class StackConfig(_Model):
     environment: Literal["dev", "prod"]
     space: SpaceConfig
@@ -142,8 +235,13 @@ class StackConfig(_Model):
     profiles: ProfilesConfig = ProfilesConfig()
     snowflake: SnowflakeConfig = SnowflakeConfig()
     schedule: Schedule = Schedule(strategy="PERIODIC", config={"interval": "1h"})
-    protect: bool
+    verify: VerifyConfig = VerifyConfig()
+    profile_api: ProfileApiConfig = ProfileApiConfig()
     allow_unprotected_prod: bool = False
+    protect: bool
+    adopt: bool = False
+    """Take over every object that already exists (same natural key) instead of creating it, computed traits
+    included; the per-object ``adopt`` flags do the same for one object. ``segment_provider.export`` sets it."""
     definitions_file: str = DEFAULT_DEFINITIONS_FILE
     region: Literal["us", "eu"] = "us"
     endpoint: str | None = None
@@ -154,14 +252,62 @@ class StackConfig(_Model):
     profile_api_token: SecretStr | None = None
     engage_space_write_key: SecretStr | None = None
 
-    @pydantic.model_validator(mode="after")
-    def _prod_is_protected(self) -> StackConfig:
-        if self.environment == "prod" and not self.protect and not self.allow_unprotected_prod:
+    @pydantic.field_validator("protect")
+    @classmethod
+    def _prod_is_protected(cls, protect: bool, info: ValidationInfo) -> bool:
+        # A field validator (not a model validator) so the problem is reported under the protect key.
+        if (
+            info.data.get("environment") == "prod"
+            and not protect
+            and not info.data.get("allow_unprotected_prod")
+        ):
             raise ValueError(
                 "a prod stack must be protected: remove protect: false, or set allowUnprotectedProd: true if you "
                 "really mean to let `pulumi destroy` delete production objects"
             )
-        return self
+        return protect
+
+    @pydantic.field_validator("region", mode="before")
+    @classmethod
+    def _known_region(cls, region: Any) -> Any:
+        if isinstance(region, str) and region.strip().lower() in ("us", "eu"):
+            return region.strip().lower()
+        raise ValueError(
+            "must be 'us' or 'eu', the region your Segment workspace lives in (e.g. "
+            "`pulumi config set segment:region eu`); for any other API URL set segment:endpoint"
+        )
+
+    @pydantic.field_validator("segment_token")
+    @classmethod
+    def _token_shape(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and (problem := token_problem(token.get_secret_value())):
+            raise ValueError(problem)
+        return token
+
+    @pydantic.field_validator("warehouse_credentials", "reverse_etl_credentials", mode="before")
+    @classmethod
+    def _credentials_object(cls, value: Any, info: ValidationInfo) -> Any:
+        if not isinstance(value, Mapping):
+            key = to_camel(str(info.field_name))
+            raise ValueError(
+                f"must be an object of credential fields: `pulumi config rm {key}`, then set each field with "
+                f"`pulumi config set --secret --path '{key}.<field>' …` (e.g. {key}.private_key)"
+            )
+        return value
+
+
+def token_problem(token: str) -> str | None:
+    """Why ``token`` cannot be a Segment Public API token (without repeating it), or None."""
+    text = token.strip()
+    fix = "set it again with `pulumi config set --secret segment:token <token>`"
+    if text.lower().startswith("bearer "):
+        return f"give the token without the 'Bearer ' prefix: {fix}"
+    if not text.isascii() or any(char.isspace() or not char.isprintable() for char in text):
+        return (
+            "the token holds spaces, line breaks or other characters a token never has (more than the token "
+            f"was pasted?): {fix}"
+        )
+    return None
 
 
 # ----------------------------------------------------------------------------- shared definitions
@@ -200,6 +346,11 @@ class ModelDefinition(_Model):
             problem = single_statement_problem(query)
             if problem:
                 raise ValueError(problem)
+            if len(query) > MAX_QUERY_LENGTH:
+                raise ValueError(
+                    f"the query is {len(query)} characters long and Segment accepts at most {MAX_QUERY_LENGTH}: "
+                    "move the logic into a view in the warehouse and select from it"
+                )
         return query
 
     @pydantic.model_validator(mode="after")
@@ -298,7 +449,10 @@ STACK_KEYS = {
     "schedule": "schedule",
     "protect": "protect",
     "allowUnprotectedProd": "allow_unprotected_prod",
+    "adopt": "adopt",
     "definitionsFile": "definitions_file",
+    "verify": "verify",
+    "profileApi": "profile_api",
 }
 SECRET_STACK_KEYS = {
     "warehouseCredentials": "warehouse_credentials",
@@ -339,7 +493,9 @@ def _problems(
         else:
             key = _key_path(prefix, loc)
         message = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "missing":
+        if e["type"] == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") in PATTERN_HINTS:
+            message = PATTERN_HINTS[e["ctx"]["pattern"]]
+        elif e["type"] == "missing":
             message = "required: set it in the stack file or with `pulumi config set`"
         elif e["type"] == "extra_forbidden":
             message = "unknown key: check its spelling against the README's configuration reference"
@@ -407,7 +563,11 @@ def load_program_config(
 
     # Error locations use the camelCase aliases; map each top-level field back to its config key.
     aliases = {k: k for k in {**STACK_KEYS, **SECRET_STACK_KEYS}}
-    aliases.update({"segmentToken": "token", "region": "region", "endpoint": "endpoint"})
+    # Values are passed under field names, so errors inside them are located by field name too.
+    aliases.update({field: key for key, field in {**STACK_KEYS, **SECRET_STACK_KEYS}.items()})
+    aliases.update(
+        {"segmentToken": "token", "segment_token": "token", "region": "region", "endpoint": "endpoint"}
+    )
     stack: StackConfig | None = None
     try:
         stack = StackConfig.model_validate(raw)
@@ -498,6 +658,13 @@ def _enabled_traits(
         keys[trait_id] = f"traits.custom[{index}]"
         enabled[trait_id] = spec
     return enabled
+
+
+def expected_profile_traits(program: Program) -> list[str]:
+    """Trait keys the sample profile must carry: ``verify.expectedTraits``, else every enabled trait's key."""
+    if program.stack.verify.expected_traits is not None:
+        return list(program.stack.verify.expected_traits)
+    return [trait_key(spec.name) for spec in program.traits.values() if spec.enabled]
 
 
 def pulumi_config_getter() -> tuple[ConfigGetter, SecretCheck]:

@@ -3,7 +3,9 @@
 * the Unify space exists (the API cannot create one: a missing space stops the run with the steps to create it);
 * the space's internal Profiles source, whose write key the Send Identify mapping needs;
 * which Flex events and properties the space has seen, so computed traits that need missing ones wait
-  (Segment's guide: connect Flex and complete one interaction before creating computed traits).
+  (Segment's guide: connect Flex and complete one interaction before creating computed traits). A trait that
+  already exists in the space never waits: if the schema stops listing its events (the Flex connection was
+  reset, the events were removed), it is kept as it is rather than deleted with every value it holds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class Preflight:
     """Event name → property names seen in the space (only the events the traits use)."""
     waiting: dict[str, str] = field(default_factory=dict)
     """Trait id → why it waits (missing event or properties)."""
+    kept: dict[str, str] = field(default_factory=dict)
+    """Trait id → why it would wait, for traits that already exist in the space: they stay as they are."""
 
     def ready(self, trait_id: str) -> bool:
         return trait_id not in self.waiting
@@ -82,20 +86,29 @@ def run_preflight(
     space_name: str | None,
     required: Mapping[str, Mapping[str, set[str]]],
     check_events: bool = True,
+    trait_names: Mapping[str, str] | None = None,
 ) -> Preflight:
+    """``trait_names`` (trait id → its name in Segment, the natural key) lets traits that already exist in the
+    space be kept instead of waiting; it costs one list call, made only when some trait would wait."""
     workspace = client.get_workspace()
     space = find_space(client, space_slug, space_name)
     profiles_source_found = find_profiles_source(client.list_sources(), space) is not None
     schema: dict[str, set[str]] = {}
     waiting: dict[str, str] = {}
+    kept: dict[str, str] = {}
     if check_events and required:
         events = {event for needs in required.values() for event in needs}
         schema = space_schema(client, space.id, events)
         waiting = waiting_traits(required, schema)
+    if waiting and trait_names:
+        existing = {trait.name for trait in client.list_computed_traits(space.id)}
+        kept = {t: reason for t, reason in waiting.items() if trait_names.get(t) in existing}
+        waiting = {t: reason for t, reason in waiting.items() if t not in kept}
     return Preflight(
         workspace=workspace,
         space=space,
         profiles_source_found=profiles_source_found,
         schema=schema,
         waiting=waiting,
+        kept=kept,
     )

@@ -18,6 +18,7 @@ from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
 from segment_provider.config import ConfigError, Program, load_program_config, pulumi_config_getter
 from segment_provider.preflight import Preflight, PreflightError, run_preflight
+from segment_provider.resources.base import client_tuning
 from segment_provider.traits import required_schema
 from segment_provider.unified_profiles import UnifiedProfiles
 
@@ -44,9 +45,14 @@ def load() -> Program:
 
 
 def client_for(program: Program) -> SegmentClient:
+    """The client of the read-only checks, tuned by the same ``segment:`` keys as the providers' clients."""
     stack = program.stack
     token = stack.segment_token.get_secret_value() if stack.segment_token else None
-    return SegmentClient(ClientSettings.resolve(token=token, region=stack.region, endpoint=stack.endpoint))
+    segment = pulumi.Config("segment")
+    tuning = client_tuning(lambda key: segment.get(key.partition(":")[2]))
+    return SegmentClient(
+        ClientSettings.resolve(token=token, region=stack.region, endpoint=stack.endpoint, **tuning)
+    )
 
 
 def preflight_for(program: Program, client: SegmentClient) -> Preflight:
@@ -57,6 +63,7 @@ def preflight_for(program: Program, client: SegmentClient) -> Preflight:
         space_name=program.stack.space.name,
         required=required,
         check_events=program.definitions.traits.require_flex_events,
+        trait_names={trait_id: spec.name for trait_id, spec in program.traits.items()},
     )
 
 
@@ -98,7 +105,7 @@ def manual_steps(
             },
             {
                 "step": "Complete one Flex interaction so Flex events reach the space",
-                "status": "todo" if preflight.waiting else "done",
+                "status": "todo" if preflight.waiting else "check" if preflight.kept else "done",
                 "how": "handle one call or conversation in Flex; then run `pulumi up` again to create the "
                 f"computed traits that wait for it ({', '.join(sorted(preflight.waiting)) or 'none'})",
             },
@@ -167,6 +174,12 @@ def run() -> None:
         pulumi.log.warn(
             f"computed trait {trait_id} waits: {reason}. Connect the space to Flex and complete one interaction, "
             "then run `pulumi up` again."
+        )
+    for trait_id, reason in sorted(preflight.kept.items()):
+        pulumi.log.warn(
+            f"computed trait {trait_id} already exists in Segment, but the space does not report what it needs "
+            f"({reason}). It is kept as it is, not deleted. Check the space's Flex connection in the Twilio "
+            "Console; nothing needs to be done once Flex events arrive again."
         )
     setup = UnifiedProfiles("flex-unified-profiles", program, preflight)
     export_outputs(program, preflight, setup)

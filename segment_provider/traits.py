@@ -983,6 +983,11 @@ def try_from_query(
     return spec if _tokens(spec.query) == _tokens(query) else None
 
 
+def same_query(left: str, right: str) -> bool:
+    """Whether two queries differ at most in the whitespace between tokens (strings are compared verbatim)."""
+    return _tokens(left) == _tokens(right)
+
+
 # ----------------------------------------------------------------------------- config
 
 _BUILDER_KEYS = frozenset({"event", "where", "window", "aggregation"})

@@ -70,7 +70,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             catalog_slug=SALESFORCE_CATALOG_SLUG,
             name=stack.salesforce.name,
             settings={"salesforce-environment": stack.salesforce.environment},
-            adopt=stack.salesforce.adopt,
+            adopt=stack.adopt or stack.salesforce.adopt,
             opts=child,
         )
         self.warehouse = Warehouse(
@@ -80,14 +80,14 @@ class UnifiedProfiles(pulumi.ComponentResource):
             settings=warehouse_settings,
             secret_settings=secret_dict(stack.warehouse_credentials),
             validate_connection=stack.warehouse.validate_connection,
-            adopt=stack.warehouse.adopt,
+            adopt=stack.adopt or stack.warehouse.adopt,
             opts=with_snowflake,
         )
         self.connection = WarehouseConnection(
             "salesforce-to-warehouse",
             warehouse_id=self.warehouse.warehouse_id,
             source_id=self.salesforce.source_id,
-            adopt=stack.warehouse.adopt and stack.salesforce.adopt,
+            adopt=stack.adopt or (stack.warehouse.adopt and stack.salesforce.adopt),
             opts=child,
         )
         self.reverse_etl_source = Source(
@@ -97,7 +97,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             name=stack.reverse_etl.name,
             settings=retl_settings,
             secret_settings=secret_dict(stack.reverse_etl_credentials),
-            adopt=stack.reverse_etl.adopt,
+            adopt=stack.adopt or stack.reverse_etl.adopt,
             opts=with_snowflake,
         )
         model = program.definitions.model
@@ -108,7 +108,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             description=model.description,
             query=model.sql(),
             query_identifier_column=model.identifier_column,
-            adopt=stack.reverse_etl.adopt,
+            adopt=stack.adopt or stack.reverse_etl.adopt,
             opts=child,
         )
         self.profiles_destination = Destination(
@@ -116,7 +116,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             source_id=self.reverse_etl_source.source_id,
             catalog_slug=PROFILES_DESTINATION_SLUG,
             name=stack.profiles.destination_name,
-            adopt=stack.profiles.adopt,
+            adopt=stack.adopt or stack.profiles.adopt,
             opts=child,
         )
         mapping = program.definitions.mapping
@@ -140,7 +140,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             secret_settings=pulumi.Output.secret(engage_settings),
             model_id=self.model.model_id,
             schedule=stack.schedule.model_dump(mode="json"),
-            adopt=stack.profiles.adopt,
+            adopt=stack.adopt or stack.profiles.adopt,
             opts=child,
         )
         self.activation = DestinationActivation(
@@ -164,6 +164,8 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 description=spec.description,
                 enabled=spec.enabled,
                 options=options.model_dump(exclude_none=True) if options is not None else None,
+                # A kept trait exists in Segment: should the state not know it, take it over, never duplicate.
+                adopt=stack.adopt or trait_id in preflight.kept,
                 opts=child,
             )
         self.register_outputs({})

@@ -4,6 +4,7 @@ and the recording check that every exchange of the session matched the contract.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +17,9 @@ from tests.contract.recorder import contract_path, load_contract, missing_contra
 # syncs finish after 0.1 s. The default limit is high enough that ordinary tests never meet it.
 SESSION_TIME_SCALE = 0.01
 SESSION_DEFAULT_RATE_LIMIT = 10_000
+# The client paces itself to Segment's per-minute limits (segment_provider/api/pacing.py): against windows of 0.6 s
+# it must pace on the same scale, here and in the provider servers the tests start (they inherit the environment).
+os.environ.setdefault("SEGMENT_API_PACING", str(SESSION_TIME_SCALE))
 
 
 @pytest.fixture(scope="session")

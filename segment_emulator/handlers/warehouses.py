@@ -1,12 +1,13 @@
-"""Warehouse destinations, their connection checks, and which sources load into them."""
+"""Warehouse destinations, their connection checks, which sources load into them, and their load reports."""
 
 from __future__ import annotations
 
 from segment_emulator import catalog
+from segment_emulator.clock import iso_timestamp
 from segment_emulator.errors import ApiProblem, not_found
 from segment_emulator.handlers.common import SUCCESS, Call, listed, require
 from segment_emulator.models import CreateWarehouse, UpdateWarehouse, ValidateWarehouse
-from segment_emulator.store import Record
+from segment_emulator.store import Record, Store
 from segment_emulator.views import settings_update, source_view, warehouse_view
 
 
@@ -102,6 +103,56 @@ def remove_source_connection_from_warehouse(call: Call) -> Record:
         raise ApiProblem(404, f"source '{source['id']}' is not connected to warehouse '{warehouse['id']}'")
     call.store.connections.discard(pair)
     return dict(SUCCESS)
+
+
+def list_syncs_from_warehouse_and_source(call: Call) -> Record:
+    warehouse, source = _warehouse_and_source(call)
+    reports = [
+        r
+        for r in call.store.warehouse_syncs.values()
+        if r["warehouseId"] == warehouse["id"] and r["sourceId"] == source["id"]
+    ]
+    # Newest first, as a sync history reads; Segment does not document the order.
+    reports.sort(key=lambda r: str(r["start"]), reverse=True)
+    return listed("reports", [warehouse_sync_view(r) for r in reports], call)
+
+
+def record_warehouse_sync(
+    store: Store, warehouse_id: str, source_id: str, *, now: float, status: str, count: int
+) -> Record:
+    """A finished load of ``source_id`` into ``warehouse_id`` (the emulator loads nothing by itself)."""
+    if warehouse_id not in store.warehouses:
+        raise KeyError(f"no warehouse '{warehouse_id}'")
+    if source_id not in store.sources:
+        raise KeyError(f"no source '{source_id}'")
+    if not isinstance(status, str) or not status:
+        raise ValueError("a warehouse sync needs a non-empty status")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ValueError("a warehouse sync's count must be a whole number >= 0")
+    seconds = 42
+    failed = status.lower() in ("failed", "failure", "error")
+    report: Record = {
+        "id": store.new_id(),
+        "warehouseId": warehouse_id,
+        "sourceId": source_id,
+        "start": iso_timestamp(now - seconds),
+        "end": iso_timestamp(now),
+        "status": status,
+        "duration": seconds,
+        "humanDuration": f"{seconds}s",
+        "count": count,
+        "notices": [
+            {"level": "error", "message": "the load failed (emulated)", "createdAt": iso_timestamp(now)}
+        ]
+        if failed
+        else [],
+    }
+    store.warehouse_syncs[report["id"]] = report
+    return warehouse_sync_view(report)
+
+
+def warehouse_sync_view(report: Record) -> Record:
+    return {key: value for key, value in report.items() if key not in ("id", "warehouseId")}
 
 
 def _warehouse_and_source(call: Call) -> tuple[Record, Record]:

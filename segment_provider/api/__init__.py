@@ -1,4 +1,5 @@
-"""Segment Public API client: settings, typed calls, wire models, catalog lookups and one error hierarchy.
+"""Segment Public API client: settings, typed calls, wire models, catalog lookups and one error hierarchy;
+and a read-only Profile API client (``profiles.py``) that raises the same errors.
 
 This package does not depend on Pulumi.
 """
@@ -44,10 +45,13 @@ from segment_provider.api.models import (
     Workspace,
 )
 from segment_provider.api.operations import OPERATIONS, Operation, operation
+from segment_provider.api.pacing import Pacer
+from segment_provider.api.profiles import PROFILE_API_URLS, ProfileApiClient, ProfileApiSettings
 
 __all__ = [
     "BASE_URLS",
     "OPERATIONS",
+    "PROFILE_API_URLS",
     "USER_AGENT",
     "ApiError",
     "AuthenticationError",
@@ -66,7 +70,10 @@ __all__ = [
     "NotFoundError",
     "Operation",
     "OutcomeUnknownError",
+    "Pacer",
     "PermissionDeniedError",
+    "ProfileApiClient",
+    "ProfileApiSettings",
     "RateLimitedError",
     "ReverseEtlModel",
     "ReverseEtlSchedule",

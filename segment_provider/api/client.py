@@ -54,6 +54,7 @@ from segment_provider.api.models import (
     Workspace,
 )
 from segment_provider.api.operations import DEFAULT_PAGE_SIZE, MAX_TOP_LEVEL_PAGE_SIZE, Operation, operation
+from segment_provider.api.pacing import Pacer, pacing_from_env, shared_pacer
 
 if TYPE_CHECKING:
     from segment_provider.api.catalog import Catalog
@@ -95,12 +96,17 @@ class ClientSettings(pydantic.BaseModel):
     backoff_cap: float = pydantic.Field(default=30.0, ge=0)
     max_rate_limit_wait: float = pydantic.Field(default=300.0, ge=0)
     """A 429 asking for a longer wait than this is raised instead of waited out."""
+    pacing_time_scale: float = pydantic.Field(default=1.0, ge=0)
+    """Pace requests to Segment's per-operation limits (``pacing.py``), windows scaled by this; 0 turns it off."""
 
     @pydantic.field_validator("token")
     @classmethod
     def _token_not_blank(cls, value: pydantic.SecretStr) -> pydantic.SecretStr:
         if not value.get_secret_value().strip():
             raise ValueError("the token is empty")
+        # requests quotes an invalid header value, token included, in its exception text: refuse it here.
+        if any(char.isspace() or not char.isprintable() for char in value.get_secret_value().strip()):
+            raise ValueError("the token holds spaces, line breaks or other characters a token never has")
         return pydantic.SecretStr(value.get_secret_value().strip())
 
     @pydantic.field_validator("endpoint")
@@ -127,7 +133,8 @@ class ClientSettings(pydantic.BaseModel):
         **options: Any,
     ) -> ClientSettings:
         """Settings from explicit values (stack config), else ``SEGMENT_API_TOKEN`` / ``SEGMENT_API_REGION`` /
-        ``SEGMENT_API_URL``. ``options`` sets the tuning fields (timeouts, retries, backoff).
+        ``SEGMENT_API_URL``. ``options`` sets the tuning fields (timeouts, retries, backoff); pacing comes from
+        ``SEGMENT_API_PACING`` unless ``options`` sets it.
 
         Raises ``ConfigurationError`` naming the config key and environment variable to fix.
         """
@@ -154,6 +161,7 @@ class ClientSettings(pydantic.BaseModel):
                 f"https://api.segmentapis.com, or remove it to use the {REGION_KEY} default.",
                 key=ENDPOINT_KEY,
             )
+        options = {**pacing_from_env(env), **options}
         try:
             return cls(token=token_value, region=region_value, endpoint=endpoint_value, **options)
         except pydantic.ValidationError as error:
@@ -197,8 +205,13 @@ class SegmentClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
+        pacer: Pacer | None = None,
     ) -> None:
+        """``pacer`` defaults to the process-wide one of this address and token (none when pacing is off)."""
         self._settings = settings
+        self._pacer = pacer or shared_pacer(
+            settings.base_url, settings.token.get_secret_value(), settings.pacing_time_scale
+        )
         self._sleep = sleep
         self._clock = clock
         self._local = threading.local()
@@ -287,6 +300,8 @@ class SegmentClient:
         attempt = 0
         while True:
             attempt += 1
+            if self._pacer is not None:
+                self._pacer.wait(op.operation_id)
             started = time.monotonic()
             try:
                 response = self._session().request(

@@ -168,6 +168,24 @@ _ALL = (
         "sources",
         pagination="nested",
     ),
+    # Read-only state the doctor checks (segment_provider.checks)
+    _op(
+        "getConnectionStateFromWarehouse",
+        "GET",
+        "/warehouses/{warehouseId}/connection-state",
+        "stable",
+        200,
+        "connectionState",
+    ),
+    _op(
+        "listSyncsFromWarehouseAndSource",
+        "GET",
+        "/warehouses/{warehouseId}/connected-sources/{sourceId}/syncs",
+        "stable",
+        200,
+        "reports",
+        pagination="nested",
+    ),
     # Destinations and their subscriptions (mappings)
     _op("listDestinations", "GET", "/destinations", "stable", 200, "destinations", pagination="nested"),
     _op("getDestination", "GET", "/destinations/{destinationId}", "stable", 200, "destination"),

@@ -24,16 +24,20 @@ every kind behaves the same way:
 
 Credentials never live on the provider object: the engine pickles it into the state. They arrive through
 ``configure()`` (stack config ``segment:token``, ``segment:region``, ``segment:endpoint``, with the
-``SEGMENT_API_*`` environment as fallback) and the HTTP client is built lazily in the provider process.
+``SEGMENT_API_*`` environment as fallback, and the optional timeouts and retries of ``CLIENT_TUNING_KEYS``) and
+the HTTP client is built lazily in the provider process.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import math
 import threading
-from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Generic, TypeVar
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import pulumi
 import pydantic
@@ -49,13 +53,52 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.api.errors import NotFoundError, OutcomeUnknownError
+from segment_provider.api import ClientSettings, SegmentClient, jitter
+from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
 
 log = logging.getLogger("segment_provider.resources")
 
 PROVIDER_KEY = "__provider"
-CONFIG_KEYS = ("segment:token", "segment:region", "segment:endpoint")
+# How the API client waits and retries; the defaults suit Segment, so these keys are rarely set.
+CLIENT_TUNING_KEYS = {
+    "segment:connectTimeout": "connect_timeout",
+    "segment:readTimeout": "read_timeout",
+    "segment:maxRetries": "max_retries",
+    "segment:backoffBase": "backoff_base",
+    "segment:backoffCap": "backoff_cap",
+    "segment:maxRateLimitWait": "max_rate_limit_wait",
+}
+CONFIG_KEYS = ("segment:token", "segment:region", "segment:endpoint", *CLIENT_TUNING_KEYS)
+SETTLE_LOOKUPS = 4
+"""Lookups spread over the read timeout after a create got no answer, before it may be sent again."""
+
+
+def client_tuning(get: Callable[[str], str | None]) -> dict[str, float | int]:
+    """``ClientSettings`` options from the stack config (``segment:readTimeout: 5`` …); unset keys are left out.
+
+    Raises ``ConfigurationError`` naming the key when a value is not a usable number.
+    """
+    options: dict[str, float | int] = {}
+    for key, option in CLIENT_TUNING_KEYS.items():
+        raw = get(key)
+        if raw is None or str(raw).strip() == "":
+            continue
+        whole = option == "max_retries"
+        try:
+            value: float | int = int(str(raw)) if whole else float(str(raw))
+        except ValueError:
+            value = math.nan
+        positive = option.endswith("timeout")
+        if math.isnan(value) or math.isinf(value) or value < 0 or (positive and value == 0):
+            kind = "a whole number" if whole else "a number of seconds"
+            bound = "above 0" if positive else "0 or more"
+            raise ConfigurationError(
+                f"{key} is '{raw}', but it must be {kind} {bound}. Fix it with "
+                f"`pulumi config set {key} <value>` or remove it with `pulumi config rm {key}`.",
+                key=key,
+            )
+        options[option] = value
+    return options
 
 
 class ResourceInputs(pydantic.BaseModel):
@@ -97,10 +140,16 @@ def only_changed(inputs: pydantic.BaseModel, changed: set[str], *fields: str) ->
 
 
 def configured_subset(
-    remote_settings: Mapping[str, Any] | None, desired: Mapping[str, Any]
+    remote_settings: Mapping[str, Any] | None,
+    desired: Mapping[str, Any],
+    defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The remote settings restricted to the keys the configuration sets (Segment adds its own defaults)."""
-    remote_settings = remote_settings or {}
+    """The remote settings restricted to the keys the configuration sets (Segment adds its own defaults).
+
+    ``defaults`` (the catalog's default values) stand in for keys Segment left out: an object built in the app
+    often stores no value where the app showed the default.
+    """
+    remote_settings = {**(defaults or {}), **(remote_settings or {})}
     wanted = desired.get("settings") or {}
     return {k: remote_settings[k] for k in wanted if k in remote_settings}
 
@@ -143,6 +192,52 @@ def _failure_path(loc: Iterable[int | str]) -> str:
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
+
+
+def secret_setting_values(props: Mapping[str, Any]) -> list[str]:
+    """The credentials among a resource's properties (``secret_settings``), and each line of a multi-line one
+    (a PEM key may come back re-wrapped or cut), longest first."""
+    values: set[str] = set()
+    secret_settings = props.get("secret_settings")
+    for value in secret_settings.values() if isinstance(secret_settings, Mapping) else ():
+        text = value if isinstance(value, str) else json.dumps(value)
+        values.add(text.strip())
+        values.update(line.strip() for line in text.splitlines() if len(line.strip()) >= 8)
+    return sorted((v for v in values if v), key=len, reverse=True)
+
+
+def _withhold(error: BaseException, secrets: list[str]) -> None:
+    """Mask ``secrets`` in the text of ``error`` and of the exceptions chained to it, in place."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        current.args = tuple(mask(a, secrets) if isinstance(a, str) else a for a in current.args)
+        for name, value in vars(current).items():
+            if isinstance(value, str):
+                setattr(current, name, mask(value, secrets))
+        current = current.__cause__ or current.__context__
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def withholds_credentials(method: Callable[P, R]) -> Callable[P, R]:
+    """Segment may quote a credential it was sent back in an error message; the provider server would then
+    pass it on, traceback and all, to the engine's output. Mask every secret setting of the call's
+    properties in whatever the method raises."""
+
+    @functools.wraps(method)
+    def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except Exception as error:
+            props = [a for a in (*args, *kwargs.values()) if isinstance(a, Mapping)]
+            _withhold(error, [value for p in props for value in secret_setting_values(p)])
+            raise
+
+    return guarded
 
 
 def validation_failures(error: pydantic.ValidationError) -> list[CheckFailure]:
@@ -191,6 +286,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
                     token=values.get("segment:token"),
                     region=values.get("segment:region"),
                     endpoint=values.get("segment:endpoint"),
+                    **client_tuning(values.get),
                 )
                 client = SegmentClient(settings)
                 self.__dict__["_client"] = client
@@ -231,6 +327,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             delete_before_replace=bool(replaces) and self.delete_before_replace,
         )
 
+    @withholds_credentials
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self._inputs(props)
         if inputs.adopt:
@@ -243,6 +340,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             remote = self._create_once(inputs)
         return CreateResult(self.resource_id(remote), self._outputs(remote, inputs))
 
+    @withholds_credentials
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         try:
             remote = self.get_remote(id_, props)
@@ -254,6 +352,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         observed = {**stored, **self.observed(remote, stored)}
         return ReadResult(self.resource_id(remote), {**observed, **self.computed_outputs(remote)})
 
+    @withholds_credentials
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         inputs = self._inputs(news)
         changed = {
@@ -264,6 +363,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         remote = self.update_remote(id_, inputs, changed, olds)
         return UpdateResult(self._outputs(remote, inputs))
 
+    @withholds_credentials
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
             self.delete_remote(id_, props)
@@ -278,23 +378,47 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         )
 
     def _create_once(self, inputs: InputsT) -> RemoteT:
-        try:
-            return self.create_remote(inputs)
-        except OutcomeUnknownError:
-            # No idempotency keys exist: the object may or may not have been created. Look it up by its
-            # natural key; only when it is certainly absent is a second create safe.
+        """Create, never twice: after a lost answer the object is looked up by its natural key and adopted,
+        and the create is only sent again (at most ``max_retries`` times) once the lookup says it is absent."""
+        settings = self.client.settings
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self.create_remote(inputs)
+            except OutcomeUnknownError as error:
+                # No idempotency keys exist: the object may or may not have been created.
+                remote = self._find_after_lost_answer(inputs, error)
+                if remote is not None:
+                    log.warning(
+                        "create of %s %s lost its response; adopting it", self.kind, self.describe(inputs)
+                    )
+                    return self._converge(remote, inputs)
+                if attempt > settings.max_retries:
+                    raise
+                log.warning(
+                    "create of %s %s lost its response and it does not exist; creating it again (%d of %d)",
+                    self.kind,
+                    self.describe(inputs),
+                    attempt,
+                    settings.max_retries,
+                )
+                time.sleep(jitter(min(settings.backoff_cap, settings.backoff_base * 2 ** (attempt - 1))))
+
+    def _find_after_lost_answer(self, inputs: InputsT, error: OutcomeUnknownError) -> RemoteT | None:
+        remote = self.find_existing(inputs)
+        if remote is not None or error.status is not None:
+            # Segment answered (5xx): it is done with the request, so the lookup is final.
+            return remote
+        # No answer (timeout, dropped connection): Segment may still be working on the request. Give it as long
+        # again as the answer was waited for before concluding that nothing was created.
+        settle = self.client.settings.read_timeout
+        for _ in range(SETTLE_LOOKUPS):
+            time.sleep(settle / SETTLE_LOOKUPS)
             remote = self.find_existing(inputs)
             if remote is not None:
-                log.warning(
-                    "create of %s %s lost its response; adopting it", self.kind, self.describe(inputs)
-                )
-                return self._converge(remote, inputs)
-            log.warning(
-                "create of %s %s lost its response and it does not exist; retrying once",
-                self.kind,
-                self.describe(inputs),
-            )
-            return self.create_remote(inputs)
+                return remote
+        return None
 
     def _converge(self, remote: RemoteT, inputs: InputsT) -> RemoteT:
         """PATCH an adopted object where it differs from the desired inputs (nothing when it matches)."""

@@ -22,6 +22,7 @@ from segment_provider.resources.base import (
     only_changed,
     resource_props,
 )
+from segment_provider.traits import same_query
 
 
 class DefinitionInputs(pydantic.BaseModel):
@@ -106,12 +107,16 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
 
     def observed(self, remote: ApiTrait, desired: Mapping[str, Any]) -> dict[str, Any]:
         definition = remote.definition
+        query = definition.query if definition else None
+        wanted = (desired.get("definition") or {}).get("query")
+        if query is not None and isinstance(wanted, str) and same_query(query, wanted):
+            query = wanted  # only the spacing differs (the app and the builder space queries differently)
         return {
             "space_id": remote.space_id,
             "name": remote.name,
             "description": remote.description if desired.get("description") is not None else None,
             "enabled": remote.enabled,
-            "definition": {"type": definition.type, "query": definition.query} if definition else None,
+            "definition": {"type": definition.type, "query": query} if definition else None,
             # Options are fixed at creation and Segment may adjust them (it can force includeHistoricalData on);
             # what was asked for stays the reference.
             "options": desired.get("options"),

@@ -8,6 +8,7 @@ deleted again, so a failed create never leaves a half-configured mapping behind.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +18,7 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import DestinationSubscription as ApiSubscription
+from segment_provider.api.models import ReverseEtlSchedule
 from segment_provider.resources.base import (
     ResourceError,
     SegmentProvider,
@@ -26,7 +28,7 @@ from segment_provider.resources.base import (
     resource_props,
     with_secret_outputs,
 )
-from segment_provider.resources.schedule import Schedule
+from segment_provider.resources.schedule import Schedule, duration_minutes
 
 log = logging.getLogger("segment_provider.resources")
 
@@ -37,6 +39,36 @@ RETL_TRIGGERS = {
     "added_or_updated": 'event = "new" or event = "updated"',
     "deleted": 'event = "deleted"',
 }
+
+
+# A trigger is FQL: quoted strings, operators and words; the spaces between them carry no meaning.
+_TRIGGER_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[=!<>]+|[()]|[^\s"=!<>()]+')
+
+
+def same_trigger(left: str, right: str) -> bool:
+    """Whether two triggers differ at most in spacing (``event = "new"`` and ``event="new"``)."""
+    return _TRIGGER_TOKEN.findall(left) == _TRIGGER_TOKEN.findall(right)
+
+
+def _observed_schedule(
+    remote: ReverseEtlSchedule | None, desired: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """The remote schedule; an interval spelled differently but of the same length reads as the desired one.
+
+    Segment may give a PERIODIC interval back in another spelling of the same duration (``60m`` for ``1h``).
+    """
+    if remote is None:
+        return None
+    schedule: dict[str, Any] = {"strategy": remote.strategy.upper(), "config": remote.config or None}
+    wanted = (desired or {}).get("config") or {}
+    interval, wanted_interval = (schedule["config"] or {}).get("interval"), wanted.get("interval")
+    if schedule["strategy"] == "PERIODIC" and isinstance(interval, str) and isinstance(wanted_interval, str):
+        try:
+            if duration_minutes(interval) == duration_minutes(wanted_interval):
+                schedule["config"] = {**schedule["config"], "interval": wanted_interval}
+        except ValueError:
+            pass  # not a duration: shown as it is, so the difference is visible
+    return schedule
 
 
 class DestinationSubscriptionInputs(SettingsInputs):
@@ -141,20 +173,17 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
         self.client.delete_subscription(destination_id, subscription_id)
 
     def observed(self, remote: ApiSubscription, desired: Mapping[str, Any]) -> dict[str, Any]:
-        schedule = remote.reverse_etl_schedule
+        wanted_trigger = desired.get("trigger")
+        same = isinstance(wanted_trigger, str) and same_trigger(remote.trigger, wanted_trigger)
         return {
             "destination_id": remote.destination_id,
             "action_slug": remote.action_slug,
             "name": remote.name,
-            "trigger": remote.trigger,
+            "trigger": wanted_trigger if same else remote.trigger,
             "enabled": remote.enabled,
             "settings": configured_subset(remote.settings, desired),
             "model_id": remote.model_id,
-            "schedule": (
-                {"strategy": schedule.strategy.upper(), "config": schedule.config or None}
-                if schedule
-                else None
-            ),
+            "schedule": _observed_schedule(remote.reverse_etl_schedule, desired.get("schedule")),
         }
 
     def resource_id(self, remote: ApiSubscription) -> str:

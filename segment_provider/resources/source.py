@@ -7,6 +7,7 @@ deleting the old one first because two sources cannot share a slug.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,8 +15,10 @@ import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
+from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.resources.base import (
+    ResourceError,
     SegmentProvider,
     SettingsInputs,
     configured_subset,
@@ -23,6 +26,8 @@ from segment_provider.resources.base import (
     resource_props,
     with_secret_outputs,
 )
+
+log = logging.getLogger("segment_provider.resources")
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 # Segment adds these settings once the Salesforce OAuth has been completed in the app (🟡: seen in exports).
@@ -51,14 +56,36 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
 
     def create_remote(self, inputs: SourceInputs) -> ApiSource:
         metadata = self.client.catalog.source_by_slug(inputs.catalog_slug)
-        return self.client.create_source(
+        # Segment's create body has no name: the name is a second call, after which the source is complete.
+        source = self.client.create_source(
             slug=inputs.slug,
             metadata_id=metadata.id,
             enabled=inputs.enabled,
-            name=inputs.name,
             settings=inputs.merged_settings(),
             disconnect_all_warehouses=True,
         )
+        if inputs.name is None or inputs.name == source.name:
+            return source
+        try:
+            return self.client.update_source(source.id, name=inputs.name)
+        except SegmentError as error:
+            # Left in place, the unnamed source would hold the slug and refuse the next create (409).
+            self._roll_back(inputs, source.id)
+            raise ResourceError(
+                f"source {self.describe(inputs)} was created but could not be named ({error}); it was deleted "
+                "again so the slug stays free. Run `pulumi up` again."
+            ) from error
+
+    def _roll_back(self, inputs: SourceInputs, source_id: str) -> None:
+        try:
+            self.client.delete_source(source_id)
+        except SegmentError:
+            log.error(
+                "source %s (id %s) has no name and could not be deleted: delete it in Segment, or set adopt: true "
+                "on it, before the next `pulumi up`",
+                self.describe(inputs),
+                source_id,
+            )
 
     def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiSource:
         return self.client.get_source(id_)
@@ -82,8 +109,18 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
             "name": remote.name if desired.get("name") is not None else None,
             "enabled": remote.enabled,
             # Only keys the configuration sets: Segment adds its own (e.g. after OAuth).
-            "settings": configured_subset(remote.settings, desired),
+            "settings": configured_subset(
+                remote.settings, desired, self._defaults_of_missing(remote, desired)
+            ),
         }
+
+    def _defaults_of_missing(self, remote: ApiSource, desired: Mapping[str, Any]) -> dict[str, Any]:
+        """Catalog defaults of the configured settings the source does not store (read only when some are)."""
+        missing = set(desired.get("settings") or {}) - set(remote.settings or {})
+        if not missing:
+            return {}
+        options = self.client.catalog.source_by_slug(remote.metadata.slug).options
+        return {o.name: o.default_value for o in options if o.name in missing and o.default_value is not None}
 
     def resource_id(self, remote: ApiSource) -> str:
         return remote.id

@@ -157,6 +157,13 @@ CASES = [
         PAGE,
     ),
     case(
+        "listSyncsFromWarehouseAndSource",
+        "GET",
+        "/warehouses/{warehouse}/connected-sources/{sfdc}/syncs",
+        "reports",
+        PAGE,
+    ),
+    case(
         "removeSourceConnectionFromWarehouse",
         "DELETE",
         "/warehouses/{warehouse}/connected-sources/{sfdc}",

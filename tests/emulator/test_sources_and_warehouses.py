@@ -238,3 +238,30 @@ def test_a_retl_source_is_just_a_source_of_the_warehouse_category(api: Api) -> N
     source = api.source("retl", SNOWFLAKE_RETL)
 
     assert source["metadata"]["categories"] == ["Warehouse"]
+
+
+def test_warehouse_load_reports_are_listed_newest_first_per_source(api: Api, emulator: Emulator) -> None:
+    warehouse = api.warehouse()["id"]
+    sfdc, other = api.source("sfdc", SALESFORCE)["id"], api.source("other", SALESFORCE)["id"]
+    path = f"/warehouses/{warehouse}/connected-sources/{sfdc}/syncs"
+
+    assert data(api.get(path))["reports"] == []
+    first = emulator.record_warehouse_sync(warehouse, sfdc, status="failed", count=0)
+    with emulator.store_lock:  # the first load happened an hour earlier
+        (stored,) = emulator.store.warehouse_syncs.values()
+        stored["start"], stored["end"] = "2026-01-01T10:00:00.000Z", "2026-01-01T10:00:42.000Z"
+    emulator.record_warehouse_sync(warehouse, sfdc, count=1250)
+    emulator.record_warehouse_sync(warehouse, other)
+
+    reports = data(api.get(path))["reports"]
+    assert [(r["status"], r["count"]) for r in reports] == [("success", 1250), ("failed", 0)]
+    assert reports[0]["sourceId"] == sfdc and reports[0]["notices"] == []
+    assert first["notices"][0]["level"] == "error"
+
+
+def test_load_reports_of_unknown_objects_are_404(api: Api, emulator: Emulator) -> None:
+    warehouse = api.warehouse()["id"]
+
+    assert error(api.get(f"/warehouses/{warehouse}/connected-sources/nope/syncs"), 404)
+    with pytest.raises(KeyError):
+        emulator.record_warehouse_sync("nope", "nope")

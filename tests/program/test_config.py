@@ -98,7 +98,7 @@ def patch(key: str, **fields: Any) -> Any:
 STACK_CASES = [
     ("no space", drop(f"{NS}:space"), f"{NS}:space", "required"),
     ("space without slug or name", put(f"{NS}:space", {}), f"{NS}:space", "slug"),
-    ("space slug with spaces", put(f"{NS}:space", {"slug": "Dev Space"}), f"{NS}:space.slug", "pattern"),
+    ("space slug with spaces", put(f"{NS}:space", {"slug": "Dev Space"}), f"{NS}:space.slug", "letters"),
     ("unknown space key", put(f"{NS}:space", {"slug": "a", "nmae": "x"}), f"{NS}:space.nmae", "unknown key"),
     ("unknown warehouse type", patch(f"{NS}:warehouse", type="oracle"), f"{NS}:warehouse.type", "snowflake"),
     ("empty warehouse name", patch(f"{NS}:warehouse", name=""), f"{NS}:warehouse.name", "at least 1"),
@@ -112,13 +112,13 @@ STACK_CASES = [
         "salesforce slug uppercase",
         patch(f"{NS}:salesforce", sourceSlug="Flex_SF"),
         f"{NS}:salesforce.sourceSlug",
-        "pattern",
+        "lower-case letters",
     ),
     (
         "salesforce slug forbidden chars",
         patch(f"{NS}:salesforce", sourceSlug="flex/sf"),
         f"{NS}:salesforce.sourceSlug",
-        "pattern",
+        "lower-case letters",
     ),
     (
         "salesforce environment",

@@ -1,0 +1,314 @@
+"""Promote a verified dev stack to prod: ``python -m segment_provider.promote --from-stack dev --to-stack prod``.
+
+1. **Verify dev.** The working tree is clean; dev has no pending changes after a refresh (every Segment object of the
+   stack was read back through the API and matches the program); the stack's read-only checks pass (the mapping's
+   last Reverse ETL sync succeeded, computed traits are live, the Profile API answers for the sample user).
+2. **Record** the verified git commit and the dev config digest as dev stack tags.
+3. **Deploy prod** from that same commit only: the tree must still be clean at the verified commit and both stacks
+   must read the same shared definitions; the prod preview is shown, then ``pulumi up`` runs after confirmation
+   (``--yes`` in CI).
+
+Every step prints what it checked and the result. A failed check stops the promotion with the reason and the next
+action; nothing is deployed to prod unless every earlier step passed.
+
+The Pulumi side goes through :class:`StackOps` — the Automation API in real use (needs the ``pulumi`` CLI, 3.211 or
+newer for stack tags on self-managed backends), the SDK-level engine stand-in in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TextIO
+
+from segment_provider.config import ConfigError, Program
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+TAG_COMMIT = "verified-commit"
+TAG_DIGEST = "verified-config-digest"
+SECRET_PLACEHOLDER = "[secret]"
+
+
+class PromotionStopped(Exception):
+    """A check failed; the message says why and what to do next."""
+
+
+@dataclass(frozen=True)
+class ConfigEntry:
+    value: str
+    secret: bool = False
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """What a preview (or an update) would change: counts by operation, and the engine's printed diff."""
+
+    changes: Mapping[str, int]
+    text: str = ""
+
+    @property
+    def pending(self) -> dict[str, int]:
+        return {op: n for op, n in self.changes.items() if op not in ("same", "read", "refresh") and n}
+
+
+class StackOps(Protocol):
+    """The Pulumi operations promotion needs, for one project directory."""
+
+    def config(self, stack: str) -> dict[str, ConfigEntry]: ...
+
+    def refresh(self, stack: str) -> PlanSummary: ...
+
+    def preview(self, stack: str) -> PlanSummary: ...
+
+    def up(self, stack: str) -> PlanSummary: ...
+
+    def set_tags(self, stack: str, tags: Mapping[str, str]) -> None: ...
+
+
+class Git(Protocol):
+    def head(self) -> str: ...
+
+    def dirty_paths(self) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One verification result, as the stack checks report it."""
+
+    name: str
+    ok: bool
+    detail: str
+    next_action: str = ""
+
+
+class LocalGit:
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+
+    def _git(self, *args: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=self.repo, check=True, capture_output=True, text=True, timeout=60
+            )
+        except (OSError, subprocess.CalledProcessError) as error:
+            raise PromotionStopped(
+                f"git {' '.join(args)} failed in {self.repo}: promotion deploys a committed state, so run it "
+                "from a git checkout of this project"
+            ) from error
+        return done.stdout
+
+    def head(self) -> str:
+        return self._git("rev-parse", "HEAD").strip()
+
+    def dirty_paths(self) -> list[str]:
+        return [line[3:] for line in self._git("status", "--porcelain").splitlines() if line.strip()]
+
+
+class AutomationStackOps:
+    """Pulumi's Automation API over the project directory; every operation streams the engine's output."""
+
+    def __init__(self, project_dir: Path, out: TextIO = sys.stdout) -> None:
+        try:
+            from pulumi import automation
+        except ImportError as error:  # pragma: no cover - pulumi is a hard dependency
+            raise PromotionStopped("the pulumi package is missing: run `pip install -r requirements.txt`") from error
+        self._auto = automation
+        self.project_dir = project_dir
+        self.out = out
+
+    def _stack(self, name: str):  # type: ignore[no-untyped-def]
+        try:
+            return self._auto.select_stack(stack_name=name, work_dir=str(self.project_dir))
+        except FileNotFoundError as error:
+            raise PromotionStopped(
+                "the `pulumi` CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) and log in to "
+                "your state backend"
+            ) from error
+        except self._auto.errors.CommandError as error:
+            raise PromotionStopped(
+                f"cannot select stack '{name}': {first_line(error)}; check `pulumi stack ls` and your backend login"
+            ) from error
+
+    def _print(self, line: str) -> None:
+        self.out.write(f"    {line}\n")
+
+    def config(self, stack: str) -> dict[str, ConfigEntry]:
+        values = self._stack(stack).get_all_config()
+        return {key: ConfigEntry(value=v.value, secret=v.secret) for key, v in values.items()}
+
+    def _summary(self, result) -> PlanSummary:  # type: ignore[no-untyped-def]
+        summary = getattr(result, "change_summary", None) or getattr(result.summary, "resource_changes", None) or {}
+        return PlanSummary(changes={str(getattr(k, "value", k)): int(v) for k, v in summary.items()}, text=result.stdout)
+
+    def refresh(self, stack: str) -> PlanSummary:
+        return self._summary(self._stack(stack).refresh(on_output=self._print))
+
+    def preview(self, stack: str) -> PlanSummary:
+        return self._summary(self._stack(stack).preview(diff=True, on_output=self._print))
+
+    def up(self, stack: str) -> PlanSummary:
+        return self._summary(self._stack(stack).up(on_output=self._print))
+
+    def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
+        selected = self._stack(stack)
+        for key, value in tags.items():
+            selected.set_tag(key, value)
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def config_digest(config: Mapping[str, ConfigEntry], definitions_text: str) -> str:
+    """A digest of what the stack deploys: plain config values, secret key names, and the shared definitions.
+
+    Secret values are left out so the digest (kept as a stack tag) reveals nothing about them.
+    """
+    canonical = {
+        "config": {k: SECRET_PLACEHOLDER if e.secret else e.value for k, e in sorted(config.items())},
+        "definitions": definitions_text,
+    }
+    return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Promotion:
+    """One dev → prod promotion; :meth:`run` performs the steps in order and stops at the first failure."""
+
+    ops: StackOps
+    git: Git
+    load: Callable[[str, Mapping[str, ConfigEntry]], Program]
+    """Validates one stack's config (raises ConfigError)."""
+    check: Callable[[Program], Sequence[CheckRow]]
+    """The read-only stack checks (Segment objects, last sync, traits, Profile API)."""
+    project_dir: Path = PROJECT_DIR
+    source: str = "dev"
+    target: str = "prod"
+    confirm: Callable[[str], bool] | None = None
+    """Asks before the prod update; ``None`` means --yes."""
+    out: TextIO = sys.stdout
+    log: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    def say(self, step: str, ok: bool, detail: str) -> None:
+        self.log.append((step, ok, detail))
+        self.out.write(f"{'✔' if ok else '✘'} {step}: {detail}\n")
+
+    def stop(self, step: str, detail: str, next_action: str) -> PromotionStopped:
+        self.say(step, False, detail)
+        return PromotionStopped(f"{step}: {detail}. Next: {next_action}")
+
+    def clean_commit(self, step: str) -> str:
+        dirty = self.git.dirty_paths()
+        if dirty:
+            shown = ", ".join(dirty[:5]) + (f" and {len(dirty) - 5} more" if len(dirty) > 5 else "")
+            raise self.stop(
+                step,
+                f"the working tree has uncommitted changes ({shown})",
+                "commit or stash them; promotion deploys only a committed state that was verified on "
+                f"{self.source}",
+            )
+        commit = self.git.head()
+        self.say(step, True, f"working tree clean at commit {commit[:12]}")
+        return commit
+
+    def load_stack(self, stack: str) -> tuple[Program, dict[str, ConfigEntry]]:
+        config = self.ops.config(stack)
+        try:
+            return self.load(stack, config), config
+        except ConfigError as error:
+            raise self.stop(
+                f"{stack} config",
+                str(error).splitlines()[0] + "".join(f"; {p.key}: {p.message}" for p in error.problems),
+                f"fix Pulumi.{stack}.yaml, then run the promotion again",
+            ) from None
+
+    def definitions_text(self, program: Program) -> str:
+        path = self.project_dir / program.stack.definitions_file
+        return path.read_text()
+
+    def verify_source(self) -> tuple[str, str]:
+        stack = self.source
+        commit = self.clean_commit("git")
+        program, config = self.load_stack(stack)
+        self.say(f"{stack} config", True, f"valid ({len(program.traits)} computed traits)")
+
+        refreshed = self.ops.refresh(stack)
+        drift = refreshed.pending
+        if drift:
+            raise self.stop(
+                f"{stack} refresh",
+                f"Segment objects changed outside Pulumi ({describe(drift)})",
+                f"review the drift with `pulumi refresh --stack {stack}` and restore it with "
+                f"`pulumi up --stack {stack}` (or fix the code), then promote again",
+            )
+        self.say(f"{stack} refresh", True, "every object read back through the API; no drift")
+
+        plan = self.ops.preview(stack)
+        if plan.pending:
+            raise self.stop(
+                f"{stack} preview",
+                f"the stack has pending changes ({describe(plan.pending)})",
+                f"run `pulumi up --stack {stack}`, check it, then promote again",
+            )
+        self.say(f"{stack} preview", True, "no changes: the deployed dev stack is exactly this commit")
+
+        failed = []
+        for row in self.check(program):
+            self.say(f"{stack} check · {row.name}", row.ok, row.detail)
+            if not row.ok:
+                failed.append(row)
+        if failed:
+            first = failed[0]
+            raise PromotionStopped(
+                f"{stack} checks: {len(failed)} failed (first: {first.name}: {first.detail}). Next: "
+                f"{first.next_action or 'see `python -m segment_provider.doctor --stack ' + stack + '`'}"
+            )
+
+        digest = config_digest(config, self.definitions_text(program))
+        self.ops.set_tags(stack, {TAG_COMMIT: commit, TAG_DIGEST: digest})
+        self.say("record", True, f"tagged stack {stack}: {TAG_COMMIT}={commit[:12]} {TAG_DIGEST}={digest[:12]}")
+        return commit, self.definitions_text(program)
+
+    def deploy_target(self, commit: str, source_definitions: str) -> PlanSummary | None:
+        stack = self.target
+        if self.git.dirty_paths() or self.git.head() != commit:
+            raise self.stop(
+                "git",
+                f"the checkout moved away from the verified commit {commit[:12]}",
+                "check out the verified commit with a clean tree and promote again",
+            )
+        program, _ = self.load_stack(stack)
+        if self.definitions_text(program) != source_definitions:
+            raise self.stop(
+                "shared definitions",
+                f"{stack} reads {program.stack.definitions_file}, whose content differs from what {self.source} "
+                "was verified with",
+                f"point both stacks at the same definitions file (definitionsFile), verify {self.source} again",
+            )
+        self.say("shared definitions", True, f"{stack} reads the same definitions {self.source} was verified with")
+
+        plan = self.ops.preview(stack)
+        self.say(f"{stack} preview", True, describe(plan.pending) if plan.pending else "no changes")
+        if not plan.pending:
+            self.say(f"{stack} up", True, "nothing to deploy; prod already matches the verified commit")
+            return plan
+        if self.confirm is not None and not self.confirm(f"Deploy these changes to {stack}?"):
+            raise self.stop(f"{stack} up", "not confirmed", "run again and answer yes, or pass --yes in CI")
+        result = self.ops.up(stack)
+        self.say(f"{stack} up", True, f"deployed commit {commit[:12]} ({describe(result.pending) or 'no changes'})")
+        return result
+
+    def run(self) -> PlanSummary | None:
+        commit, definitions = self.verify_source()
+        return self.deploy_target(commit, definitions)
+
+
+def describe(changes: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} to {op}" for op, n in sorted(changes.items()))
