@@ -20,29 +20,28 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
+from segment_provider.checks import Check, run_checks
 from segment_provider.config import ConfigError, Program
+from segment_provider.doctor import StackConfigValues, clients_for, load_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TAG_COMMIT = "verified-commit"
 TAG_DIGEST = "verified-config-digest"
 SECRET_PLACEHOLDER = "[secret]"
+EXIT_PROMOTED = 0
+EXIT_STOPPED = 1
 
 
 class PromotionStopped(Exception):
     """A check failed; the message says why and what to do next."""
-
-
-@dataclass(frozen=True)
-class ConfigEntry:
-    value: str
-    secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class PlanSummary:
 class StackOps(Protocol):
     """The Pulumi operations promotion needs, for one project directory."""
 
-    def config(self, stack: str) -> dict[str, ConfigEntry]: ...
+    def config(self, stack: str) -> StackConfigValues: ...
 
     def refresh(self, stack: str) -> PlanSummary: ...
 
@@ -75,16 +74,6 @@ class Git(Protocol):
     def head(self) -> str: ...
 
     def dirty_paths(self) -> list[str]: ...
-
-
-@dataclass(frozen=True)
-class CheckRow:
-    """One verification result, as the stack checks report it."""
-
-    name: str
-    ok: bool
-    detail: str
-    next_action: str = ""
 
 
 class LocalGit:
@@ -117,12 +106,14 @@ class AutomationStackOps:
         try:
             from pulumi import automation
         except ImportError as error:  # pragma: no cover - pulumi is a hard dependency
-            raise PromotionStopped("the pulumi package is missing: run `pip install -r requirements.txt`") from error
+            raise PromotionStopped(
+                "the pulumi package is missing: run `pip install -r requirements.txt`"
+            ) from error
         self._auto = automation
         self.project_dir = project_dir
         self.out = out
 
-    def _stack(self, name: str):  # type: ignore[no-untyped-def]
+    def _stack(self, name: str) -> Any:
         try:
             return self._auto.select_stack(stack_name=name, work_dir=str(self.project_dir))
         except FileNotFoundError as error:
@@ -138,13 +129,20 @@ class AutomationStackOps:
     def _print(self, line: str) -> None:
         self.out.write(f"    {line}\n")
 
-    def config(self, stack: str) -> dict[str, ConfigEntry]:
+    def config(self, stack: str) -> StackConfigValues:
         values = self._stack(stack).get_all_config()
-        return {key: ConfigEntry(value=v.value, secret=v.secret) for key, v in values.items()}
+        return StackConfigValues(
+            values={key: value.value for key, value in values.items()},
+            secret_keys=frozenset(key for key, value in values.items() if value.secret),
+        )
 
-    def _summary(self, result) -> PlanSummary:  # type: ignore[no-untyped-def]
-        summary = getattr(result, "change_summary", None) or getattr(result.summary, "resource_changes", None) or {}
-        return PlanSummary(changes={str(getattr(k, "value", k)): int(v) for k, v in summary.items()}, text=result.stdout)
+    def _summary(self, result: Any) -> PlanSummary:
+        summary = (
+            getattr(result, "change_summary", None) or getattr(result.summary, "resource_changes", None) or {}
+        )
+        return PlanSummary(
+            changes={str(getattr(k, "value", k)): int(v) for k, v in summary.items()}, text=result.stdout
+        )
 
     def refresh(self, stack: str) -> PlanSummary:
         return self._summary(self._stack(stack).refresh(on_output=self._print))
@@ -166,13 +164,16 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def config_digest(config: Mapping[str, ConfigEntry], definitions_text: str) -> str:
+def config_digest(config: StackConfigValues, definitions_text: str) -> str:
     """A digest of what the stack deploys: plain config values, secret key names, and the shared definitions.
 
     Secret values are left out so the digest (kept as a stack tag) reveals nothing about them.
     """
     canonical = {
-        "config": {k: SECRET_PLACEHOLDER if e.secret else e.value for k, e in sorted(config.items())},
+        "config": {
+            key: SECRET_PLACEHOLDER if config.is_secret(key) else value
+            for key, value in sorted(config.values.items())
+        },
         "definitions": definitions_text,
     }
     return hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()
@@ -184,9 +185,9 @@ class Promotion:
 
     ops: StackOps
     git: Git
-    load: Callable[[str, Mapping[str, ConfigEntry]], Program]
+    load: Callable[[str, StackConfigValues], Program]
     """Validates one stack's config (raises ConfigError)."""
-    check: Callable[[Program], Sequence[CheckRow]]
+    check: Callable[[Program], Sequence[Check]]
     """The read-only stack checks (Segment objects, last sync, traits, Profile API)."""
     project_dir: Path = PROJECT_DIR
     source: str = "dev"
@@ -218,7 +219,7 @@ class Promotion:
         self.say(step, True, f"working tree clean at commit {commit[:12]}")
         return commit
 
-    def load_stack(self, stack: str) -> tuple[Program, dict[str, ConfigEntry]]:
+    def load_stack(self, stack: str) -> tuple[Program, StackConfigValues]:
         config = self.ops.config(stack)
         try:
             return self.load(stack, config), config
@@ -240,30 +241,36 @@ class Promotion:
         self.say(f"{stack} config", True, f"valid ({len(program.traits)} computed traits)")
 
         refreshed = self.ops.refresh(stack)
-        drift = refreshed.pending
-        if drift:
-            raise self.stop(
-                f"{stack} refresh",
-                f"Segment objects changed outside Pulumi ({describe(drift)})",
-                f"review the drift with `pulumi refresh --stack {stack}` and restore it with "
-                f"`pulumi up --stack {stack}` (or fix the code), then promote again",
-            )
-        self.say(f"{stack} refresh", True, "every object read back through the API; no drift")
+        changed = refreshed.pending
+        # A refresh also takes in what Segment changes by itself (a trait going live, the Salesforce instance URL
+        # after OAuth); only the preview that follows tells drift the program would undo from such news.
+        self.say(
+            f"{stack} refresh",
+            True,
+            "every object read back through the API"
+            + (f"; Segment reported news for some ({describe(changed)})" if changed else "; nothing changed"),
+        )
 
         plan = self.ops.preview(stack)
         if plan.pending:
+            cause = (
+                "Segment objects changed outside Pulumi or the code moved on"
+                if changed
+                else "the code or config moved on since the last update"
+            )
             raise self.stop(
                 f"{stack} preview",
-                f"the stack has pending changes ({describe(plan.pending)})",
-                f"run `pulumi up --stack {stack}`, check it, then promote again",
+                f"the stack has pending changes ({describe(plan.pending)}): {cause}",
+                f"review them with `pulumi preview --stack {stack} --diff`, run `pulumi up --stack {stack}` (it "
+                "restores what was changed in the app), check it, then promote again",
             )
         self.say(f"{stack} preview", True, "no changes: the deployed dev stack is exactly this commit")
 
         failed = []
-        for row in self.check(program):
-            self.say(f"{stack} check · {row.name}", row.ok, row.detail)
-            if not row.ok:
-                failed.append(row)
+        for check in self.check(program):
+            self.say(f"{stack} check · {check.name}", check.passed, f"{check.state}: {check.detail}")
+            if not check.passed:
+                failed.append(check)
         if failed:
             first = failed[0]
             raise PromotionStopped(
@@ -273,7 +280,9 @@ class Promotion:
 
         digest = config_digest(config, self.definitions_text(program))
         self.ops.set_tags(stack, {TAG_COMMIT: commit, TAG_DIGEST: digest})
-        self.say("record", True, f"tagged stack {stack}: {TAG_COMMIT}={commit[:12]} {TAG_DIGEST}={digest[:12]}")
+        self.say(
+            "record", True, f"tagged stack {stack}: {TAG_COMMIT}={commit[:12]} {TAG_DIGEST}={digest[:12]}"
+        )
         return commit, self.definitions_text(program)
 
     def deploy_target(self, commit: str, source_definitions: str) -> PlanSummary | None:
@@ -292,7 +301,9 @@ class Promotion:
                 "was verified with",
                 f"point both stacks at the same definitions file (definitionsFile), verify {self.source} again",
             )
-        self.say("shared definitions", True, f"{stack} reads the same definitions {self.source} was verified with")
+        self.say(
+            "shared definitions", True, f"{stack} reads the same definitions {self.source} was verified with"
+        )
 
         plan = self.ops.preview(stack)
         self.say(f"{stack} preview", True, describe(plan.pending) if plan.pending else "no changes")
@@ -302,7 +313,9 @@ class Promotion:
         if self.confirm is not None and not self.confirm(f"Deploy these changes to {stack}?"):
             raise self.stop(f"{stack} up", "not confirmed", "run again and answer yes, or pass --yes in CI")
         result = self.ops.up(stack)
-        self.say(f"{stack} up", True, f"deployed commit {commit[:12]} ({describe(result.pending) or 'no changes'})")
+        self.say(
+            f"{stack} up", True, f"deployed commit {commit[:12]} ({describe(result.pending) or 'no changes'})"
+        )
         return result
 
     def run(self) -> PlanSummary | None:
@@ -312,3 +325,69 @@ class Promotion:
 
 def describe(changes: Mapping[str, int]) -> str:
     return ", ".join(f"{n} to {op}" for op, n in sorted(changes.items()))
+
+
+def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m segment_provider.promote",
+        description="Verify the dev stack, record what was verified, then deploy that same commit to prod.",
+    )
+    parser.add_argument("--from-stack", default="dev", help="the verified stack (default: dev)")
+    parser.add_argument("--to-stack", default="prod", help="the stack to deploy (default: prod)")
+    parser.add_argument(
+        "--yes", action="store_true", help="deploy without asking (for CI, behind a reviewed gate)"
+    )
+    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the directory of Pulumi.yaml")
+    arguments = parser.parse_args(argv)
+    if arguments.from_stack == arguments.to_stack:
+        parser.error(
+            "--from-stack and --to-stack name the same stack; promotion goes from one stack to another"
+        )
+    return arguments
+
+
+def ask(question: str, read: Callable[[str], str] = input) -> bool:
+    try:
+        return read(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] = os.environ,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    ops: StackOps | None = None,
+    git: Git | None = None,
+    confirm: Callable[[str], bool] = ask,
+) -> int:
+    arguments = parse_arguments(argv)
+    project_dir: Path = arguments.project_dir
+
+    def check(program: Program) -> Sequence[Check]:
+        return run_checks(program, *clients_for(program, env))
+
+    try:
+        promotion = Promotion(
+            ops=ops or AutomationStackOps(project_dir, out),
+            git=git or LocalGit(project_dir),
+            load=lambda stack, config: load_program(config, stack, project_dir),
+            check=check,
+            project_dir=project_dir,
+            source=arguments.from_stack,
+            target=arguments.to_stack,
+            confirm=None if arguments.yes else confirm,
+            out=out,
+        )
+        promotion.run()
+    except PromotionStopped as error:
+        print(f"\npromotion stopped: {error}", file=err)
+        return EXIT_STOPPED
+    print(f"\npromoted {arguments.from_stack} → {arguments.to_stack}", file=out)
+    return EXIT_PROMOTED
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -19,7 +19,9 @@ SESSION_TIME_SCALE = 0.01
 SESSION_DEFAULT_RATE_LIMIT = 10_000
 # The client paces itself to Segment's per-minute limits (segment_provider/api/pacing.py): against windows of 0.6 s
 # it must pace on the same scale, here and in the provider servers the tests start (they inherit the environment).
-os.environ.setdefault("SEGMENT_API_PACING", str(SESSION_TIME_SCALE))
+SESSION_PACING_ENV = {"SEGMENT_API_PACING": str(SESSION_TIME_SCALE)}
+"""Give this to commands that get an environment of their own, so they pace on the emulator's scale too."""
+os.environ.update({k: os.environ.get(k, v) for k, v in SESSION_PACING_ENV.items()})
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ the HTTP client is built lazily in the provider process.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -55,6 +56,7 @@ from pulumi.output import Unknown
 
 from segment_provider.api import ClientSettings, SegmentClient, jitter
 from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
+from segment_provider.api.models import Workspace
 
 log = logging.getLogger("segment_provider.resources")
 
@@ -73,7 +75,7 @@ SETTLE_LOOKUPS = 4
 """Lookups spread over the read timeout after a create got no answer, before it may be sent again."""
 
 
-def client_tuning(get: Callable[[str], str | None]) -> dict[str, float | int]:
+def client_tuning(get: Callable[[str], str | None]) -> dict[str, Any]:
     """``ClientSettings`` options from the stack config (``segment:readTimeout: 5`` …); unset keys are left out.
 
     Raises ``ConfigurationError`` naming the key when a value is not a usable number.
@@ -504,20 +506,33 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
 APP_HOSTS = {"us": "https://app.segment.com", "eu": "https://app.eu1.segment.com"}
 
 
+# A token belongs to one workspace, so the workspace is read once per provider process and API address/token,
+# not once per resource kind: every kind needs its slug for app URLs, and the space reports its id.
+_workspaces: dict[str, Workspace] = {}
+_workspaces_lock = threading.Lock()
+
+
+def workspace_of(client: SegmentClient) -> Workspace:
+    """The workspace of the client's token, read on first use and shared by every provider in the process."""
+    settings = client.settings
+    # Keyed by a digest: the registry never keeps a token.
+    scope = hashlib.sha256(f"{settings.base_url}\n{settings.token.get_secret_value()}".encode()).hexdigest()
+    with _workspaces_lock:
+        workspace = _workspaces.get(scope)
+        if workspace is None:
+            workspace = _workspaces[scope] = client.get_workspace()
+        return workspace
+
+
 class WorkspaceLinks:
-    """App URLs for objects of one workspace (the workspace slug is read once per provider process)."""
+    """App URLs for objects of one workspace."""
 
     def __init__(self, client: SegmentClient) -> None:
         self._client = client
-        self._lock = threading.Lock()
-        self._slug: str | None = None
 
     @property
     def workspace_slug(self) -> str:
-        with self._lock:
-            if self._slug is None:
-                self._slug = self._client.get_workspace().slug
-            return self._slug
+        return workspace_of(self._client).slug
 
     def url(self, *path: str) -> str:
         host = APP_HOSTS.get(self._client.settings.region, APP_HOSTS["us"])

@@ -27,7 +27,9 @@ def sleeps() -> list[float]:
 @pytest.fixture
 def make_client(emulator: Any, sleeps: list[float]) -> ClientFactory:
     def make(*, clock: Callable[[], float] | None = None, **options: Any) -> SegmentClient:
-        settings = ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env={}, **options)
+        settings = ClientSettings.resolve(
+            token=emulator.token, endpoint=emulator.url, env={"SEGMENT_API_PACING": "off"}, **options
+        )
         if clock is None:
             return SegmentClient(settings, sleep=sleeps.append)
         return SegmentClient(settings, sleep=sleeps.append, clock=clock)

@@ -20,12 +20,13 @@ from segment_provider.api import (
     ValidationError,
 )
 from tests.api.conftest import SNOWFLAKE_RETL, ClientFactory, requests_for
+from tests.conftest import SESSION_PACING_ENV
 
 WRONG_TOKEN = "sgp_WRONG_token_that_must_never_be_shown_42"
 
 
 def test_wrong_token_is_an_authentication_error(fresh_emulator: Any, sleeps: list[float]) -> None:
-    settings = ClientSettings.resolve(token=WRONG_TOKEN, endpoint=fresh_emulator.url, env={})
+    settings = ClientSettings.resolve(token=WRONG_TOKEN, endpoint=fresh_emulator.url, env=SESSION_PACING_ENV)
     client = SegmentClient(settings, sleep=sleeps.append)
 
     with pytest.raises(AuthenticationError) as caught:

@@ -9,6 +9,7 @@ import pytest
 
 from segment_provider.api import ClientSettings, SegmentClient, SegmentError
 from tests.api.conftest import SNOWFLAKE_RETL, ClientFactory
+from tests.conftest import SESSION_PACING_ENV
 
 LOGGER = "segment_provider.api"
 
@@ -53,7 +54,9 @@ def test_token_never_appears_in_errors_reprs_or_logs(
 def test_a_wrong_token_is_not_echoed(fresh_emulator: Any, caplog: pytest.LogCaptureFixture) -> None:
     wrong = "sgp_wrong_but_secret_token_77"
     caplog.set_level(logging.DEBUG)
-    client = SegmentClient(ClientSettings.resolve(token=wrong, endpoint=fresh_emulator.url, env={}))
+    client = SegmentClient(
+        ClientSettings.resolve(token=wrong, endpoint=fresh_emulator.url, env=SESSION_PACING_ENV)
+    )
 
     with pytest.raises(SegmentError) as caught:
         client.get_workspace()

@@ -12,6 +12,7 @@ import requests
 from segment_provider.api import USER_AGENT, ClientSettings, ConfigurationError, SegmentClient
 from segment_provider.api.operations import MEDIA_TYPES, OPERATIONS
 from tests.api.conftest import DEV_SPACE, SNOWFLAKE_RETL, SNOWFLAKE_WAREHOUSE, header
+from tests.conftest import SESSION_PACING_ENV
 
 
 def exercise(client: SegmentClient, emulator: Any) -> None:
@@ -113,6 +114,8 @@ def test_missing_token_fails_before_any_request(fresh_emulator: Any) -> None:
     fresh_emulator.clear_requests()
 
     with pytest.raises(ConfigurationError):
-        SegmentClient(ClientSettings.resolve(endpoint=fresh_emulator.url, env={})).get_workspace()
+        SegmentClient(
+            ClientSettings.resolve(endpoint=fresh_emulator.url, env=SESSION_PACING_ENV)
+        ).get_workspace()
 
     assert fresh_emulator.requests == []

@@ -24,6 +24,7 @@ import yaml
 
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.demo import DEMO_SECRETS
+from tests.conftest import SESSION_PACING_ENV
 
 pytestmark = [
     pytest.mark.e2e,
@@ -222,7 +223,9 @@ def test_a_change_made_in_segment_shows_on_refresh_and_up_restores_it(
     cli_stack.up()
     configured_name = stack_file()["salesforce"]["name"]
     salesforce = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
-    settings = ClientSettings.resolve(token=flex_emulator.token, endpoint=flex_emulator.url, env={})
+    settings = ClientSettings.resolve(
+        token=flex_emulator.token, endpoint=flex_emulator.url, env=SESSION_PACING_ENV
+    )
     SegmentClient(settings).update_source(salesforce["id"], name=RENAMED)
 
     flex_emulator.clear_requests()

@@ -15,6 +15,7 @@ import yaml
 from segment_emulator import Emulator
 from segment_provider import export
 from segment_provider.config import NAMESPACE
+from tests.conftest import SESSION_PACING_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "__main__.py"
@@ -44,7 +45,7 @@ def run_export(
     ]
     code = export.main(
         [*argv, *args],
-        env={"SEGMENT_TOKEN": emulator.token} if env is None else env,
+        env={"SEGMENT_TOKEN": emulator.token, **SESSION_PACING_ENV} if env is None else env,
         out=stdout,
         err=stderr,
         **kwargs,

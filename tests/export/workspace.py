@@ -13,6 +13,7 @@ from typing import Any
 from segment_emulator import Emulator
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.models import TraitDefinition, TraitOptions
+from tests.conftest import SESSION_PACING_ENV
 
 SPACE = "unified-profiles-dev"
 PROFILES = "actions-segment-profiles"
@@ -75,7 +76,9 @@ class HandBuilt:
 
 
 def client_for(emulator: Emulator) -> SegmentClient:
-    return SegmentClient(ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env={}))
+    return SegmentClient(
+        ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env=SESSION_PACING_ENV)
+    )
 
 
 def snowflake_settings(database: str, username: str, private_key: str) -> dict[str, Any]:

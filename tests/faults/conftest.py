@@ -16,7 +16,7 @@ import pytest
 from segment_emulator import Emulator
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.demo import DEMO_SECRETS, stack_config
-from tests.conftest import SESSION_TIME_SCALE
+from tests.conftest import SESSION_PACING_ENV
 from tests.harness import REPO_ROOT, ProgramEngine, ProviderServer, RunResult
 
 MAIN = REPO_ROOT / "__main__.py"
@@ -72,7 +72,7 @@ KINDS = sorted(FIRST_CALL)
 
 
 # The client paces itself to Segment's per-minute limits; against the session's emulator a minute is scaled.
-PACING = {"SEGMENT_API_PACING": str(SESSION_TIME_SCALE)}
+PACING = SESSION_PACING_ENV
 
 
 @pytest.fixture(scope="module")

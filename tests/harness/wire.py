@@ -12,12 +12,15 @@ import asyncio
 import base64
 import binascii
 import concurrent.futures
+import functools
+import pickle
+import threading
 from collections.abc import Coroutine, Mapping
 from typing import Any, TypeVar
 
 import pulumi.dynamic
+import pulumi.dynamic.dynamic
 from google.protobuf import struct_pb2
-from pulumi.dynamic.dynamic import serialize_provider as sdk_serialize_provider
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime._serialization import _serialize
@@ -32,6 +35,37 @@ TypeRef = str | type[pulumi.dynamic.Resource]
 """A type token, or the ``pulumi.dynamic.Resource`` subclass whose token it is."""
 
 T = TypeVar("T")
+
+
+def _pickler_restoring(serialize: Any) -> Any:
+    """The SDK's ``serialize_provider``, leaving the pure-Python pickler as it found it.
+
+    The SDK wraps ``pickle._Pickler._batch_setitems`` in a sorting shim on every call and never unwraps it. The
+    engine starts a fresh program process per operation, so the wrappers never pile up there; this test process
+    runs thousands of programs, and the nested wrappers end in a RecursionError. One lock, as the SDK's shim
+    is process-global state either way.
+    """
+    if getattr(serialize, "_restores_pickler", False):
+        return serialize
+    lock = threading.Lock()
+
+    @functools.wraps(serialize)
+    def serialize_and_restore(provider: Any) -> str:
+        with lock:
+            saved = pickle._Pickler._batch_setitems, pickle._Pickler.save_dict  # type: ignore[attr-defined]
+            try:
+                return str(serialize(provider))
+            finally:
+                pickle._Pickler._batch_setitems, pickle._Pickler.save_dict = saved  # type: ignore[attr-defined]
+
+    serialize_and_restore._restores_pickler = True  # type: ignore[attr-defined]
+    return serialize_and_restore
+
+
+# ``pulumi.dynamic.Resource.__init__`` looks the function up in its module, so the programs the harness runs in
+# this process get the restoring version too.
+pulumi.dynamic.dynamic.serialize_provider = _pickler_restoring(pulumi.dynamic.dynamic.serialize_provider)
+sdk_serialize_provider = pulumi.dynamic.dynamic.serialize_provider
 
 
 def type_token(type_: TypeRef) -> str:

@@ -29,13 +29,14 @@ from segment_provider.doctor import (
     main,
     with_overrides,
 )
-from tests.harness import ProgramEngine, ProviderServer
+from tests.conftest import SESSION_PACING_ENV
+from tests.harness import ProviderServer
+from tests.program.ready_stack import SAMPLE_USER, deploy, finish_the_manual_steps
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "__main__.py"
 DEV_SPACE = "unified-profiles-dev"
 NS = "flex-unified-profiles"
-SAMPLE_USER = "0011x00000FlexDemo"
 TRAIT_KEYS = (
     "total_inbounds",
     "frequent_inbound_channel",
@@ -110,53 +111,13 @@ def checks_for(emulator: Emulator, config_file: Path, **client_options: Any) -> 
         FileConfig(config_file, env).load("dev"), endpoint=emulator.url, profile_api_endpoint=emulator.url
     )
     program = load_program(config, "dev", REPO)
-    client, profiles = clients_for(program, env={})
+    client, profiles = clients_for(program, env=SESSION_PACING_ENV)
     if client_options:
         settings = ClientSettings.resolve(
-            token=emulator.token, endpoint=emulator.url, env={}, **client_options
+            token=emulator.token, endpoint=emulator.url, env=SESSION_PACING_ENV, **client_options
         )
         client = SegmentClient(settings, sleep=lambda seconds: None)
     return {check.name: check for check in run_checks(program, client, profiles)}
-
-
-def deploy(server: ProviderServer, emulator: Emulator) -> None:
-    """The dev stack's `pulumi up` through the engine stand-in, after Flex events reached the space."""
-    emulator.seed_flex_events(DEV_SPACE)
-    config = stack_config(emulator.url, "dev", emulator.token)
-    config[f"{NS}:profileApiToken"] = emulator.profile_api_token()
-    config[f"{NS}:verify"] = json.dumps({"sampleUserId": SAMPLE_USER})
-    engine = ProgramEngine(
-        server, stack="dev", config=config, secret_keys={*DEMO_SECRETS, f"{NS}:profileApiToken"}
-    )
-    result = engine.up(MAIN)
-    assert result.failures == []
-
-
-def finish_the_manual_steps(emulator: Emulator) -> None:
-    """What people and time do after `up`: OAuth, the first loads, a sync, computed traits, a real profile."""
-    store = emulator.store
-    with emulator.store_lock:
-        salesforce = store.source_by_slug("flex_dev_salesforce")
-        retl = store.source_by_slug("flex_dev_reverse_etl")
-        assert salesforce is not None and retl is not None
-        # Segment adds instance-url to the source's settings once the OAuth is done in the app.
-        salesforce["settings"]["instance-url"] = "https://acme.my.salesforce.com"
-        (warehouse,) = store.warehouses.values()
-        (model,) = store.models.values()
-        (mapping,) = store.subscriptions.values()
-        for trait in store.computed_traits.values():
-            trait["status"] = "Live"
-    emulator.record_warehouse_sync(warehouse["id"], salesforce["id"], count=1250)
-    emulator.seed_profile(SAMPLE_USER, {"name": "Acme Support", "phone": "+15555550123"})
-    client = SegmentClient(ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env={}))
-    sync = client.create_manual_sync(
-        source_id=retl["id"], model_id=model["id"], subscription_id=mapping["id"]
-    )
-    for _ in range(200):  # the emulator finishes a manual sync after 10 s x time_scale
-        if client.get_sync_status(model["id"], sync.sync_id).sync_status == "SUCCESS":
-            return
-        time.sleep(0.02)
-    raise AssertionError("the manual sync never finished")
 
 
 @pytest.fixture
@@ -389,7 +350,7 @@ def test_by_default_the_config_comes_from_the_automation_api(emulator: Emulator)
     source = AutomationConfig(REPO, select_stack=select_stack, which=lambda name: f"/usr/local/bin/{name}")
     out, err = io.StringIO(), io.StringIO()
 
-    code = main(["--stack", "dev"], env={}, out=out, err=err, automation=source)
+    code = main(["--stack", "dev"], env=SESSION_PACING_ENV, out=out, err=err, automation=source)
 
     assert selected == [{"stack_name": "dev", "work_dir": str(REPO)}]
     assert code == EXIT_GAPS and err.getvalue() == ""
@@ -404,7 +365,7 @@ def test_without_the_pulumi_cli_the_doctor_names_the_alternative() -> None:
     source = AutomationConfig(REPO, select_stack=None, which=lambda name: None)
     out, err = io.StringIO(), io.StringIO()
 
-    code = main(["--stack", "dev"], env={}, out=out, err=err, automation=source)
+    code = main(["--stack", "dev"], env=SESSION_PACING_ENV, out=out, err=err, automation=source)
 
     assert code == EXIT_CANNOT_RUN and out.getvalue() == ""
     message = err.getvalue()
@@ -419,7 +380,7 @@ def test_a_stack_pulumi_cannot_read_is_a_clear_message() -> None:
     source = AutomationConfig(REPO, select_stack=select_stack, which=lambda name: "/bin/pulumi")
     err = io.StringIO()
 
-    code = main(["--stack", "staging"], env={}, out=io.StringIO(), err=err, automation=source)
+    code = main(["--stack", "staging"], env=SESSION_PACING_ENV, out=io.StringIO(), err=err, automation=source)
 
     assert code == EXIT_CANNOT_RUN
     assert "no stack named 'staging'" in err.getvalue() and "pulumi stack ls" in err.getvalue()
