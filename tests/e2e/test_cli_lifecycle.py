@@ -1,5 +1,5 @@
 """The dev stack under the real ``pulumi`` CLI, against the emulator: up, no-op preview, a config change,
-drift fixed by refresh + up, and destroy.
+drift fixed by refresh + up, destroy, and a promotion of dev into the prod space through the Automation API.
 
 Each test deploys a scratch copy of the project (its real ``Pulumi.dev.yaml``, ``.venv`` linked) to a
 throwaway file backend with a passphrase, as ``make demo`` does; Snowflake management stays off as in the
@@ -25,6 +25,7 @@ import yaml
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.demo import DEMO_SECRETS
 from tests.conftest import SESSION_PACING_ENV
+from tests.program.ready_stack import SAMPLE_USER, finish_the_manual_steps
 
 pytestmark = [
     pytest.mark.e2e,
@@ -164,6 +165,7 @@ def cli_stack(tmp_path: Path, flex_emulator: Any) -> Iterator[CliStack]:
             "PULUMI_BACKEND_URL": backend.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": "e2e-only-passphrase",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
+            **SESSION_PACING_ENV,
         }
     )
     stack = CliStack(project=project, env=env)
@@ -259,3 +261,63 @@ def test_destroy_removes_every_object_of_the_stack_and_keeps_the_space(
     assert flex_emulator.space("unified-profiles-dev")["id"] == space_id
     assert flex_emulator.personas_source("unified-profiles-dev")["id"] == personas_source["id"]
     assert not cli_stack.exported()["deployment"].get("resources")
+
+
+def test_promote_verifies_dev_and_deploys_the_same_commit_to_prod(
+    cli_stack: CliStack, flex_emulator: Any
+) -> None:
+    ns = "flex-unified-profiles"
+    flex_emulator.seed_flex_events("unified-profiles-prod")
+    cli_stack.pulumi("stack", "init", "prod")
+    cli_stack.pulumi("config", "set", "--stack", "prod", "segment:endpoint", flex_emulator.url)
+    for key, value in DEMO_SECRETS.items():
+        cli_stack.pulumi("config", "set", "--secret", "--stack", "prod", key, stdin=value)
+    for stack in (STACK, "prod"):
+        cli_stack.pulumi(
+            "config", "set", "--path", "--stack", stack, f"{ns}:profileApi.endpoint", flex_emulator.url
+        )
+        cli_stack.pulumi(
+            "config", "set", "--secret", "--stack", stack, f"{ns}:profileApiToken",
+            stdin=flex_emulator.profile_api_token(),
+        )  # fmt: skip
+    cli_stack.pulumi("config", "set", "--path", "--stack", STACK, f"{ns}:verify.sampleUserId", SAMPLE_USER)
+    cli_stack.up()
+    finish_the_manual_steps(flex_emulator)
+    git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the verified commit"]):
+        subprocess.run([*git, *args], cwd=cli_stack.project, check=True, capture_output=True)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=cli_stack.project, check=True, capture_output=True, text=True
+    ).stdout.strip()
+    flex_emulator.clear_requests()
+
+    promoted = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "segment_provider.promote",
+            "--from-stack",
+            STACK,
+            "--to-stack",
+            "prod",
+            "--yes",
+        ],
+        cwd=cli_stack.project,
+        env=cli_stack.env,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+    )
+
+    assert promoted.returncode == 0, f"promote failed\n{promoted.stdout}\n{promoted.stderr}"
+    assert "✘" not in promoted.stdout
+    tag = cli_stack.pulumi("stack", "tag", "get", "verified-commit", "--stack", STACK).stdout.strip()
+    assert tag == head
+    prod_space = flex_emulator.space("unified-profiles-prod")["id"]
+    with flex_emulator.store_lock:
+        prod_traits = [
+            t for t in flex_emulator.store.computed_traits.values() if t.get("spaceId") == prod_space
+        ]
+    assert len(prod_traits) == len(expected_objects()["traits"])
+    again = cli_stack.pulumi("preview", "--stack", "prod", "--expect-no-changes", check=False)
+    assert again.returncode == 0, again.stdout + again.stderr

@@ -122,14 +122,19 @@ class Setup:
         )
         return code, out.getvalue() + "".join(f"? {q}\n" for q in questions), err.getvalue()
 
-    def prod_space_objects(self) -> int:
-        """Segment objects the program made for prod (named with the prod prefix)."""
+    def prod_traits(self) -> list[str]:
         store = self.emulator.store
         with self.emulator.store_lock:
             prod_space = next(s for s in store.spaces.values() if s["slug"] == "unified-profiles-prod")
-            sources = [s for s in store.sources.values() if s["slug"].startswith("flex_prod_")]
-            traits = [t for t in store.computed_traits.values() if t.get("spaceId") == prod_space["id"]]
-        return len(sources) + len(traits)
+            return sorted(
+                t["key"] for t in store.computed_traits.values() if t["spaceId"] == prod_space["id"]
+            )
+
+    def prod_space_objects(self) -> int:
+        """Segment objects the program made for prod: its sources (named flex_prod_…) and the prod space's traits."""
+        with self.emulator.store_lock:
+            sources = [s for s in self.emulator.store.sources.values() if s["slug"].startswith("flex_prod_")]
+        return len(sources) + len(self.prod_traits())
 
     def mutations(self) -> list[str]:
         return [f"{r.method} {r.path}" for r in self.emulator.requests if r.method in MUTATING]
@@ -168,7 +173,8 @@ def test_a_verified_dev_stack_is_promoted_and_prod_ends_like_dev(setup: Setup) -
     ):
         assert line in output
     assert "✘" not in output
-    assert setup.prod_space_objects() > 0
+    assert len(setup.prod_traits()) == 6
+    assert setup.prod_space_objects() == 6 + 2  # the traits, the Salesforce and Reverse ETL sources
     # prod now matches its program; a second promotion verifies again and has nothing to deploy
     setup.prod.expect_no_changes(MAIN)
     code, output, _ = setup.promote("--yes")
