@@ -130,6 +130,19 @@ def print_outputs(outputs: Mapping[str, Any]) -> None:
         print(f"  {number}. [{step['status']:>5}] {step['step']}\n           {step['how']}")
 
 
+def print_doctor(config: Mapping[str, str]) -> None:
+    """What ``python -m segment_provider.doctor --stack dev`` says right after the first ``up``."""
+    from segment_provider.checks import run_checks
+    from segment_provider.doctor import StackConfigValues, clients_for, load_program, render_table, summary
+
+    values = StackConfigValues(config, frozenset(DEMO_SECRETS))
+    program = load_program(values, "dev", REPO)
+    checks = run_checks(program, *clients_for(program, os.environ))
+    print("\nDoctor (python -m segment_provider.doctor --stack dev): what is left after the first up\n")
+    print(render_table(checks))
+    print(f"\n{summary(checks)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -139,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     with emulator(seed_flex_events=not args.without_flex_events) as url:
         config = stack_config(url)
         outputs = run_with_cli(config) if shutil.which("pulumi") else run_with_harness(config)
-    print_outputs(outputs)
+        print_outputs(outputs)
+        print_doctor(config)
     return 0
 
 
