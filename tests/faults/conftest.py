@@ -69,6 +69,27 @@ DELETE_CALL = {
     "ComputedTrait": "removeComputedTraitFromSpace",
 }
 KINDS = sorted(FIRST_CALL)
+# The dev stack's computed-trait resources (definitions.yaml, every trait ready).
+TRAITS = {
+    "trait-total_inbounds",
+    "trait-total_outbounds",
+    "trait-frequent_inbound_channel",
+    "trait-last_known_service_agent",
+    "trait-last_interaction_duration",
+    "trait-sentiment_in_last_interaction",
+}
+
+# Each kind's create → (objects of the kind the dev stack creates, creates whose answer the lost-answer tests
+# lose). Both sources (Salesforce and Reverse ETL) lose theirs; of the six traits, the first create does.
+CREATES: dict[str, tuple[int, int]] = {
+    "createSource": (2, 2),
+    "createWarehouse": (1, 1),
+    "addConnectionFromSourceToWarehouse": (1, 1),
+    "createReverseEtlModel": (1, 1),
+    "createDestination": (1, 1),
+    "createDestinationSubscription": (1, 1),
+    "createComputedTrait": (6, 1),
+}
 
 
 # The client paces itself to Segment's per-minute limits; against the session's emulator a minute is scaled.

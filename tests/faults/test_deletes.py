@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from segment_emulator import Emulator
 from tests.faults.conftest import (
+    CREATES,
     DELETE_CALL,
     MAIN,
+    TRAITS,
     api_client,
     calls,
     changes,
@@ -21,7 +24,7 @@ from tests.faults.conftest import (
 )
 from tests.harness import REPO_ROOT, DeploymentFailed, ProviderServer
 
-NOTHING = {
+NOTHING: dict[str, list[Any]] = {
     "sources": [],
     "warehouses": [],
     "connections": [],
@@ -51,30 +54,45 @@ def test_destroy_succeeds_when_every_object_is_already_gone(
     assert {r.status for r in calls(flex_emulator, "updateDestination")} == {404}
 
 
+# The operation that fails for good → the resources the first up leaves out (failed or skipped). Between the two
+# cases every kind is made by the failed up, then destroyed.
+PARTIAL = {
+    "mapping refused": ("createDestinationSubscription", {"send-identify", "profiles-destination-enabled"}),
+    "traits refused": ("createComputedTrait", TRAITS),
+}
+
+
+@pytest.mark.parametrize("case", PARTIAL)
 def test_destroy_after_a_partial_creation_removes_what_was_made(
-    server: ProviderServer, flex_emulator: Emulator
+    case: str, server: ProviderServer, flex_emulator: Emulator
 ) -> None:
+    operation, missing = PARTIAL[case]
     engine = engine_for(server, flex_emulator)
-    flex_emulator.add_fault("status", operation="createDestinationSubscription", status=422, count=1000)
+    flex_emulator.add_fault("status", operation=operation, status=422, count=1000)
     with pytest.raises(DeploymentFailed):
         engine.up(MAIN)
-    assert "model" in engine.state and "send-identify" not in engine.state
+    made = {r.name for r in engine.registrations if r.custom} - missing
+    assert set(engine.state.names()) - {"flex-unified-profiles"} == made
     flex_emulator.clear_faults()
+    flex_emulator.clear_requests()
 
     result = engine.destroy()
 
     assert result.failures == []
     assert engine.state.names() == []
+    assert {step.name for step in result.steps if step.op == "delete"} >= made
     assert segment_objects(flex_emulator) == NOTHING
 
 
-def test_destroy_after_a_lost_create_answer_removes_the_adopted_object(
+def test_destroy_after_lost_create_answers_removes_the_adopted_objects(
     server: ProviderServer, flex_emulator: Emulator
 ) -> None:
-    # The adopted object is the one in the state: destroying leaves no orphan behind.
+    # The adopted objects are the ones in the state: destroying leaves no orphan behind.
     engine = engine_for(server, flex_emulator)
-    flex_emulator.add_fault("commit_then_fail", operation="createWarehouse", status=None)
+    for operation, (_, lost) in sorted(CREATES.items()):
+        flex_emulator.add_fault("commit_then_fail", operation=operation, status=None, count=lost)
     engine.up(MAIN)
+    assert flex_emulator.faults == [], "every kind's create lost its answer"
 
     engine.destroy()
 
@@ -110,11 +128,14 @@ def test_a_delete_answered_with_5xx_after_it_was_applied_is_not_an_error(
     engine.up(MAIN)
     for operation in sorted(DELETE_CALL.values()):
         flex_emulator.add_fault("commit_then_fail", operation=operation, status=503)
+    # The activation is released with a PATCH (enabled: false), sent again as it is.
+    flex_emulator.add_fault("commit_then_fail", operation="updateDestination", status=503)
     flex_emulator.clear_requests()
 
     engine.destroy()
 
     assert engine.state.names() == []
-    for operation in DELETE_CALL.values():
-        assert [r.status for r in calls(flex_emulator, operation)][:2] == [503, 404], operation
+    for kind, operation in DELETE_CALL.items():
+        assert [r.status for r in calls(flex_emulator, operation)][:2] == [503, 404], kind
+    assert [r.status for r in calls(flex_emulator, "updateDestination")] == [503, 200]
     assert segment_objects(flex_emulator) == NOTHING

@@ -14,12 +14,14 @@ import pytest
 from segment_emulator import Emulator
 from segment_provider.api.models import TraitDefinition
 from tests.faults.conftest import (
+    KINDS,
     MAIN,
     api_client,
     assert_converged,
     changes,
     delete_every_kind,
     engine_for,
+    kind_of,
     mutating,
     outputs,
 )
@@ -31,6 +33,7 @@ def change_every_kind(engine: ProgramEngine, emulator: Emulator) -> set[str]:
     resource names changed."""
     client = api_client(emulator)
     client.update_source(outputs(engine, "salesforce-source")["source_id"], name="Renamed in the app")
+    client.update_source(outputs(engine, "reverse-etl-source")["source_id"], enabled=False)
     warehouse_id = outputs(engine, "warehouse")["warehouse_id"]
     with emulator.store_lock:
         emulator.store.warehouses[warehouse_id]["settings"]["database"] = "CHANGED_IN_THE_APP"
@@ -46,8 +49,10 @@ def change_every_kind(engine: ProgramEngine, emulator: Emulator) -> set[str]:
         trait["trait_id"],
         definition=TraitDefinition(type="USERS", query="event('Something else').count()"),
     )
+    # A warehouse connection has nothing to change: it exists or it does not.
     return {
         "salesforce-source",
+        "reverse-etl-source",
         "warehouse",
         "model",
         "profiles-destination",
@@ -67,6 +72,8 @@ def test_changes_to_every_kind_show_on_refresh_and_up_restores_them(
     refreshed = engine.refresh()
 
     assert {drift.name for drift in refreshed.drift} == changed
+    kinds = {kind_of(drift.type) for drift in refreshed.drift}
+    assert kinds == set(KINDS) - {"UnifySpace", "WarehouseConnection"}, kinds
     flex_emulator.clear_requests()
     restored = engine.up(MAIN)
     assert changes(restored) == dict.fromkeys(changed, "update")
@@ -86,6 +93,8 @@ def test_deletions_of_every_kind_show_on_refresh_and_up_recreates_them(
     gone = {step.name for step in refreshed.steps if step.op == "delete"}
     managed = {r.name for r in engine.registrations if r.custom} - {"space"}
     assert gone == managed, "every deleted object (and the activation of the deleted destination) is reported"
+    gone_kinds = {kind_of(step.type) for step in refreshed.steps if step.op == "delete"}
+    assert gone_kinds == set(KINDS) - {"UnifySpace"}, gone_kinds
     assert set(engine.state.names()) == {"flex-unified-profiles", "space"}
     recreated = engine.up(MAIN)
     assert changes(recreated) == dict.fromkeys(managed, "create")
@@ -130,3 +139,21 @@ def test_a_space_deleted_in_the_app_stops_up_before_anything_is_changed(
         engine.up(MAIN)
     assert mutating(flex_emulator) == []
     assert set(engine.state.names()) == remaining
+
+
+def test_a_space_renamed_in_the_app_is_reported_and_left_as_it_is(
+    server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
+) -> None:
+    # The API cannot change a space: the stack names it by slug, so a new name is recorded, not undone.
+    engine = engine_for(server, flex_emulator)
+    engine.up(MAIN)
+    space_id = outputs(engine, "space")["space_id"]
+    with flex_emulator.store_lock:
+        flex_emulator.store.spaces[space_id]["name"] = "Renamed in the app"
+
+    refreshed = engine.refresh()
+
+    (drift,) = refreshed.drift
+    assert (drift.name, drift.after) == ("space", {"space_name": "Renamed in the app"})
+    assert outputs(engine, "space")["space_name"] == "Renamed in the app"
+    assert_converged(engine, flex_emulator, converged)

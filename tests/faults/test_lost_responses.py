@@ -11,19 +11,8 @@ from typing import Any
 import pytest
 
 from segment_emulator import Emulator
-from tests.faults.conftest import MAIN, assert_converged, calls, engine_for, mutating
+from tests.faults.conftest import CREATES, MAIN, assert_converged, calls, engine_for, mutating
 from tests.harness import ProviderServer
-
-# Each kind's create and how many objects of the kind the dev stack creates.
-CREATES = {
-    "createSource": 2,
-    "createWarehouse": 1,
-    "addConnectionFromSourceToWarehouse": 1,
-    "createReverseEtlModel": 1,
-    "createDestination": 1,
-    "createDestinationSubscription": 1,
-    "createComputedTrait": 6,
-}
 
 
 @pytest.mark.parametrize(
@@ -33,19 +22,24 @@ def test_a_lost_answer_to_every_kinds_create_is_adopted_not_duplicated(
     answer: int | None, server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
 ) -> None:
     engine = engine_for(server, flex_emulator)
-    for operation in CREATES:
-        flex_emulator.add_fault("commit_then_fail", operation=operation, status=answer)
-    # The activation's PATCH too: it is retried as it is (setting enabled twice is harmless).
+    for operation, (_, lost) in CREATES.items():
+        flex_emulator.add_fault("commit_then_fail", operation=operation, status=answer, count=lost)
+    # The activation is a PATCH (enabled: true), sent again as it is: setting it twice is harmless.
     flex_emulator.add_fault("commit_then_fail", operation="updateDestination", status=answer)
 
     result = engine.up(MAIN)
 
     assert result.failures == []
-    for operation, objects in CREATES.items():
+    for operation, (objects, lost) in CREATES.items():
         sent = calls(flex_emulator, operation)
         assert len(sent) == objects, f"{operation} was sent {len(sent)} times for {objects} object(s)"
-        lost = [r for r in sent if r.fault == "commit_then_fail"]
-        assert len(lost) == 1 and lost[0].committed, operation
+        lost_answers = [r for r in sent if r.fault == "commit_then_fail"]
+        assert len(lost_answers) == lost and all(r.committed for r in lost_answers), operation
+    slugs = {r.body["slug"] for r in calls(flex_emulator, "createSource")}
+    assert slugs == {"flex_dev_salesforce", "flex_dev_reverse_etl"}, "both sources lost their answer"
+    activation = calls(flex_emulator, "updateDestination")
+    assert activation[0].fault == "commit_then_fail" and activation[0].committed
+    assert activation[-1].status == 200 and len(activation) == 2
     assert_converged(engine, flex_emulator, converged)
 
 

@@ -3,52 +3,47 @@ finishes the job without one mutating call to the objects that were already righ
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
+import pulumi
 import pytest
 
 from segment_emulator import Emulator
-from tests.faults.conftest import MAIN, assert_converged, changes, engine_for, mutating
+from tests.faults.conftest import (
+    MAIN,
+    MAX_RETRIES,
+    TRAITS,
+    assert_converged,
+    calls,
+    changes,
+    engine_for,
+    kind_of,
+    mutating,
+)
 from tests.harness import DeploymentFailed, ProviderServer
 
 PERSISTENT = 1000
-# The failing operation → (the resource that fails, the resources skipped because they depend on it, the mutating
-# calls the next up needs: those of the failed resource and of the skipped ones, nothing else).
-CASES: dict[str, tuple[int, str, set[str], list[str]]] = {
-    "model refused (422)": (
-        422,
-        "createReverseEtlModel",
-        {"send-identify", "profiles-destination-enabled"},
-        [
-            "PATCH updateDestination",
-            "PATCH updateSubscriptionForDestination",
-            "POST createDestinationSubscription",
-            "POST createReverseEtlModel",
-        ],
-    ),
-    "warehouse create failing (500)": (
-        500,
-        "createWarehouse",
-        {"salesforce-to-warehouse"},
-        [
-            "POST addConnectionFromSourceToWarehouse",
-            "POST createValidationInWarehouse",
-            "POST createWarehouse",
-        ],
-    ),
-    "mapping schedule failing (500)": (
-        500,
-        "updateSubscriptionForDestination",
-        {"profiles-destination-enabled"},
-        [
-            "PATCH updateDestination",
-            "PATCH updateSubscriptionForDestination",
-            "POST createDestinationSubscription",
-        ],
-    ),
-    "source naming failing (500)": (
+
+
+class Case(NamedTuple):
+    """One resource kind failing for good: the status and operation of the fault, the resources that fail, those
+    skipped because they depend on them, and the mutating calls the next ``up`` needs (those of the failed and
+    skipped resources, nothing else)."""
+
+    kind: str
+    status: int
+    operation: str
+    failed: set[str]
+    skipped: set[str]
+    next_calls: list[str]
+
+
+CASES: dict[str, Case] = {
+    "source naming failing (500)": Case(
+        "Source",
         500,
         "updateSource",
+        {"salesforce-source", "reverse-etl-source"},
         {
             "salesforce-to-warehouse",
             "model",
@@ -70,12 +65,80 @@ CASES: dict[str, tuple[int, str, set[str], list[str]]] = {
             "PATCH updateDestination",
         ],
     ),
-}
-FAILED = {
-    "createReverseEtlModel": {"model"},
-    "createWarehouse": {"warehouse"},
-    "updateSubscriptionForDestination": {"send-identify"},
-    "updateSource": {"salesforce-source", "reverse-etl-source"},
+    "warehouse create failing (500)": Case(
+        "Warehouse",
+        500,
+        "createWarehouse",
+        {"warehouse"},
+        {"salesforce-to-warehouse"},
+        [
+            "POST addConnectionFromSourceToWarehouse",
+            "POST createValidationInWarehouse",
+            "POST createWarehouse",
+        ],
+    ),
+    "connection failing (500)": Case(
+        "WarehouseConnection",
+        500,
+        "addConnectionFromSourceToWarehouse",
+        {"salesforce-to-warehouse"},
+        set(),
+        ["POST addConnectionFromSourceToWarehouse"],
+    ),
+    "model refused (422)": Case(
+        "ReverseEtlModel",
+        422,
+        "createReverseEtlModel",
+        {"model"},
+        {"send-identify", "profiles-destination-enabled"},
+        [
+            "PATCH updateDestination",
+            "PATCH updateSubscriptionForDestination",
+            "POST createDestinationSubscription",
+            "POST createReverseEtlModel",
+        ],
+    ),
+    "destination failing (500)": Case(
+        "Destination",
+        500,
+        "createDestination",
+        {"profiles-destination"},
+        {"send-identify", "profiles-destination-enabled"},
+        [
+            "PATCH updateDestination",
+            "PATCH updateSubscriptionForDestination",
+            "POST createDestination",
+            "POST createDestinationSubscription",
+        ],
+    ),
+    "mapping schedule failing (500)": Case(
+        "DestinationSubscription",
+        500,
+        "updateSubscriptionForDestination",
+        {"send-identify"},
+        {"profiles-destination-enabled"},
+        [
+            "PATCH updateDestination",
+            "PATCH updateSubscriptionForDestination",
+            "POST createDestinationSubscription",
+        ],
+    ),
+    "activation failing (500)": Case(
+        "DestinationActivation",
+        500,
+        "updateDestination",
+        {"profiles-destination-enabled"},
+        set(),
+        ["PATCH updateDestination"],
+    ),
+    "traits refused (422)": Case(
+        "ComputedTrait",
+        422,
+        "createComputedTrait",
+        TRAITS,
+        set(),
+        ["POST createComputedTrait"] * len(TRAITS),
+    ),
 }
 
 
@@ -83,7 +146,7 @@ FAILED = {
 def test_the_next_up_finishes_without_touching_what_was_already_right(
     case: str, server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
 ) -> None:
-    status, operation, skipped, next_calls = CASES[case]
+    kind, status, operation, failed_names, skipped, next_calls = CASES[case]
     engine = engine_for(server, flex_emulator)
     flex_emulator.add_fault("status", operation=operation, status=status, count=PERSISTENT)
 
@@ -91,8 +154,8 @@ def test_the_next_up_finishes_without_touching_what_was_already_right(
         engine.up(MAIN)
 
     result = failed.value.result
-    failed_names = {f.name for f in failed.value.failures}
-    assert failed_names == FAILED[operation]
+    assert {f.name for f in failed.value.failures} == failed_names
+    assert {kind_of(f.type) for f in failed.value.failures} == {kind}
     assert {urn.rsplit("::", 1)[-1] for urn in result.skipped} >= skipped
     created = {step.name for step in result.steps if step.op == "create"}
     assert created, "nothing was created before the failure"
@@ -107,4 +170,24 @@ def test_the_next_up_finishes_without_touching_what_was_already_right(
     assert set(changes(second).values()) == {"create"}
     assert set(changes(second)) == failed_names | skipped
     assert sorted(mutating(flex_emulator)) == sorted(next_calls)
+    assert_converged(engine, flex_emulator, converged)
+
+
+def test_segment_failing_during_the_read_only_checks_stops_up_before_any_change(
+    server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
+) -> None:
+    # The space lookup (listSpaces) comes first, in the program's read-only checks: when it keeps failing,
+    # nothing is registered, so nothing is half made.
+    engine = engine_for(server, flex_emulator)
+    flex_emulator.add_fault("status", operation="listSpaces", status=503, count=PERSISTENT)
+
+    with pytest.raises(pulumi.RunError, match="listSpaces"):
+        engine.up(MAIN)
+
+    assert [r.status for r in calls(flex_emulator, "listSpaces")] == [503] * (MAX_RETRIES + 1)
+    assert mutating(flex_emulator) == []
+    assert engine.state.names() == []
+
+    flex_emulator.clear_faults()
+    engine.up(MAIN)
     assert_converged(engine, flex_emulator, converged)

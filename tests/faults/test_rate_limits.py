@@ -20,7 +20,6 @@ from tests.faults.conftest import (
     assert_converged,
     calls,
     engine_for,
-    segment_objects,
 )
 from tests.harness import DeploymentFailed, ProviderServer
 
@@ -84,14 +83,25 @@ def strict_emulator() -> Iterator[Emulator]:
 def test_the_emulators_own_rate_limits_on_every_operation_are_waited_out(
     server: ProviderServer, strict_emulator: Emulator, converged: dict[str, Any]
 ) -> None:
-    # Real limiter answers: msBeforeNext in the body and X-RateLimit-* headers, as Segment sends them. With one
-    # call per window, requests that waited for the same window retry together and all but one meet the limit
-    # again (every resource reads the workspace once), so this test allows more retries than usual.
+    # Real limiter answers: msBeforeNext in the body and X-RateLimit-* headers, as Segment sends them. Which
+    # operations meet the limit depends on how the provider threads interleave, so only the outcome is asserted;
+    # the storm test above covers each kind's first call deterministically. Some 429s are certain: the
+    # destinations catalog is read in three pages one after the other (Segment Profiles sorts after 500 other
+    # destinations), and the limiter allows one request per operation per window. Requests that waited for the
+    # same window retry together and all but one meet the limit again, so this test allows more retries.
     engine = engine_for(server, strict_emulator, **{"segment:maxRetries": 10})
 
-    engine.up(MAIN)
+    result = engine.up(MAIN)
 
-    limited = {r.operation_id for r in strict_emulator.requests if r.status == 429}
-    assert {"createSource", "listSpaces", "getWorkspace"} <= limited, limited
-    assert segment_objects(strict_emulator) == converged
+    assert result.failures == []
+    limited = [r for r in strict_emulator.requests if r.status == 429]
+    assert limited, "the emulator's limiter never answered 429: the test proves nothing"
+    for request in limited:
+        assert request.fault is None, "every 429 here comes from the limiter, not from an injected fault"
+        (error,) = request.response_body["errors"]
+        assert error["data"]["msBeforeNext"] >= 0
+        assert {"X-RateLimit-Limit", "X-RateLimit-Reset"} <= set(request.response_headers)
+    for operation in {str(r.operation_id) for r in limited}:
+        last = [r.status for r in calls(strict_emulator, operation)][-1]
+        assert last is not None and 200 <= last < 300, f"{operation} never got past the limit"
     assert_converged(engine, strict_emulator, converged)

@@ -19,6 +19,7 @@ from tests.faults.conftest import (
     KINDS,
     MAIN,
     MAX_RETRIES,
+    READ_CALL,
     assert_converged,
     calls,
     engine_for,
@@ -66,24 +67,15 @@ def test_refresh_and_destroy_get_through_when_every_kinds_read_and_delete_fail(
 ) -> None:
     engine = engine_for(server, flex_emulator, **{"segment:readTimeout": QUICK_TIMEOUT})
     engine.up(MAIN)
-    reads = {
-        "getSpace",
-        "getSource",
-        "getWarehouse",
-        "listConnectedSourcesFromWarehouse",
-        "getReverseEtlModel",
-        "getDestination",
-        "getSubscriptionFromDestination",
-        "getComputedTrait",
-    }
-    for operation in sorted(reads):
+    for operation in sorted(set(READ_CALL.values())):
         FAULTS[fault](flex_emulator, operation, QUICK_HANG_SECONDS)
 
     refreshed = engine.refresh()
 
     assert refreshed.failures == [] and refreshed.drift == []
     assert {step.op for step in refreshed.steps} == {"same"}
-    assert all(faulted(flex_emulator, op) for op in reads), "a read fault was never hit"
+    for kind, operation in READ_CALL.items():
+        assert faulted(flex_emulator, operation), f"the fault never reached {kind}'s read ({operation})"
 
     flex_emulator.clear_requests()
     for operation in sorted(set(DELETE_CALL.values()) | {"updateDestination"}):
@@ -92,7 +84,9 @@ def test_refresh_and_destroy_get_through_when_every_kinds_read_and_delete_fail(
     engine.destroy()
 
     assert engine.state.names() == []
-    assert all(faulted(flex_emulator, op) for op in DELETE_CALL.values()), "a delete fault was never hit"
+    for kind, operation in DELETE_CALL.items():
+        assert faulted(flex_emulator, operation), f"the fault never reached {kind}'s delete ({operation})"
+    assert faulted(flex_emulator, "updateDestination"), "the fault never reached the activation's release"
     assert segment_objects(flex_emulator) == {
         "sources": [],
         "warehouses": [],
