@@ -23,6 +23,7 @@ from segment_provider.resources.base import (
     SegmentProvider,
     resource_props,
     with_secret_outputs,
+    workspace_of,
 )
 
 PROFILES_SOURCE_CATALOG_SLUG = "personas-compute"
@@ -114,7 +115,7 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
         return remote.id
 
     def computed_outputs(self, remote: ApiSpace) -> dict[str, Any]:
-        workspace = self.client.get_workspace()
+        workspace = workspace_of(self.client)
         profiles_source = find_profiles_source(self.client.list_sources(), remote)
         write_keys = list(profiles_source.write_keys) if profiles_source else []
         return {

@@ -1,0 +1,245 @@
+"""One stack on a fresh emulator, and what each engine operation on it costs.
+
+The engine starts one provider process per operation (``pulumi up``, ``refresh``, ``destroy``), so every
+operation here gets a fresh provider server too: its catalog cache and its pacer start empty, as they would. The
+restart is not counted in the seconds. The program itself (config, the read-only checks against Segment,
+registrations) runs in this process, as the language host would run it, and its calls are counted.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchmarks.stack import ONE_TRAIT_CHANGE, REPO, SECRET_KEYS, benchmark_config, write_definitions
+from segment_emulator import Emulator
+from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer, RunResult
+
+MAIN = REPO / "__main__.py"
+DYNAMIC = "pulumi-python:dynamic/segment:"
+READ_METHODS = frozenset({"GET", "HEAD"})
+# POSTs that change nothing in Segment: the warehouse settings check (POST /warehouses/validation) is a lookup.
+READ_ONLY_POSTS = frozenset({"createValidationInWarehouse"})
+PACING_ENV = "SEGMENT_API_PACING"
+
+
+@dataclass(frozen=True)
+class Options:
+    latency_ms: float = 80.0
+    time_scale: float = 0.01
+    """Segment's rate-limit windows (a minute) and the client's pacing, both multiplied by this."""
+
+
+@dataclass(frozen=True, order=True)
+class Call:
+    method: str
+    operation_id: str
+    """The path when the request matched no Segment operation."""
+    status: int
+    """0 when no answer was sent (a dropped connection)."""
+
+    @property
+    def is_read(self) -> bool:
+        return self.method in READ_METHODS or self.operation_id in READ_ONLY_POSTS
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.operation_id} {self.status}"
+
+
+@dataclass
+class Measurement:
+    """What one operation cost, from the emulator's request log."""
+
+    scenario: str
+    stack: str
+    custom_traits: int
+    objects: int
+    """Segment objects (dynamic resources) the operation covered."""
+    changed: int
+    """Of those, the ones created, updated, replaced, deleted (or, for a refresh, found drifted)."""
+    reads: int
+    mutations: int
+    throttled: int
+    """Requests the emulator answered 429."""
+    failed: int
+    seconds: float
+    expected_mutations: int | None = None
+    """The budget of a create from empty (see ``create_mutations``) or a destroy (one per object but the space,
+    which is released from the stack, never deleted)."""
+    error: str | None = None
+    operations: Counter[Call] = field(default_factory=Counter)
+    """Every call by method, operation and status."""
+
+    @property
+    def calls(self) -> int:
+        return self.reads + self.mutations
+
+    def calls_to(self, operation_id: str, status: int | None = None) -> int:
+        return sum(
+            n
+            for call, n in self.operations.items()
+            if call.operation_id == operation_id and status in (None, call.status)
+        )
+
+    @property
+    def accepted_mutations(self) -> int:
+        """Mutating calls that were not refused with a 429."""
+        return sum(n for call, n in self.operations.items() if not call.is_read and call.status != 429)
+
+
+def stack_label(custom_traits: int) -> str:
+    return "Flex stack" if custom_traits == 0 else f"Flex stack + {custom_traits} traits"
+
+
+def kind_of(type_token: str) -> str:
+    return type_token.removeprefix(DYNAMIC)
+
+
+def create_mutations(kind: str, inputs: Mapping[str, Any]) -> int:
+    """Mutating calls a create of one object should cost."""
+    if kind == "UnifySpace":
+        return 0  # the API cannot create a space: it is looked up
+    if kind == "DestinationSubscription" and inputs.get("schedule"):
+        return 2  # Segment's create cannot carry the schedule: create, then PATCH it
+    if kind == "Source" and inputs.get("name"):
+        return 2  # only the alpha create takes a name, and it cannot keep the source off every warehouse
+    return 1
+
+
+@contextmanager
+def pacing(time_scale: float) -> Iterator[dict[str, str]]:
+    """The client's pacing on the emulator's clock, here (the program's checks) and in the provider server."""
+    env = {PACING_ENV: repr(time_scale)}
+    saved = os.environ.get(PACING_ENV)
+    os.environ.update(env)
+    try:
+        yield env
+    finally:
+        if saved is None:
+            os.environ.pop(PACING_ENV, None)
+        else:
+            os.environ[PACING_ENV] = saved
+
+
+class StackBench:
+    """A stack (the Flex stack plus ``custom_traits``) on its own emulator and provider server."""
+
+    def __init__(self, custom_traits: int, options: Options, workdir: Path) -> None:
+        self.custom_traits = custom_traits
+        self.options = options
+        self.definitions = workdir / f"definitions-{custom_traits}.yaml"
+        write_definitions(self.definitions, custom_traits)
+        self.emulator = Emulator(
+            port=0, time_scale=options.time_scale, latency_ms=options.latency_ms, seed_flex_events=True
+        )
+        self.server: ProviderServer | None = None
+        self.engine: ProgramEngine | None = None
+
+    @property
+    def label(self) -> str:
+        return stack_label(self.custom_traits)
+
+    def __enter__(self) -> StackBench:
+        self.emulator.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.server is not None:
+            self.server.stop()
+        self.emulator.stop()
+
+    def start(self, env: Mapping[str, str]) -> None:
+        self.server = ProviderServer(cwd=REPO, env=env)
+        self.server.start()
+        config = benchmark_config(self.emulator.url, self.emulator.token, self.definitions)
+        self.engine = ProgramEngine(self.server, stack="dev", config=config, secret_keys=SECRET_KEYS)
+
+    # ------------------------------------------------------------------ the operations
+
+    def up(self, scenario: str) -> Measurement:
+        return self._measure(scenario, lambda engine: engine.up(MAIN))
+
+    def up_from_empty(self, scenario: str) -> Measurement:
+        measurement = self.up(scenario)
+        measurement.expected_mutations = sum(
+            create_mutations(kind_of(record.type), record.inputs) for record in self._dynamic()
+        )
+        return measurement
+
+    def refresh(self, scenario: str) -> Measurement:
+        return self._measure(scenario, lambda engine: engine.refresh())
+
+    def destroy(self, scenario: str) -> Measurement:
+        kinds = [kind_of(record.type) for record in self._dynamic()]
+        measurement = self._measure(scenario, lambda engine: engine.destroy(), objects=len(kinds))
+        measurement.expected_mutations = sum(1 for kind in kinds if kind != "UnifySpace")
+        return measurement
+
+    def change_one_trait(self, scenario: str) -> Measurement:
+        """Change one trait's definition in the shared definitions, then ``up``."""
+        write_definitions(self.definitions, self.custom_traits, flex_schema=ONE_TRAIT_CHANGE)
+        return self.up(scenario)
+
+    # ------------------------------------------------------------------ measuring
+
+    def _dynamic(self) -> list[Any]:
+        assert self.engine is not None
+        return [record for record in self.engine.state if record.type.startswith(DYNAMIC)]
+
+    def _measure(
+        self, scenario: str, operation: Callable[[ProgramEngine], RunResult], objects: int | None = None
+    ) -> Measurement:
+        assert self.server is not None and self.engine is not None
+        self.server.restart()  # one provider process per operation, as the engine does
+        self.emulator.clear_requests()
+        error: str | None = None
+        failed = 0
+        started = time.perf_counter()
+        try:
+            result: RunResult | None = operation(self.engine)
+        except DeploymentFailed as failure:
+            result = failure.result
+            failed = len(failure.failures)
+            error = "; ".join(f"{f.name}: {f.message}" for f in failure.failures[:3])
+        except Exception as exception:  # the program itself failed: nothing was measured properly
+            result = None
+            failed = 1
+            error = f"{type(exception).__name__}: {exception}"
+        seconds = time.perf_counter() - started
+        calls = Counter(
+            Call(r.method, r.operation_id or r.path, r.status or 0) for r in self.emulator.requests
+        )
+        steps = [s for s in (result.steps if result else []) if s.type.startswith(DYNAMIC)]
+        skipped = len(result.skipped) if result else 0
+        return Measurement(
+            scenario=scenario,
+            stack=self.label,
+            custom_traits=self.custom_traits,
+            objects=objects if objects is not None else len(self._dynamic()),
+            changed=sum(1 for s in steps if s.op != "same"),
+            reads=sum(n for call, n in calls.items() if call.is_read),
+            mutations=sum(n for call, n in calls.items() if not call.is_read),
+            throttled=sum(n for call, n in calls.items() if call.status == 429),
+            failed=failed + skipped,
+            seconds=seconds,
+            error=error,
+            operations=calls,
+        )
+
+
+@contextmanager
+def stack_bench(custom_traits: int, options: Options) -> Iterator[StackBench]:
+    with (
+        tempfile.TemporaryDirectory(prefix="flex-bench-") as workdir,
+        pacing(options.time_scale) as env,
+        StackBench(custom_traits, options, Path(workdir)) as bench,
+    ):
+        bench.start(env)
+        yield bench

@@ -1,0 +1,137 @@
+"""`python -m benchmarks` in quick mode with a tiny latency: the structural facts of the API-call budget.
+
+Only call counts are asserted, never timings. The Flex stack runs every operation; the stack with 50 custom traits
+runs up, a no-op up, refresh and destroy (quick mode). Calls answered 429 are left out of the create budget here:
+they measure the pacing under this machine's load (the benchmark reports them), not what the providers send.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from benchmarks.cli import QUICK_SCALE_SIZES, SCENARIOS, Report, parse, run
+from benchmarks.report import table
+from benchmarks.runner import Measurement, Options
+from benchmarks.targets import DESTROY, NO_OP_UP, ONE_TRAIT_CHANGE, REFRESH, UP_FROM_EMPTY, check_all
+
+GUIDE_TRAITS = 6
+# Space, Salesforce source, warehouse, its connection, Reverse ETL source, model, Profiles destination, mapping,
+# the destination's activation.
+FLEX_OBJECTS = 9 + GUIDE_TRAITS
+NAMED_SOURCES = 2
+SCHEDULED_MAPPINGS = 1
+
+
+@pytest.fixture(scope="module")
+def report() -> Iterator[Report]:
+    yield run(Options(latency_ms=1, time_scale=0.01), sizes=QUICK_SCALE_SIZES)
+
+
+def rows(report: Report, scenario: str) -> list[Measurement]:
+    found = [m for m in report.measurements if m.scenario == scenario]
+    assert found, f"no {scenario} measured"
+    return found
+
+
+def test_every_scenario_ran_on_both_stacks(report: Report) -> None:
+    seen = [(m.scenario, m.custom_traits) for m in report.measurements]
+    assert seen == [
+        (UP_FROM_EMPTY, 0),
+        (NO_OP_UP, 0),
+        (REFRESH, 0),
+        (ONE_TRAIT_CHANGE, 0),
+        (DESTROY, 0),
+        *((s, n) for n in QUICK_SCALE_SIZES for s in (UP_FROM_EMPTY, NO_OP_UP, REFRESH, DESTROY)),
+    ]
+    printed = table(report.measurements).splitlines()
+    assert len(printed) == 2 + len(report.measurements)
+
+
+def test_nothing_failed(report: Report) -> None:
+    assert [
+        (m.scenario, m.stack, m.failed, m.error) for m in report.measurements if m.failed or m.error
+    ] == []
+
+
+def test_creates_cost_one_mutating_call_per_object(report: Report) -> None:
+    for m in rows(report, UP_FROM_EMPTY):
+        assert m.objects == FLEX_OBJECTS + m.custom_traits
+        accepted_traits = m.calls_to("createComputedTrait") - m.calls_to("createComputedTrait", 429)
+        assert accepted_traits == GUIDE_TRAITS + m.custom_traits
+        # None for the space (looked up), a second call for the scheduled mapping and for each named source.
+        assert m.accepted_mutations == m.objects - 1 + SCHEDULED_MAPPINGS + NAMED_SOURCES
+        assert m.expected_mutations == m.accepted_mutations
+
+
+def test_create_lookups_do_not_grow_with_the_number_of_objects(report: Report) -> None:
+    reads = {m.custom_traits: m.reads for m in rows(report, UP_FROM_EMPTY)}
+    assert len(reads) == 1 + len(QUICK_SCALE_SIZES)
+    assert len(set(reads.values())) == 1, reads
+
+
+def test_no_op_up_makes_no_mutating_call(report: Report) -> None:
+    for m in rows(report, NO_OP_UP):
+        assert (m.mutations, m.changed) == (0, 0)
+
+
+def test_refresh_reads_each_object_once(report: Report) -> None:
+    for m in rows(report, REFRESH):
+        # Besides one read per object: the workspace once per provider process, and the space's Profiles source.
+        assert (m.calls_to("getWorkspace"), m.calls_to("listSources")) == (1, 1)
+        assert m.reads == m.objects + 2
+        assert m.mutations == 0
+
+
+def test_one_trait_change_updates_one_trait(report: Report) -> None:
+    (m,) = rows(report, ONE_TRAIT_CHANGE)
+    assert (m.changed, m.accepted_mutations) == (1, 1)
+    assert m.calls_to("updateComputedTraitForSpace") == 1
+
+
+def test_destroy_deletes_each_object_once(report: Report) -> None:
+    for m in rows(report, DESTROY):
+        assert m.changed == m.objects
+        assert m.accepted_mutations == m.objects - 1  # the space is released, not deleted
+        assert m.expected_mutations == m.objects - 1
+
+
+def test_the_checks_agree_with_the_measurements(report: Report) -> None:
+    checks = {c.target: c for c in report.checks}
+    assert checks["every operation: no failed resource"].passed
+    assert checks["creates: lookups do not grow with the number of objects"].passed
+    assert all(c.passed for t, c in checks.items() if "no-op up" in t or "refresh" in t), report.checks
+
+
+def test_a_missed_target_fails_the_checks(report: Report) -> None:
+    def doctored(m: Measurement) -> Measurement:
+        if m.scenario == NO_OP_UP and m.custom_traits == 0:
+            return dataclasses.replace(m, mutations=1)
+        if m.scenario == REFRESH and m.custom_traits > 0:
+            return dataclasses.replace(m, reads=m.reads + m.custom_traits)  # a second read per trait
+        return m
+
+    failed = [c.target for c in check_all([doctored(m) for m in report.measurements]) if not c.passed]
+    assert failed == [
+        "Flex stack: a no-op up makes no mutating call",
+        *(f"Flex stack + {n} traits: a refresh reads each object once" for n in QUICK_SCALE_SIZES),
+    ]
+
+
+def test_options() -> None:
+    args = parse(
+        ["--quick", "--latency-ms", "5", "--time-scale", "0.02", "--only", "refresh", "--only", "scale"]
+    )
+    assert (args.quick, args.latency_ms, args.time_scale, args.only) == (
+        True,
+        5.0,
+        0.02,
+        ["refresh", "scale"],
+    )
+    assert set(SCENARIOS) == {"up", "noop", "refresh", "change", "destroy", "scale"}
+    with pytest.raises(SystemExit):
+        parse(["--only", "everything"])
+    with pytest.raises(SystemExit):
+        parse(["--time-scale", "0"])
