@@ -96,8 +96,24 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
         return self.client.update_source(
             id_,
             **only_changed(inputs, changed, "name", "enabled"),
-            settings=inputs.settings_if_changed(changed),
+            settings=self._settings_for_update(id_, inputs, changed, olds),
         )
+
+    def _settings_for_update(
+        self, id_: str, inputs: SourceInputs, changed: set[str], olds: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """The configured settings, plus those Segment added itself, or None when the settings did not change.
+
+        Segment replaces a source's settings as a whole, and the Salesforce OAuth done in the app lives there
+        (``instance-url`` and friends): sending only the configured keys would undo the authorisation. Keys this
+        stack set before and no longer sets are dropped; every other key Segment holds is sent back as read.
+        """
+        wanted = inputs.settings_if_changed(changed)
+        if wanted is None:
+            return None
+        ours = {*(olds.get("settings") or {}), *(olds.get("secret_settings") or {}), *wanted}
+        current = self.client.get_source(id_).settings or {}
+        return {**{k: v for k, v in current.items() if k not in ours}, **wanted}
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
         self.client.delete_source(id_)

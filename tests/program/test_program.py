@@ -164,6 +164,35 @@ def test_changing_the_schedule_updates_only_the_mapping(server: ProviderServer, 
     assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
 
 
+def test_changing_the_salesforce_environment_keeps_the_authorisation_done_in_the_app(
+    server: ProviderServer, flex_emulator: Any
+) -> None:
+    engine = engine_for(server, flex_emulator)
+    engine.up(MAIN)
+    with flex_emulator.store_lock:
+        salesforce = flex_emulator.store.source_by_slug("flex_dev_salesforce")
+        # what Segment adds to the settings once the OAuth is done in the app
+        salesforce["settings"].update(
+            {"instance-url": "https://acme.my.salesforce.com", "displayName": "Acme"}
+        )
+    salesforce_config = json.loads(engine.config["flex-unified-profiles:salesforce"])
+    engine.config["flex-unified-profiles:salesforce"] = json.dumps(
+        {**salesforce_config, "environment": "sandbox"}
+    )
+    flex_emulator.clear_requests()
+
+    result = engine.up(MAIN)
+
+    assert changes(result) == {"salesforce-source": "update"}
+    assert mutating(flex_emulator) == ["PATCH updateSource"]
+    assert flex_emulator.store.sources[salesforce["id"]]["settings"] == {
+        "salesforce-environment": "sandbox",
+        "instance-url": "https://acme.my.salesforce.com",
+        "displayName": "Acme",
+    }
+    engine.expect_no_changes(MAIN)
+
+
 def test_changing_one_trait_and_removing_another(
     server: ProviderServer, flex_emulator: Any, tmp_path: Path
 ) -> None:
