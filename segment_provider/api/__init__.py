@@ -5,7 +5,7 @@ This package does not depend on Pulumi.
 """
 
 from segment_provider.api.catalog import Catalog, clear_catalog_cache
-from segment_provider.api.client import BASE_URLS, USER_AGENT, ClientSettings, SegmentClient, jitter
+from segment_provider.api.client import BASE_URLS, USER_AGENT, ClientSettings, SegmentClient, backoff, jitter
 from segment_provider.api.errors import (
     ApiError,
     AuthenticationError,
@@ -93,6 +93,7 @@ __all__ = [
     "WarehouseMetadata",
     "WarehouseValidation",
     "Workspace",
+    "backoff",
     "clear_catalog_cache",
     "error_for_response",
     "jitter",

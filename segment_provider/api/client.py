@@ -77,6 +77,11 @@ def jitter(delay: float) -> float:
     return random.uniform(delay / 2, delay)
 
 
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """The jittered exponential wait before retry number ``attempt`` (1 for the first retry)."""
+    return jitter(min(cap, base * 2 ** (attempt - 1)))
+
+
 # ------------------------------------------------------------------------------------------------ settings
 
 
@@ -138,7 +143,7 @@ class ClientSettings(pydantic.BaseModel):
 
         Raises ``ConfigurationError`` naming the config key and environment variable to fix.
         """
-        token_value = _first_set(token, env.get(TOKEN_ENV))
+        token_value = first_set(token, env.get(TOKEN_ENV))
         if token_value is None:
             raise ConfigurationError(
                 f"No Segment Public API token. Set it with `pulumi config set --secret {TOKEN_KEY} <token>` "
@@ -146,7 +151,7 @@ class ClientSettings(pydantic.BaseModel):
                 "Segment app under Settings > Workspace settings > Access Management > Tokens.",
                 key=TOKEN_KEY,
             )
-        region_value = (_first_set(region, env.get(REGION_ENV)) or "us").lower()
+        region_value = (first_set(region, env.get(REGION_ENV)) or "us").lower()
         if region_value not in BASE_URLS:
             raise ConfigurationError(
                 f"{REGION_KEY} (or {REGION_ENV}) is '{region_value}', but it must be one of: "
@@ -154,7 +159,7 @@ class ClientSettings(pydantic.BaseModel):
                 f"`pulumi config set {REGION_KEY} eu`.",
                 key=REGION_KEY,
             )
-        endpoint_value = _first_set(endpoint, env.get(ENDPOINT_ENV))
+        endpoint_value = first_set(endpoint, env.get(ENDPOINT_ENV))
         if endpoint_value is not None and (problem := endpoint_problem(endpoint_value)):
             raise ConfigurationError(
                 f"{ENDPOINT_KEY} (or {ENDPOINT_ENV}) {problem}. Give a base URL such as "
@@ -165,7 +170,7 @@ class ClientSettings(pydantic.BaseModel):
         try:
             return cls(token=token_value, region=region_value, endpoint=endpoint_value, **options)
         except pydantic.ValidationError as error:
-            raise ConfigurationError(_describe_invalid_options(error)) from None
+            raise ConfigurationError(describe_invalid_options(error)) from None
 
 
 def endpoint_problem(value: str) -> str | None:
@@ -178,19 +183,19 @@ def endpoint_problem(value: str) -> str | None:
     return None
 
 
-def _first_set(*values: str | None) -> str | None:
+def first_set(*values: str | None) -> str | None:
     for value in values:
         if value is not None and value.strip():
             return value.strip()
     return None
 
 
-def _describe_invalid_options(error: pydantic.ValidationError) -> str:
+def describe_invalid_options(error: pydantic.ValidationError, client: str = "Segment client") -> str:
     problems = "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
         for e in error.errors(include_input=False, include_url=False)
     )
-    return f"Invalid Segment client settings ({problems})."
+    return f"Invalid {client} settings ({problems})."
 
 
 # -------------------------------------------------------------------------------------------------- client
@@ -359,8 +364,7 @@ class SegmentClient:
         self._sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
-        delay = min(self._settings.backoff_cap, self._settings.backoff_base * 2 ** (attempt - 1))
-        return jitter(delay)
+        return backoff(attempt, self._settings.backoff_base, self._settings.backoff_cap)
 
     def _error(self, op: Operation, response: requests.Response) -> ApiError:
         try:

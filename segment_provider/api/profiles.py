@@ -22,7 +22,14 @@ from urllib.parse import quote
 import pydantic
 import requests
 
-from segment_provider.api.client import USER_AGENT, Region, endpoint_problem, jitter
+from segment_provider.api.client import (
+    USER_AGENT,
+    Region,
+    backoff,
+    describe_invalid_options,
+    endpoint_problem,
+    first_set,
+)
 from segment_provider.api.errors import (
     REGION_ENV,
     REGION_KEY,
@@ -89,7 +96,7 @@ class ProfileApiSettings(pydantic.BaseModel):
         """Settings from explicit values (stack config), else ``SEGMENT_PROFILE_API_TOKEN`` /
         ``SEGMENT_API_REGION`` / ``SEGMENT_PROFILE_API_URL``. Raises ``ConfigurationError`` naming the key.
         """
-        token_value = _first_set(token, env.get(PROFILE_TOKEN_ENV))
+        token_value = first_set(token, env.get(PROFILE_TOKEN_ENV))
         if token_value is None:
             raise ConfigurationError(
                 "No Profile API token. Generate one in the Segment app (Unify → Unify settings → API access → "
@@ -97,14 +104,14 @@ class ProfileApiSettings(pydantic.BaseModel):
                 f"{PROFILE_TOKEN_ENV}.",
                 key=PROFILE_TOKEN_KEY,
             )
-        region_value = (_first_set(region, env.get(REGION_ENV)) or "us").lower()
+        region_value = (first_set(region, env.get(REGION_ENV)) or "us").lower()
         if region_value not in PROFILE_API_URLS:
             raise ConfigurationError(
                 f"{REGION_KEY} (or {REGION_ENV}) is '{region_value}', but it must be one of: "
                 f"{', '.join(PROFILE_API_URLS)}; the Profile API host follows the workspace's region.",
                 key=REGION_KEY,
             )
-        endpoint_value = _first_set(endpoint, env.get(PROFILE_ENDPOINT_ENV))
+        endpoint_value = first_set(endpoint, env.get(PROFILE_ENDPOINT_ENV))
         if endpoint_value is not None and (problem := endpoint_problem(endpoint_value)):
             raise ConfigurationError(
                 f"{PROFILE_ENDPOINT_KEY} (or {PROFILE_ENDPOINT_ENV}) {problem}. Give a base URL such as "
@@ -119,11 +126,7 @@ class ProfileApiSettings(pydantic.BaseModel):
                 **options,
             )
         except pydantic.ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}"
-                for e in error.errors(include_input=False, include_url=False)
-            )
-            raise ConfigurationError(f"Invalid Profile API client settings ({problems}).") from None
+            raise ConfigurationError(describe_invalid_options(error, "Profile API client")) from None
 
 
 class ProfileApiClient:
@@ -262,7 +265,7 @@ class ProfileApiClient:
         self._sleep(wait)
 
     def _backoff(self, attempt: int) -> float:
-        return jitter(min(self._settings.backoff_cap, self._settings.backoff_base * 2 ** (attempt - 1)))
+        return backoff(attempt, self._settings.backoff_base, self._settings.backoff_cap)
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -369,13 +372,6 @@ def _json_object(response: requests.Response) -> Mapping[str, Any]:
             status=response.status_code,
         )
     return body
-
-
-def _first_set(*values: str | None) -> str | None:
-    for value in values:
-        if value is not None and value.strip():
-            return value.strip()
-    return None
 
 
 __all__ = [

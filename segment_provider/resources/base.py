@@ -54,7 +54,7 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from segment_provider.api import ClientSettings, SegmentClient, jitter
+from segment_provider.api import ClientSettings, SegmentClient, backoff
 from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
 from segment_provider.api.models import Workspace
 
@@ -405,7 +405,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
                     attempt,
                     settings.max_retries,
                 )
-                time.sleep(jitter(min(settings.backoff_cap, settings.backoff_base * 2 ** (attempt - 1))))
+                time.sleep(backoff(attempt, settings.backoff_base, settings.backoff_cap))
 
     def _find_after_lost_answer(self, inputs: InputsT, error: OutcomeUnknownError) -> RemoteT | None:
         remote = self.find_existing(inputs)
