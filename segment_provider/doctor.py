@@ -29,12 +29,12 @@ import yaml
 
 from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
+from segment_provider.api.profiles import PROFILE_TOKEN_ENV
 from segment_provider.checks import Check, all_passed, run_checks
 from segment_provider.config import NAMESPACE, ConfigError, Program, load_program_config
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "SEGMENT_TOKEN"
-PROFILE_TOKEN_ENV = "SEGMENT_PROFILE_API_TOKEN"
 SECRETS_FROM_ENV = {
     "segment:token": TOKEN_ENV,
     f"{NAMESPACE}:profileApiToken": PROFILE_TOKEN_ENV,
@@ -102,10 +102,15 @@ class AutomationConfig:
                 f"Pulumi could not read stack '{stack}' in {self.project_dir}: {error}. Check the stack name "
                 "(`pulumi stack ls`) and that you are logged in to its backend (`pulumi login`)."
             ) from None
-        return StackConfigValues(
-            values={key: value.value for key, value in config.items()},
-            secret_keys=frozenset(key for key, value in config.items() if value.secret),
-        )
+        return automation_config_values(config)
+
+
+def automation_config_values(config: Mapping[str, Any]) -> StackConfigValues:
+    """``Stack.get_all_config()``'s answer (key → ``ConfigValue``) as the program reads it."""
+    return StackConfigValues(
+        values={key: value.value for key, value in config.items()},
+        secret_keys=frozenset(key for key, value in config.items() if value.secret),
+    )
 
 
 def _automation_select_stack() -> SelectStack:

@@ -49,6 +49,7 @@ from segment_provider.config import (
     ConfigError,
     load_program_config,
 )
+from segment_provider.doctor import TOKEN_ENV
 from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
 from segment_provider.resources.schedule import Schedule
 from segment_provider.resources.space import find_profiles_source
@@ -69,7 +70,6 @@ from segment_provider.unified_profiles import (
 )
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-TOKEN_ENV = "SEGMENT_TOKEN"
 FALLBACK_TOKEN_ENV = "SEGMENT_API_TOKEN"
 PLACEHOLDER = "<value-you-supply>"
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")

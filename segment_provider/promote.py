@@ -30,7 +30,7 @@ from typing import Any, Protocol, TextIO
 
 from segment_provider.checks import Check, run_checks
 from segment_provider.config import ConfigError, Program
-from segment_provider.doctor import StackConfigValues, clients_for, load_program
+from segment_provider.doctor import StackConfigValues, automation_config_values, clients_for, load_program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TAG_COMMIT = "verified-commit"
@@ -112,10 +112,17 @@ class AutomationStackOps:
         self._auto = automation
         self.project_dir = project_dir
         self.out = out
+        self._selected: dict[str, Any] = {}
 
     def _stack(self, name: str) -> Any:
+        # Selecting runs the CLI; each Stack object passes its own name to every later command.
+        if name in self._selected:
+            return self._selected[name]
         try:
-            return self._auto.select_stack(stack_name=name, work_dir=str(self.project_dir))
+            selected = self._selected[name] = self._auto.select_stack(
+                stack_name=name, work_dir=str(self.project_dir)
+            )
+            return selected
         except FileNotFoundError as error:
             raise PromotionStopped(
                 "the `pulumi` CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) and log in to "
@@ -130,11 +137,7 @@ class AutomationStackOps:
         self.out.write(f"    {line}\n")
 
     def config(self, stack: str) -> StackConfigValues:
-        values = self._stack(stack).get_all_config()
-        return StackConfigValues(
-            values={key: value.value for key, value in values.items()},
-            secret_keys=frozenset(key for key, value in values.items() if value.secret),
-        )
+        return automation_config_values(self._stack(stack).get_all_config())
 
     def _summary(self, result: Any) -> PlanSummary:
         summary = (
@@ -278,12 +281,13 @@ class Promotion:
                 f"{first.next_action or 'see `python -m segment_provider.doctor --stack ' + stack + '`'}"
             )
 
-        digest = config_digest(config, self.definitions_text(program))
+        definitions = self.definitions_text(program)
+        digest = config_digest(config, definitions)
         self.ops.set_tags(stack, {TAG_COMMIT: commit, TAG_DIGEST: digest})
         self.say(
             "record", True, f"tagged stack {stack}: {TAG_COMMIT}={commit[:12]} {TAG_DIGEST}={digest[:12]}"
         )
-        return commit, self.definitions_text(program)
+        return commit, definitions
 
     def deploy_target(self, commit: str, source_definitions: str) -> PlanSummary | None:
         stack = self.target

@@ -358,7 +358,8 @@ def test_the_automation_api_results_become_plan_summaries(monkeypatch: pytest.Mo
     ops.set_tags("dev", {TAG_COMMIT: COMMIT})
     assert stack.tags == {TAG_COMMIT: COMMIT}
     assert ("preview", True) in [(name, options.get("diff")) for name, options in stack.calls]
-    assert {name for name, _ in selected} == {"dev", "prod"} and {d for _, d in selected} == {str(REPO_ROOT)}
+    # each stack is selected once (a CLI run), then its Stack object is reused
+    assert selected == [("dev", str(REPO_ROOT)), ("prod", str(REPO_ROOT))]
 
 
 def test_a_missing_cli_stops_with_the_install_step(monkeypatch: pytest.MonkeyPatch) -> None:
