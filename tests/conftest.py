@@ -21,7 +21,8 @@ SESSION_DEFAULT_RATE_LIMIT = 10_000
 # it must pace on the same scale, here and in the provider servers the tests start (they inherit the environment).
 SESSION_PACING_ENV = {"SEGMENT_API_PACING": str(SESSION_TIME_SCALE)}
 """Give this to commands that get an environment of their own, so they pace on the emulator's scale too."""
-os.environ.update({k: os.environ.get(k, v) for k, v in SESSION_PACING_ENV.items()})
+for _key, _value in SESSION_PACING_ENV.items():
+    os.environ.setdefault(_key, _value)
 
 
 @pytest.fixture(scope="session")

@@ -146,6 +146,18 @@ def kind_of(type_token: str) -> str:
     return type_token.removeprefix(DYNAMIC)
 
 
+NOTHING: dict[str, list[Any]] = {
+    "sources": [],
+    "warehouses": [],
+    "connections": [],
+    "models": [],
+    "destinations": [],
+    "mappings": [],
+    "computed_traits": [],
+}
+"""``segment_objects`` of a workspace the stack has left no object in."""
+
+
 def segment_objects(emulator: Emulator) -> dict[str, Any]:
     """What the stack owns in Segment, by natural key and without ids, so two runs can be compared."""
     store = emulator.store

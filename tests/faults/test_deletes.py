@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -13,6 +12,7 @@ from tests.faults.conftest import (
     CREATES,
     DELETE_CALL,
     MAIN,
+    NOTHING,
     TRAITS,
     api_client,
     calls,
@@ -23,16 +23,6 @@ from tests.faults.conftest import (
     segment_objects,
 )
 from tests.harness import REPO_ROOT, DeploymentFailed, ProviderServer
-
-NOTHING: dict[str, list[Any]] = {
-    "sources": [],
-    "warehouses": [],
-    "connections": [],
-    "models": [],
-    "destinations": [],
-    "mappings": [],
-    "computed_traits": [],
-}
 
 
 def test_destroy_succeeds_when_every_object_is_already_gone(

@@ -18,6 +18,15 @@ from tests.harness import REPO_ROOT, ProgramEngine, ProviderServer
 MAIN = REPO_ROOT / "__main__.py"
 NS = "flex-unified-profiles"
 SAMPLE_USER = "0011x00000FlexDemo"
+GUIDE_TRAIT_KEYS = [
+    "total_inbounds",
+    "frequent_inbound_channel",
+    "total_outbounds",
+    "last_known_service_agent",
+    "last_interaction_duration",
+    "sentiment_in_last_interaction",
+]
+"""The keys of the six computed traits of Segment's Flex guide, as definitions.yaml switches them all on."""
 SPACES = {"dev": "unified-profiles-dev", "prod": "unified-profiles-prod"}
 SECRET_KEYS = frozenset({*DEMO_SECRETS, f"{NS}:profileApiToken"})
 

@@ -8,17 +8,10 @@ import pytest
 import yaml
 
 from segment_provider.config import NAMESPACE, ConfigError, expected_profile_traits
+from tests.program.ready_stack import GUIDE_TRAIT_KEYS
 from tests.program.test_config import REPO, VALID_STACK, load
 
 NS = NAMESPACE
-GUIDE_TRAIT_KEYS = [
-    "total_inbounds",
-    "frequent_inbound_channel",
-    "total_outbounds",
-    "last_known_service_agent",
-    "last_interaction_duration",
-    "sentiment_in_last_interaction",
-]
 
 
 def with_config(**values: Any) -> dict[str, Any]:

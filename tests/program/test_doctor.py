@@ -31,20 +31,10 @@ from segment_provider.doctor import (
 )
 from tests.conftest import SESSION_PACING_ENV
 from tests.harness import ProviderServer
-from tests.program.ready_stack import SAMPLE_USER, deploy, finish_the_manual_steps
+from tests.program.ready_stack import GUIDE_TRAIT_KEYS, NS, SAMPLE_USER, deploy, finish_the_manual_steps
 
 REPO = Path(__file__).resolve().parents[2]
-MAIN = REPO / "__main__.py"
 DEV_SPACE = "unified-profiles-dev"
-NS = "flex-unified-profiles"
-TRAIT_KEYS = (
-    "total_inbounds",
-    "frequent_inbound_channel",
-    "total_outbounds",
-    "last_known_service_agent",
-    "last_interaction_duration",
-    "sentiment_in_last_interaction",
-)
 ALL_ROWS = {
     "Unify space",
     "Identity rules",
@@ -55,7 +45,7 @@ ALL_ROWS = {
     "Send Identify mapping",
     "Last Reverse ETL sync",
     "Flex events",
-    *(f"Trait {key}" for key in TRAIT_KEYS),
+    *(f"Trait {key}" for key in GUIDE_TRAIT_KEYS),
     "Profile API",
 }
 
@@ -163,7 +153,7 @@ def test_after_up_and_the_manual_steps_every_check_is_ok_and_exits_0(ready: Emul
     assert "ready: every check is ok" in output
     assert all(r.method == "GET" for r in ready.requests), "the doctor must not change anything"
     profile = checks_for(ready, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}))["Profile API"]
-    assert profile.state == "ok" and all(key in profile.detail for key in TRAIT_KEYS)
+    assert profile.state == "ok" and all(key in profile.detail for key in GUIDE_TRAIT_KEYS)
 
 
 def test_up_alone_leaves_what_only_people_and_time_can_do(
@@ -178,7 +168,7 @@ def test_up_alone_leaves_what_only_people_and_time_can_do(
         "Salesforce source",
         "First warehouse load",
         "Last Reverse ETL sync",
-        *(f"Trait {key}" for key in TRAIT_KEYS),
+        *(f"Trait {key}" for key in GUIDE_TRAIT_KEYS),
         "Profile API",
     }
     assert "Authenticate" in checks["Salesforce source"].next_action

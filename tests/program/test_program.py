@@ -14,6 +14,7 @@ import yaml
 
 from segment_provider.demo import DEMO_SECRETS, stack_config
 from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer, ResourceProtected
+from tests.program.ready_stack import GUIDE_TRAIT_KEYS
 
 REPO = Path(__file__).resolve().parents[2]
 MAIN = REPO / "__main__.py"
@@ -255,25 +256,15 @@ def test_traits_wait_for_flex_events_then_are_created(server: ProviderServer, em
     engine = engine_for(server, emulator)
     first = engine.up(MAIN)
     assert first.outputs["computedTraits"] == {}
-    assert set(first.outputs["waitingTraits"]) == set(EXPECTED_TRAIT_IDS)
+    assert set(first.outputs["waitingTraits"]) == set(GUIDE_TRAIT_KEYS)
     assert "not seen" in first.outputs["waitingTraits"]["total_inbounds"]
     steps = {s["step"]: s["status"] for s in first.outputs["manualSteps"]}
     assert steps["Complete one Flex interaction so Flex events reach the space"] == "todo"
     emulator.seed_flex_events("unified-profiles-dev")
     second = engine.up(MAIN)
-    assert {name for name, op in changes(second).items()} == {f"trait-{t}" for t in EXPECTED_TRAIT_IDS}
+    assert {name for name, op in changes(second).items()} == {f"trait-{t}" for t in GUIDE_TRAIT_KEYS}
     assert set(changes(second).values()) == {"create"}
     assert second.outputs["waitingTraits"] == {}
-
-
-EXPECTED_TRAIT_IDS = [
-    "total_inbounds",
-    "frequent_inbound_channel",
-    "total_outbounds",
-    "last_known_service_agent",
-    "last_interaction_duration",
-    "sentiment_in_last_interaction",
-]
 
 
 def test_a_missing_space_stops_before_anything_is_registered(server: ProviderServer, emulator: Any) -> None:
