@@ -3,7 +3,15 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test check demo bench e2e clean
+.PHONY: venv pulumi test check demo bench e2e clean
+
+# `make pulumi` builds the CLI into this folder (outside the repository) and every target below finds it there.
+# The folder stays empty when a supported Pulumi is already installed, so that one is found instead.
+PULUMI_BIN := $(shell tools/pulumi-cli/build.sh --bin-dir)
+export PATH := $(PULUMI_BIN):$(PATH)
+# No plugin downloads (none can succeed offline, and each try costs seconds), no update check.
+export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
+export PULUMI_SKIP_UPDATE_CHECK := true
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -11,6 +19,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+## make pulumi: build the pulumi CLI from its Go modules into a cache folder, unless a supported one is on PATH
+pulumi:
+	tools/pulumi-cli/build.sh
 
 ## make test: create .venv if needed, install everything, run the whole test suite
 test: $(STAMP)

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds the Pulumi CLI from its Go modules, plus what a Python program needs beside it, into a cache folder
+# outside the repository: `make pulumi`. For machines with no Pulumi installer (this repository's CI); a user
+# installs Pulumi the usual way instead (README, "Getting the Pulumi CLI").
+#
+#   tools/pulumi-cli/build.sh            build when needed (idempotent: seconds when the cache is warm)
+#   tools/pulumi-cli/build.sh --bin-dir  print the folder the CLI is installed in, build nothing
+#
+# What goes into the folder:
+#   pulumi                          go build of github.com/pulumi/pulumi/pkg/v3/cmd/pulumi at PULUMI_VERSION
+#   pulumi-language-python          this project's language host (language_host.py): Pulumi's own host is a
+#                                   Go module that is never tagged, so no release of it can be asked for here
+#   pulumi-language-python-exec     Pulumi's program runner, from the sdk/v3 module's download (python/cmd)
+#   pulumi-resource-pulumi-python   Pulumi's dynamic-provider launcher, from the same download (python/dist)
+set -euo pipefail
+
+PULUMI_VERSION=3.276.0
+# The oldest CLI this program is tested against: one already on PATH at this version or newer is used as it is.
+MIN_SUPPORTED_MINOR=272
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CACHE_ROOT="${FLEX_PULUMI_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flex-unified-profiles}"
+BIN_DIR="$CACHE_ROOT/pulumi-v$PULUMI_VERSION/bin"
+
+if [[ "${1:-}" == "--bin-dir" ]]; then
+    echo "$BIN_DIR"
+    exit 0
+fi
+
+say() { echo "make pulumi: $*"; }
+
+supported_version() {  # $1: output of `pulumi version`, e.g. v3.276.0
+    [[ "$1" =~ ^v?3\.([0-9]+)\. ]] && (( BASH_REMATCH[1] >= MIN_SUPPORTED_MINOR ))
+}
+
+# A Pulumi installed the usual way (not this cache) with its own Python language host: nothing to do.
+path_without_cache="$(tr ':' '\n' <<<"$PATH" | grep -vxF "$BIN_DIR" | paste -sd: -)"
+installed="$(PATH="$path_without_cache" command -v pulumi || true)"
+if [[ -n "$installed" ]]; then
+    version="$("$installed" version 2>/dev/null || true)"
+    if supported_version "$version" && PATH="$path_without_cache" command -v pulumi-language-python >/dev/null; then
+        say "using $installed ($version), already on PATH; nothing to build"
+        exit 0
+    fi
+    say "ignoring $installed (version '${version:-unknown}'; needs v3.$MIN_SUPPORTED_MINOR or newer with pulumi-language-python)"
+fi
+
+command -v go >/dev/null || { say "needs Go to build the CLI (or install Pulumi: README, 'Getting the Pulumi CLI')" >&2; exit 1; }
+mkdir -p "$BIN_DIR"
+
+if [[ -x "$BIN_DIR/pulumi" && "$("$BIN_DIR/pulumi" version 2>/dev/null)" == "v$PULUMI_VERSION" ]]; then
+    say "pulumi v$PULUMI_VERSION already built in $BIN_DIR"
+else
+    say "building pulumi v$PULUMI_VERSION from its Go modules (a cold build takes several minutes)"
+    started=$SECONDS
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    # A throwaway module: `go install …@version` refuses pkg/v3 because its go.mod has replace lines.
+    (
+        cd "$work"
+        go mod init flex-unified-profiles/pulumi-cli-build >/dev/null 2>&1
+        go get "github.com/pulumi/pulumi/pkg/v3@v$PULUMI_VERSION" "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION"
+        printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"\n' >tools.go
+        go mod tidy
+        # Without the version stamp `pulumi version` prints nothing and the Automation API refuses the CLI.
+        go build -trimpath \
+            -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$PULUMI_VERSION" \
+            -o "$BIN_DIR/pulumi.partial" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+    )
+    mv "$BIN_DIR/pulumi.partial" "$BIN_DIR/pulumi"
+    say "built in $((SECONDS - started)) s"
+fi
+
+# The Python side is small: refresh it on every run, so a change to the language host takes effect at once.
+sdk_dir="$(cd /tmp && go mod download -json "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
+install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$BIN_DIR/pulumi-language-python-exec"
+install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$BIN_DIR/pulumi-resource-pulumi-python"
+install -m 0644 "$HERE/language_host.py" "$BIN_DIR/language_host.py"
+cat >"$BIN_DIR/pulumi-language-python" <<'LAUNCHER'
+#!/bin/sh
+# Started by the engine in the program's folder: the host runs under the project's virtualenv when it has one.
+here="$(dirname "$0")"
+if [ -x ./.venv/bin/python ]; then python=./.venv/bin/python; else python="${PULUMI_PYTHON_CMD:-python3}"; fi
+exec "$python" -u "$here/language_host.py" "$@"
+LAUNCHER
+chmod 0755 "$BIN_DIR/pulumi-language-python"
+say "ready: $("$BIN_DIR/pulumi" version) in $BIN_DIR"
