@@ -81,8 +81,8 @@ def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, 
     return config
 
 
-def run_with_harness(config: Mapping[str, str]) -> dict[str, Any]:
-    print("▸ engine: the SDK-level engine stand-in (tests/harness) — the `pulumi` CLI is not on PATH")
+def run_with_harness(config: Mapping[str, str], why: str) -> dict[str, Any]:
+    print(f"▸ engine: the SDK-level engine stand-in (tests/harness) — {why}")
     sys.path.insert(0, str(REPO))
     from tests.harness import ProgramEngine, ProviderServer
 
@@ -94,28 +94,56 @@ def run_with_harness(config: Mapping[str, str]) -> dict[str, Any]:
         return {k: "[secret]" if k in result.secret_outputs else v for k, v in result.outputs.items()}
 
 
-def run_with_cli(config: Mapping[str, str]) -> dict[str, Any]:
-    print("▸ engine: the real `pulumi` CLI with a throwaway local backend")
+class DemoError(Exception):
+    """A step of the demo failed; the message says which and what Pulumi printed."""
+
+
+def run_with_cli(url: str) -> dict[str, Any]:
+    """``pulumi up --stack dev`` with the committed stack file, as a user runs it, in a scratch copy of the
+    project on a throwaway file backend; Pulumi's own output goes straight to the terminal."""
+    pulumi_path = shutil.which("pulumi")
+    version = subprocess.run(
+        [pulumi_path or "pulumi", "version"], capture_output=True, text=True
+    ).stdout.strip()
+    print(f"▸ engine: the real `pulumi` CLI {version} ({pulumi_path}) with a throwaway local file backend")
     with tempfile.TemporaryDirectory(prefix="flex-demo-") as scratch:
         project = Path(scratch) / "project"
         shutil.copytree(
-            REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache")
+            REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache", ".demo")
         )
         (project / ".venv").symlink_to(REPO / ".venv")
-        (project / "Pulumi.dev.yaml").unlink()
-        env = {**os.environ, "PULUMI_BACKEND_URL": f"file://{scratch}", "PULUMI_CONFIG_PASSPHRASE": "demo"}
+        backend = Path(scratch) / "backend"
+        backend.mkdir()
+        env = {
+            **os.environ,
+            "PULUMI_BACKEND_URL": backend.as_uri(),
+            "PULUMI_CONFIG_PASSPHRASE": "demo",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+        }
 
-        def pulumi(*args: str) -> str:
+        def pulumi(*args: str, stdin: str | None = None, show: bool = False) -> str:
             done = subprocess.run(
-                ["pulumi", *args], cwd=project, env=env, check=True, capture_output=True, text=True
+                ["pulumi", *args, "--non-interactive"],
+                cwd=project,
+                env=env,
+                input=stdin,
+                stdout=None if show else subprocess.PIPE,
+                stderr=None if show else subprocess.PIPE,
+                text=True,
             )
-            return done.stdout
+            if done.returncode != 0:
+                printed = "" if show else f"\n{done.stdout}{done.stderr}"
+                raise DemoError(f"`pulumi {' '.join(args)}` exited {done.returncode}{printed}")
+            return done.stdout or ""
 
         pulumi("stack", "init", "dev")
-        for key, value in config.items():
-            secret = ["--secret"] if key in DEMO_SECRETS else []
-            pulumi("config", "set", *secret, key, value)
-        print(pulumi("up", "--yes", "--stack", "dev", "--skip-preview"))
+        pulumi("config", "set", "--stack", "dev", "segment:endpoint", url)
+        for key, value in DEMO_SECRETS.items():
+            # On standard input, so no secret is on a command line.
+            pulumi("config", "set", "--secret", "--stack", "dev", key, stdin=value)
+        print("▸ pulumi up --stack dev --yes\n", flush=True)
+        pulumi("up", "--stack", "dev", "--yes", show=True)
         return dict(json.loads(pulumi("stack", "output", "--json", "--stack", "dev")))
 
 
@@ -148,10 +176,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--without-flex-events", action="store_true", help="show the traits waiting for Flex events"
     )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "cli", "stand-in"),
+        default="auto",
+        help="the real `pulumi` CLI, the SDK-level stand-in, or (auto) the CLI when it is on PATH",
+    )
     args = parser.parse_args(argv)
+    use_cli = args.engine == "cli" or (args.engine == "auto" and shutil.which("pulumi") is not None)
+    if use_cli and shutil.which("pulumi") is None:
+        print(
+            "demo: --engine cli needs `pulumi` on PATH (run `make pulumi`, or install Pulumi)",
+            file=sys.stderr,
+        )
+        return 2
     with emulator(seed_flex_events=not args.without_flex_events) as url:
         config = stack_config(url)
-        outputs = run_with_cli(config) if shutil.which("pulumi") else run_with_harness(config)
+        try:
+            if use_cli:
+                outputs = run_with_cli(url)
+            else:
+                why = (
+                    "as asked"
+                    if args.engine == "stand-in"
+                    else "the `pulumi` CLI is not on PATH (`make pulumi`)"
+                )
+                outputs = run_with_harness(config, why)
+        except DemoError as error:
+            print(f"\ndemo: {error}", file=sys.stderr)
+            return 1
         print_outputs(outputs)
         print_doctor(config)
     return 0

@@ -5,6 +5,7 @@ and the recording check that every exchange of the session matched the contract.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,16 +26,46 @@ for _key, _value in SESSION_PACING_ENV.items():
     os.environ.setdefault(_key, _value)
 
 
-@pytest.fixture(scope="session")
-def session_emulator() -> Iterator[Emulator]:
-    """The emulator shared by the session. Prefer ``emulator``, which starts each test from the seeds."""
+PULUMI_CLI_PROGRAMS = ("pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python")
+"""What a real-engine test needs on PATH: the CLI, the Python language host, the dynamic-provider launcher."""
+
+
+def missing_pulumi_cli() -> str | None:
+    """Why the real engine cannot run here (``make pulumi`` builds it), or None when it can."""
+    missing = [program for program in PULUMI_CLI_PROGRAMS if shutil.which(program) is None]
+    if not missing:
+        return None
+    return f"not on PATH: {', '.join(missing)} (run `make pulumi`, or run the tests with `make test`)"
+
+
+def require_pulumi_cli() -> None:
+    """Skips a real-engine test when the CLI is absent, saying why; with ``REQUIRE_PULUMI_CLI=1`` (CI) fails it,
+    so that a run can never be green with the real engine untested."""
+    reason = missing_pulumi_cli()
+    if reason is None:
+        return
+    if os.environ.get("REQUIRE_PULUMI_CLI") == "1":
+        pytest.fail(f"REQUIRE_PULUMI_CLI=1 but the real engine cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def running_session_emulator(**settings: Any) -> Iterator[Emulator]:
+    """A started emulator on the session's time scale and rate limit, its exchanges checked against the
+    contract; ``settings`` (a token, say) go to :class:`Emulator`."""
     emulator = Emulator(
         time_scale=SESSION_TIME_SCALE,
         default_rate_limit=SESSION_DEFAULT_RATE_LIMIT,
         on_exchange=session_recorder().record,
+        **settings,
     )
     with emulator:
         yield emulator
+
+
+@pytest.fixture(scope="session")
+def session_emulator() -> Iterator[Emulator]:
+    """The emulator shared by the session. Prefer ``emulator``, which starts each test from the seeds."""
+    yield from running_session_emulator()
 
 
 @pytest.fixture

@@ -164,6 +164,20 @@ class ResourceError(Exception):
     """A failure the user must act on; the message says what to do next."""
 
 
+def from_wire(value: Any) -> Any:
+    """Inputs as the program gave them. The engine's wire (a protobuf ``Struct``) carries every number as a
+    float, and Segment refuses ``1.0`` wherever its schema says integer (``days``, ``hours``,
+    ``backfillDurationDays``, …), so every whole float becomes an int here, once for every kind. A fraction
+    stays a float, for the inputs model or the schedule rules to refuse where an integer is due."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, Mapping):
+        return {k: from_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [from_wire(v) for v in value]
+    return value
+
+
 def contains_unknown(value: Any) -> bool:
     """True when a preview left part of ``value`` unknown (an output of a resource not created yet)."""
     if isinstance(value, Unknown):
@@ -304,7 +318,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     # ----------------------------------------------------------------- lifecycle (same for every kind)
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
-        props = {k: v for k, v in news.items() if k != PROVIDER_KEY}
+        props = from_wire({k: v for k, v in news.items() if k != PROVIDER_KEY})
         if contains_unknown(props):
             return CheckResult(news, [])
         try:
@@ -362,7 +376,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             for f in self.inputs_model.model_fields
             if f not in self.ignored_in_diff and not same_value(olds.get(f), news.get(f))
         }
-        remote = self.update_remote(id_, inputs, changed, olds)
+        remote = self.update_remote(id_, inputs, changed, from_wire(olds))
         return UpdateResult(self._outputs(remote, inputs))
 
     @withholds_credentials
@@ -376,7 +390,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
 
     def _inputs(self, props: Mapping[str, Any]) -> InputsT:
         return self.inputs_model.model_validate(  # type: ignore[return-value]
-            {k: v for k, v in props.items() if k in self.inputs_model.model_fields}
+            {k: from_wire(v) for k, v in props.items() if k in self.inputs_model.model_fields}
         )
 
     def _create_once(self, inputs: InputsT) -> RemoteT:

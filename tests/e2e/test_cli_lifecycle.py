@@ -1,243 +1,168 @@
-"""The dev stack under the real ``pulumi`` CLI, against the emulator: up, no-op preview, a config change,
-drift fixed by refresh + up, destroy, and a promotion of dev into the prod space through the Automation API.
-
-Each test deploys a scratch copy of the project (its real ``Pulumi.dev.yaml``, ``.venv`` linked) to a
-throwaway file backend with a passphrase, as ``make demo`` does; Snowflake management stays off as in the
-stack file. The secrets reach the stack through ``pulumi config set --secret`` on standard input, the way
-the GitHub workflows set them (docs/ci.md). The emulator is checked after every step.
-"""
+"""The dev and prod stacks under the real ``pulumi`` CLI, against the emulator: every lifecycle the README
+promises, with the emulator's request log checked after every step."""
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
+import re
 import subprocess
-import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
+from segment_emulator import Emulator, catalog
 from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.demo import DEMO_SECRETS
 from tests.conftest import SESSION_PACING_ENV
+from tests.e2e.conftest import (
+    NOTHING,
+    NS,
+    SPACES,
+    CliStack,
+    expected_objects,
+    mutating,
+    object_ids,
+    program_resource_names,
+    segment_objects,
+    stack_file,
+)
 from tests.program.ready_stack import SAMPLE_USER, finish_the_manual_steps
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(shutil.which("pulumi") is None, reason="the pulumi CLI is not on PATH"),
-    # A first run downloads the plugins of the packages in .venv (pulumi-snowflake) and every step starts
-    # the program and the provider process anew.
-    pytest.mark.timeout(1200),
-]
-
-REPO = Path(__file__).resolve().parents[2]
-STACK = "dev"
-CLI_TIMEOUT = 600
-MUTATING = ("POST", "PATCH", "PUT", "DELETE")
-PROJECT_IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".github", "tests", "benchmarks", "__pycache__", ".*cache", ".demo", ".emulator-state*"
-)
 RENAMED = "Renamed in the Segment app"
-
-
-def stack_file() -> dict[str, Any]:
-    config = yaml.safe_load((REPO / f"Pulumi.{STACK}.yaml").read_text())["config"]
-    return {key.removeprefix("flex-unified-profiles:"): value for key, value in config.items()}
-
-
-def expected_objects() -> dict[str, Any]:
-    """The Segment objects the dev stack manages, by kind, as Pulumi.dev.yaml and definitions.yaml name them."""
-    config = stack_file()
-    definitions = yaml.safe_load((REPO / "definitions.yaml").read_text())
-    return {
-        "sources": sorted([config["salesforce"]["sourceSlug"], config["reverseEtl"]["sourceSlug"]]),
-        "warehouses": [config["warehouse"]["name"]],
-        "connections": 1,
-        "models": [definitions["model"]["name"]],
-        "destinations": [config["profiles"]["destinationName"]],
-        "mappings": [definitions["mapping"]["name"]],
-        "traits": sorted(key for key, on in definitions["traits"]["guide"].items() if on),
-    }
-
-
-NOTHING = {
-    "sources": [],
-    "warehouses": [],
-    "connections": 0,
-    "models": [],
-    "destinations": [],
-    "mappings": [],
-    "traits": [],
+SALESFORCE_METADATA_ID = next(item["id"] for item in catalog.SOURCES if item["slug"] == "salesforce")
+CUSTOM_TRAIT = {
+    "name": "Inbound calls last 30 days",
+    "event": "Flex - Engagement Initiated",
+    "aggregation": {"type": "count"},
+    "window": {"within": {"days": 30}},
+    "options": {"includeHistoricalData": True, "backfillDurationDays": 90},
 }
 
 
-def segment_objects(emulator: Any) -> dict[str, Any]:
-    """What the emulator holds besides its seeds (the spaces and their internal Profiles sources)."""
-    with emulator.store_lock:
-        store = emulator.store
-        return {
-            "sources": sorted(
-                s["slug"] for s in store.sources.values() if not s["slug"].startswith("personas_")
-            ),
-            "warehouses": sorted(w["settings"].get("name") for w in store.warehouses.values()),
-            "connections": len(store.connections),
-            "models": sorted(m["name"] for m in store.models.values()),
-            "destinations": sorted(d["name"] for d in store.destinations.values()),
-            "mappings": sorted(m["name"] for m in store.subscriptions.values()),
-            "traits": sorted(t["key"] for t in store.computed_traits.values()),
-        }
-
-
-def object_ids(emulator: Any) -> set[str]:
-    with emulator.store_lock:
-        store = emulator.store
-        kinds = (store.sources, store.warehouses, store.models, store.destinations, store.subscriptions)
-        return {id_ for kind in (*kinds, store.computed_traits) for id_ in kind}
-
-
-def mutating(emulator: Any) -> list[str]:
-    return [f"{r.method} {r.operation_id}" for r in emulator.requests if r.method in MUTATING]
-
-
-@dataclass
-class CliStack:
-    """One stack of a scratch project, driven through the ``pulumi`` CLI."""
-
-    project: Path
-    env: dict[str, str]
-
-    def pulumi(
-        self, *args: str, stdin: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run(
-            ["pulumi", *args, "--non-interactive"],
-            cwd=self.project,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-        )
-        if check and done.returncode != 0:
-            pytest.fail(
-                f"`pulumi {' '.join(args)}` exited {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
-            )
-        return done
-
-    def up(self) -> subprocess.CompletedProcess[str]:
-        return self.pulumi("up", "--stack", STACK, "--yes")
-
-    def outputs(self) -> dict[str, Any]:
-        return dict(json.loads(self.pulumi("stack", "output", "--json", "--stack", STACK).stdout))
-
-    def exported(self) -> dict[str, Any]:
-        return dict(json.loads(self.pulumi("stack", "export", "--stack", STACK).stdout))
-
-    def resource_outputs(self, name: str) -> dict[str, Any]:
-        resources = self.exported()["deployment"].get("resources") or []
-        (resource,) = [r for r in resources if r["urn"].endswith(f"::{name}")]
-        return dict(resource.get("outputs") or {})
-
-
-@pytest.fixture
-def flex_emulator(emulator: Any) -> Any:
-    """Reset, and the dev space has seen the Flex events, so all six computed traits are created."""
-    emulator.seed_flex_events("unified-profiles-dev")
-    return emulator
-
-
-@pytest.fixture
-def cli_stack(tmp_path: Path, flex_emulator: Any) -> Iterator[CliStack]:
-    project = tmp_path / "project"
-    shutil.copytree(REPO, project, ignore=PROJECT_IGNORE)
-    # Pulumi.yaml runs the program from ./.venv: the virtualenv running these tests.
-    (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-    backend = tmp_path / "backend"
-    backend.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_API_", "PULUMI_"))}
-    env.update(
-        {
-            "PULUMI_BACKEND_URL": backend.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": "e2e-only-passphrase",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            **SESSION_PACING_ENV,
-        }
+def client(emulator: Emulator) -> SegmentClient:
+    return SegmentClient(
+        ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env=SESSION_PACING_ENV)
     )
-    stack = CliStack(project=project, env=env)
-    stack.pulumi("stack", "init", STACK)
-    stack.pulumi("config", "set", "--stack", STACK, "segment:endpoint", flex_emulator.url)
-    for key, value in DEMO_SECRETS.items():
-        stack.pulumi("config", "set", "--secret", "--stack", STACK, key, stdin=value)
-    yield stack
 
 
-def test_up_creates_the_stack_and_a_preview_right_after_expects_no_changes(
-    cli_stack: CliStack, flex_emulator: Any
+def edit_stack_file(stack: CliStack, name: str, edit: Any) -> None:
+    """Edits the scratch project's stack file the way a user edits theirs (it also holds the encrypted secrets)."""
+    path = stack.project / f"Pulumi.{name}.yaml"
+    document = yaml.safe_load(path.read_text())
+    edit(document["config"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def test_a_preview_of_an_empty_stack_lists_every_resource_and_changes_nothing(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    preview = cli_stack.pulumi("preview", "--diff", "--stack", "dev")
+    assert mutating(flex_emulator) == [], "a preview must not change Segment"
+    assert segment_objects(flex_emulator) == NOTHING
+
+    cli_stack.up()
+    deployed = program_resource_names(cli_stack.resources())
+    previewed = set(
+        re.findall(
+            r"\+ (?!pulumi:pulumi:Stack)\S+: \(create\)\s+\[urn=urn:pulumi:dev::[^\]]*::([^\]:]+)\]",
+            preview.stdout,
+        )
+    )
+    assert previewed == deployed, preview.stdout
+    assert len(deployed) >= 13, (
+        "space, 2 sources, warehouse, connection, model, destination(s), mapping, 6 traits"
+    )
+
+
+def test_up_from_empty_then_a_preview_expects_no_changes_and_a_second_up_calls_nothing(
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_stack.up()
     assert segment_objects(flex_emulator) == expected_objects()
     outputs = cli_stack.outputs()
-    assert outputs["spaceId"] == flex_emulator.space("unified-profiles-dev")["id"]
-    assert (
-        sorted(trait["key"] for trait in outputs["computedTraits"].values()) == expected_objects()["traits"]
-    )
+    assert outputs["spaceId"] == flex_emulator.space(SPACES["dev"])["id"]
+    assert sorted(t["key"] for t in outputs["computedTraits"].values()) == expected_objects()["traits"]
     assert outputs["waitingTraits"] == {}
-
-    state = json.dumps(cli_stack.exported())
-    for secret in DEMO_SECRETS.values():
-        for value in json.loads(secret).values() if secret.startswith("{") else [secret]:
-            assert value not in state, "a secret reached the state file in plain text"
+    assert outputs["profileApiToken"] == "[secret]", "a secret output stays a secret"
 
     flex_emulator.clear_requests()
-    preview = cli_stack.pulumi("preview", "--stack", STACK, "--expect-no-changes", check=False)
-    assert preview.returncode == 0, (
-        f"a preview right after up found changes:\n{preview.stdout}\n{preview.stderr}"
-    )
-    assert mutating(flex_emulator) == [], "a preview must not change Segment"
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+    assert mutating(flex_emulator) == []
+
+    flex_emulator.clear_requests()
+    again = cli_stack.up()
+    assert mutating(flex_emulator) == [], "a second up makes no mutating call"
+    assert not re.search(r"\d+ (to )?(create|update|replace|delete)", again.stdout), again.stdout
     assert segment_objects(flex_emulator) == expected_objects()
 
 
-def test_a_config_change_updates_only_the_mapping(cli_stack: CliStack, flex_emulator: Any) -> None:
+def test_a_trait_change_and_a_schedule_change_make_exactly_the_expected_calls(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    cli_stack.edit_definitions(lambda d: d["traits"]["custom"].append(dict(CUSTOM_TRAIT)))
     cli_stack.up()
     before = object_ids(flex_emulator)
-    configured = stack_file()["schedule"]["config"]["interval"]
-    wanted = "4h" if configured != "4h" else "6h"
-    cli_stack.pulumi(
-        "config", "set", "--path", "--stack", STACK, "flex-unified-profiles:schedule.config.interval", wanted
-    )
+    (created,) = [
+        t for t in flex_emulator.store.computed_traits.values() if t["name"] == CUSTOM_TRAIT["name"]
+    ]
+    assert created["options"]["backfillDurationDays"] == 90
+
+    def longer_window(d: dict[str, Any]) -> None:
+        d["traits"]["custom"][0]["window"] = {"within": {"days": 60}}
+
+    cli_stack.edit_definitions(longer_window)
+    wanted = "4h" if stack_file()["schedule"]["config"]["interval"] != "4h" else "6h"
+    cli_stack.set("dev", "schedule.config.interval", wanted)
     flex_emulator.clear_requests()
     cli_stack.up()
-    assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
+
+    assert sorted(mutating(flex_emulator)) == [
+        "PATCH updateComputedTraitForSpace",
+        "PATCH updateSubscriptionForDestination",
+    ]
+    assert object_ids(flex_emulator) == before
     (mapping,) = flex_emulator.store.subscriptions.values()
     assert mapping["reverseETLSchedule"]["config"]["interval"] == wanted
-    assert object_ids(flex_emulator) == before
-    assert segment_objects(flex_emulator) == expected_objects()
+    changed = flex_emulator.store.computed_traits[created["id"]]
+    assert "60" in changed["definition"]["query"]
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+
+
+def test_a_specific_days_schedule_goes_to_segment_as_integers_end_to_end(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    schedule = {
+        "strategy": "SPECIFIC_DAYS",
+        "config": {"days": [1, 3, 5], "hours": [6, 18], "timezone": "America/New_York"},
+    }
+    edit_stack_file(cli_stack, "dev", lambda config: config.update({f"{NS}:schedule": schedule}))
+    cli_stack.up()
+    (mapping,) = flex_emulator.store.subscriptions.values()
+    sent = mapping["reverseETLSchedule"]
+    assert sent["strategy"] == "SPECIFIC_DAYS"
+    assert sent["config"]["days"] == [1, 3, 5] and all(type(d) is int for d in sent["config"]["days"])
+    assert sent["config"]["hours"] == [6, 18] and all(type(h) is int for h in sent["config"]["hours"])
+
+    flex_emulator.clear_requests()
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+    cli_stack.up()
+    assert mutating(flex_emulator) == []
 
 
 def test_a_change_made_in_segment_shows_on_refresh_and_up_restores_it(
-    cli_stack: CliStack, flex_emulator: Any
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_stack.up()
     configured_name = stack_file()["salesforce"]["name"]
     salesforce = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
-    settings = ClientSettings.resolve(
-        token=flex_emulator.token, endpoint=flex_emulator.url, env=SESSION_PACING_ENV
-    )
-    SegmentClient(settings).update_source(salesforce["id"], name=RENAMED)
+    assert salesforce is not None
+    client(flex_emulator).update_source(salesforce["id"], name=RENAMED)
 
     flex_emulator.clear_requests()
-    refresh = cli_stack.pulumi("refresh", "--stack", STACK, "--yes")
+    refresh = cli_stack.pulumi("refresh", "--stack", "dev", "--yes")
     assert "salesforce-source" in refresh.stdout
     assert cli_stack.resource_outputs("salesforce-source")["name"] == RENAMED
     assert mutating(flex_emulator) == [], "a refresh only reads"
-    assert flex_emulator.store.sources[salesforce["id"]]["name"] == RENAMED
 
-    drifted = cli_stack.pulumi("preview", "--stack", STACK, "--expect-no-changes", check=False)
+    drifted = cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
     assert drifted.returncode != 0, "after the refresh the program and the state differ: expected a change"
 
     flex_emulator.clear_requests()
@@ -245,42 +170,94 @@ def test_a_change_made_in_segment_shows_on_refresh_and_up_restores_it(
     assert mutating(flex_emulator) == ["PATCH updateSource"]
     assert flex_emulator.store.sources[salesforce["id"]]["name"] == configured_name
     assert cli_stack.resource_outputs("salesforce-source")["name"] == configured_name
+
+
+def test_adopt_takes_over_a_source_built_by_hand_without_creating_another(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    config = stack_file()["salesforce"]
+    hand_built = client(flex_emulator).create_source(
+        slug=config["sourceSlug"],
+        name=config["name"],
+        metadata_id=SALESFORCE_METADATA_ID,
+        enabled=True,
+        settings={"salesforce-environment": config["environment"]},
+    )
+    cli_stack.set("dev", "salesforce.adopt", "true")
+    flex_emulator.clear_requests()
+    cli_stack.up()
+
+    created_sources = [r for r in flex_emulator.requests if r.operation_id == "createSource"]
+    assert len(created_sources) == 1, "only the Reverse ETL source is created; the Salesforce one is adopted"
+    assert cli_stack.resource("salesforce-source")["id"] == hand_built.id
     assert segment_objects(flex_emulator) == expected_objects()
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
 
 
-def test_destroy_removes_every_object_of_the_stack_and_keeps_the_space(
-    cli_stack: CliStack, flex_emulator: Any
+def test_destroy_of_dev_removes_everything_dependents_first_and_keeps_the_space(
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_stack.up()
-    assert segment_objects(flex_emulator) == expected_objects()
-    space_id = flex_emulator.space("unified-profiles-dev")["id"]
-    personas_source = flex_emulator.personas_source("unified-profiles-dev")
+    space_id = flex_emulator.space(SPACES["dev"])["id"]
+    personas_source = flex_emulator.personas_source(SPACES["dev"])
+    flex_emulator.clear_requests()
 
-    cli_stack.pulumi("destroy", "--stack", STACK, "--yes")
+    cli_stack.pulumi("destroy", "--stack", "dev", "--yes")
+    calls = mutating(flex_emulator)
+    # The activation's delete switches the destination off before the destination itself goes.
+    assert [call for call in calls if not call.startswith("DELETE ")] == ["PATCH updateDestination"], calls
+    assert calls.index("PATCH updateDestination") < calls.index("DELETE deleteDestination")
+    deletes = [call.removeprefix("DELETE ") for call in calls if call.startswith("DELETE ")]
     assert segment_objects(flex_emulator) == NOTHING
-    assert flex_emulator.space("unified-profiles-dev")["id"] == space_id
-    assert flex_emulator.personas_source("unified-profiles-dev")["id"] == personas_source["id"]
-    assert not cli_stack.exported()["deployment"].get("resources")
+    assert flex_emulator.space(SPACES["dev"])["id"] == space_id
+    assert flex_emulator.personas_source(SPACES["dev"])["id"] == personas_source["id"]
+    assert not cli_stack.resources()
+    assert deletes.count("removeComputedTraitFromSpace") == len(expected_objects()["traits"])
+    order = {call: deletes.index(call) for call in deletes}
+    # A dependent goes before what it depends on: the mapping before its destination, the model before its
+    # source, the warehouse's connection before the warehouse.
+    assert order["removeSubscriptionFromDestination"] < order["deleteDestination"]
+    assert order["deleteReverseEtlModel"] < max(i for i, c in enumerate(deletes) if c == "deleteSource")
+    assert order["removeSourceConnectionFromWarehouse"] < order["deleteWarehouse"]
+
+
+def test_destroy_of_prod_is_refused_by_protect(cli_project: CliStack, flex_emulator: Emulator) -> None:
+    cli_project.init("prod", flex_emulator)
+    cli_project.up("prod")
+    before = segment_objects(flex_emulator)
+    assert before == expected_objects("prod")
+    flex_emulator.clear_requests()
+
+    refused = cli_project.pulumi("destroy", "--stack", "prod", "--yes", check=False)
+    assert refused.returncode != 0
+    assert "protect" in refused.stdout + refused.stderr
+    assert mutating(flex_emulator) == []
+    assert segment_objects(flex_emulator) == before
+
+
+def test_the_doctor_reads_the_deployed_stack_through_the_automation_api(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
+    cli_stack.up()
+    flex_emulator.clear_requests()
+
+    fresh = cli_stack.python("segment_provider.doctor", "--stack", "dev")
+    assert fresh.returncode == 1, fresh.stdout + fresh.stderr
+    assert "Salesforce" in fresh.stdout and "Traceback" not in fresh.stderr
+
+    finish_the_manual_steps(flex_emulator)
+    flex_emulator.clear_requests()
+    ready = cli_stack.python("segment_provider.doctor", "--stack", "dev")
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert mutating(flex_emulator) == [], "the doctor only reads"
 
 
 def test_promote_verifies_dev_and_deploys_the_same_commit_to_prod(
-    cli_stack: CliStack, flex_emulator: Any
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    ns = "flex-unified-profiles"
-    flex_emulator.seed_flex_events("unified-profiles-prod")
-    cli_stack.pulumi("stack", "init", "prod")
-    cli_stack.pulumi("config", "set", "--stack", "prod", "segment:endpoint", flex_emulator.url)
-    for key, value in DEMO_SECRETS.items():
-        cli_stack.pulumi("config", "set", "--secret", "--stack", "prod", key, stdin=value)
-    for stack in (STACK, "prod"):
-        cli_stack.pulumi(
-            "config", "set", "--path", "--stack", stack, f"{ns}:profileApi.endpoint", flex_emulator.url
-        )
-        cli_stack.pulumi(
-            "config", "set", "--secret", "--stack", stack, f"{ns}:profileApiToken",
-            stdin=flex_emulator.profile_api_token(),
-        )  # fmt: skip
-    cli_stack.pulumi("config", "set", "--path", "--stack", STACK, f"{ns}:verify.sampleUserId", SAMPLE_USER)
+    cli_stack.init("prod", flex_emulator)
+    cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
     cli_stack.up()
     finish_the_manual_steps(flex_emulator)
     git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
@@ -291,33 +268,25 @@ def test_promote_verifies_dev_and_deploys_the_same_commit_to_prod(
     ).stdout.strip()
     flex_emulator.clear_requests()
 
-    promoted = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "segment_provider.promote",
-            "--from-stack",
-            STACK,
-            "--to-stack",
-            "prod",
-            "--yes",
-        ],
-        cwd=cli_stack.project,
-        env=cli_stack.env,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT,
+    promoted = cli_stack.python(
+        "segment_provider.promote", "--from-stack", "dev", "--to-stack", "prod", "--yes"
     )
 
     assert promoted.returncode == 0, f"promote failed\n{promoted.stdout}\n{promoted.stderr}"
     assert "✘" not in promoted.stdout
-    tag = cli_stack.pulumi("stack", "tag", "get", "verified-commit", "--stack", STACK).stdout.strip()
-    assert tag == head
-    prod_space = flex_emulator.space("unified-profiles-prod")["id"]
-    with flex_emulator.store_lock:
-        prod_traits = [
-            t for t in flex_emulator.store.computed_traits.values() if t.get("spaceId") == prod_space
-        ]
-    assert len(prod_traits) == len(expected_objects()["traits"])
-    again = cli_stack.pulumi("preview", "--stack", "prod", "--expect-no-changes", check=False)
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert cli_stack.pulumi("stack", "tag", "get", "verified-commit", "--stack", "dev").stdout.strip() == head
+    assert segment_objects(flex_emulator, SPACES["prod"])["traits"] == expected_objects("prod")["traits"]
+    cli_stack.pulumi("preview", "--stack", "prod", "--expect-no-changes")
+
+
+def test_a_config_error_is_one_clean_error_without_a_python_traceback(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    cli_stack.set("dev", "schedule.strategy", "WEEKLY")
+    failed = cli_stack.pulumi("up", "--stack", "dev", "--yes", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "schedule.strategy" in output, output
+    assert "Traceback" not in output, output
+    assert flex_emulator.requests == [] or mutating(flex_emulator) == [], "refused before any API call"
+    assert segment_objects(flex_emulator) == NOTHING

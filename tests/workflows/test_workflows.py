@@ -269,7 +269,7 @@ def test_ci_runs_the_repositorys_own_ci_script() -> None:
     document = workflow("ci.yml")
     assert {"push", "pull_request"} <= set(document["on"])
     assert workflow_commands()["ci.yml"] == {".ci/run"}
-    assert ci_run_commands() == {"make test", "make check"}
+    assert ci_run_commands() == {"make pulumi", "make test", "make check"}
 
 
 def test_every_workflow_uses_one_python_with_the_pip_cache() -> None:

@@ -80,17 +80,17 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         self.running: set[subprocess.Popen[bytes]] = set()
         self.lock = threading.Lock()
 
-    def GetPluginInfo(self, request, context):  # noqa: N802 (gRPC method names)
+    def GetPluginInfo(self, request, context):
         return plugin_pb2.PluginInfo(version=metadata.version("pulumi"))
 
-    def GetRequiredPlugins(self, request, context):  # noqa: N802
+    def GetRequiredPlugins(self, request, context):
         # The engine loads each resource plugin when the program first registers one of its resources.
         return language_pb2.GetRequiredPluginsResponse()
 
-    def GetRequiredPackages(self, request, context):  # noqa: N802
+    def GetRequiredPackages(self, request, context):
         return language_pb2.GetRequiredPackagesResponse()
 
-    def Run(self, request, context):  # noqa: N802
+    def Run(self, request, context):
         try:
             python, env = program_python(request.info)
         except FileNotFoundError as error:
@@ -112,7 +112,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             return language_pb2.RunResponse(bail=True)
         return language_pb2.RunResponse(error=f"program exited with non-zero exit code: {code}")
 
-    def Cancel(self, request, context):  # noqa: N802
+    def Cancel(self, request, context):
         with self.lock:
             for process in self.running:
                 process.send_signal(signal.SIGINT)
@@ -129,6 +129,9 @@ def main(argv: list[str]) -> int:
     language_pb2_grpc.add_LanguageRuntimeServicer_to_server(PythonLanguageHost(positional[-1]), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    # The engine stops its plugins with SIGINT (then SIGKILL): end quietly, not with a KeyboardInterrupt.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: server.stop(grace=None))
     # The engine reads the port from the first line of stdout.
     print(port, flush=True)
     server.wait_for_termination()

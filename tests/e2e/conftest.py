@@ -1,0 +1,269 @@
+"""The real-engine layer: a scratch copy of the project driven through the real ``pulumi`` CLI, against an
+emulator of its own whose token, like every other secret of these stacks, is a sentinel value that the tests
+look for in the state file and in everything the CLI prints.
+
+Each stack lives on a throwaway file backend with a passphrase, as ``make demo`` does; Snowflake management
+stays off as in the stack files (the pulumi-snowflake plugin cannot be had here). The secrets reach the stack
+through ``pulumi config set --secret`` on standard input, the way the GitHub workflows set them (docs/ci.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from segment_emulator import Emulator
+from tests.conftest import SESSION_PACING_ENV, require_pulumi_cli, running_session_emulator
+
+REPO = Path(__file__).resolve().parents[2]
+NS = "flex-unified-profiles"
+CLI_TIMEOUT = 600
+MUTATING = ("POST", "PATCH", "PUT", "DELETE")
+PROJECT_IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", ".github", "tests", "benchmarks", "__pycache__", ".*cache", ".demo", ".emulator-state*"
+)
+SPACES = {"dev": "unified-profiles-dev", "prod": "unified-profiles-prod"}
+
+SEGMENT_TOKEN = "sentinel-segment-token-5d1c9e"
+PROFILE_API_TOKEN = "SentinelProfileApiToken7b2e4f9a0c3d5e7f1a"  # 40 base62 characters, like Segment's
+SECRETS = {
+    "segment:token": SEGMENT_TOKEN,
+    f"{NS}:warehouseCredentials": json.dumps({"private_key": "sentinel-warehouse-private-key-8a4f"}),
+    f"{NS}:reverseEtlCredentials": json.dumps({"private_key": "sentinel-retl-private-key-3c7b"}),
+    f"{NS}:profileApiToken": PROFILE_API_TOKEN,
+}
+
+
+def sentinel_values() -> list[str]:
+    """Every secret the stacks hold, as the plain text that must never appear."""
+    values = []
+    for secret in SECRETS.values():
+        values += json.loads(secret).values() if secret.startswith("{") else [secret]
+    return values
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+            # Every step starts the program and the provider process anew.
+            item.add_marker(pytest.mark.timeout(1200))
+
+
+@pytest.fixture(scope="session")
+def e2e_emulator_session() -> Iterator[Emulator]:
+    """The real-engine tests' own emulator: its token is a sentinel too."""
+    yield from running_session_emulator(token=SEGMENT_TOKEN)
+
+
+@pytest.fixture
+def flex_emulator(e2e_emulator_session: Emulator) -> Emulator:
+    """Reset to the seeds; both spaces have seen the Flex events (all six traits get created) and carry the
+    sentinel Profile API token."""
+    require_pulumi_cli()
+    emulator = e2e_emulator_session
+    emulator.reset()
+    for slug in SPACES.values():
+        emulator.seed_flex_events(slug)
+        emulator.set_profile_api_token(PROFILE_API_TOKEN, slug)
+    return emulator
+
+
+def stack_file(stack: str = "dev") -> dict[str, Any]:
+    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {key.removeprefix(f"{NS}:"): value for key, value in config.items()}
+
+
+def definitions() -> dict[str, Any]:
+    return dict(yaml.safe_load((REPO / "definitions.yaml").read_text()))
+
+
+def expected_objects(stack: str = "dev") -> dict[str, Any]:
+    """The Segment objects a stack manages, by kind, as its stack file and definitions.yaml name them."""
+    config = stack_file(stack)
+    shared = definitions()
+    return {
+        "sources": sorted([config["salesforce"]["sourceSlug"], config["reverseEtl"]["sourceSlug"]]),
+        "warehouses": [config["warehouse"]["name"]],
+        "connections": 1,
+        "models": [shared["model"]["name"]],
+        "destinations": [config["profiles"]["destinationName"]],
+        "mappings": [shared["mapping"]["name"]],
+        "traits": sorted(key for key, on in shared["traits"]["guide"].items() if on),
+    }
+
+
+NOTHING = {
+    "sources": [],
+    "warehouses": [],
+    "connections": 0,
+    "models": [],
+    "destinations": [],
+    "mappings": [],
+    "traits": [],
+}
+
+
+def segment_objects(emulator: Emulator, space_slug: str | None = None) -> dict[str, Any]:
+    """What the emulator holds besides its seeds (the spaces and their internal Profiles sources)."""
+    with emulator.store_lock:
+        store = emulator.store
+        space_id = emulator.space(space_slug)["id"] if space_slug else None
+        return {
+            "sources": sorted(
+                s["slug"] for s in store.sources.values() if not s["slug"].startswith("personas_")
+            ),
+            "warehouses": sorted(w["settings"].get("name") for w in store.warehouses.values()),
+            "connections": len(store.connections),
+            "models": sorted(m["name"] for m in store.models.values()),
+            "destinations": sorted(d["name"] for d in store.destinations.values()),
+            "mappings": sorted(m["name"] for m in store.subscriptions.values()),
+            "traits": sorted(
+                t["key"]
+                for t in store.computed_traits.values()
+                if space_id is None or t.get("spaceId") == space_id
+            ),
+        }
+
+
+def object_ids(emulator: Emulator) -> set[str]:
+    with emulator.store_lock:
+        store = emulator.store
+        kinds = (store.sources, store.warehouses, store.models, store.destinations, store.subscriptions)
+        return {id_ for kind in (*kinds, store.computed_traits) for id_ in kind}
+
+
+def mutating(emulator: Emulator) -> list[str]:
+    return [f"{r.method} {r.operation_id}" for r in emulator.requests if r.method in MUTATING]
+
+
+def write_keys(emulator: Emulator) -> list[str]:
+    """The write keys of every source in the emulator: secrets too, never to be stored or printed."""
+    with emulator.store_lock:
+        return [key for s in emulator.store.sources.values() for key in s.get("writeKeys") or []]
+
+
+@dataclass
+class CliStack:
+    """Stacks of one scratch project, driven through the ``pulumi`` CLI."""
+
+    project: Path
+    env: dict[str, str]
+    transcript: list[str] = field(default_factory=list)
+    """Everything the CLI printed, for the secret checks."""
+
+    def pulumi(
+        self, *args: str, stdin: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+        )
+        self.transcript += [done.stdout, done.stderr]
+        if check and done.returncode != 0:
+            pytest.fail(
+                f"`pulumi {' '.join(args)}` exited {done.returncode}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+            )
+        return done
+
+    def python(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """One of the project's commands (doctor, promote), run in the scratch project."""
+        done = subprocess.run(
+            [sys.executable, "-m", module, *args],
+            cwd=self.project,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+        )
+        self.transcript += [done.stdout, done.stderr]
+        return done
+
+    def init(self, stack: str, emulator: Emulator) -> None:
+        """A new stack from its committed stack file, pointed at the emulator, with every secret set."""
+        self.pulumi("stack", "init", stack)
+        self.pulumi("config", "set", "--stack", stack, "segment:endpoint", emulator.url)
+        self.pulumi("config", "set", "--path", "--stack", stack, f"{NS}:profileApi.endpoint", emulator.url)
+        for key, value in SECRETS.items():
+            self.pulumi("config", "set", "--secret", "--stack", stack, key, stdin=value)
+
+    def set(self, stack: str, path: str, value: str) -> None:
+        self.pulumi("config", "set", "--path", "--stack", stack, f"{NS}:{path}", value)
+
+    def up(self, stack: str = "dev", *extra: str) -> subprocess.CompletedProcess[str]:
+        return self.pulumi("up", "--stack", stack, "--yes", *extra)
+
+    def outputs(self, stack: str = "dev") -> dict[str, Any]:
+        return dict(json.loads(self.pulumi("stack", "output", "--json", "--stack", stack).stdout))
+
+    def exported(self, stack: str = "dev") -> dict[str, Any]:
+        return dict(json.loads(self.pulumi("stack", "export", "--stack", stack).stdout))
+
+    def resources(self, stack: str = "dev") -> list[dict[str, Any]]:
+        return list(self.exported(stack)["deployment"].get("resources") or [])
+
+    def resource(self, name: str, stack: str = "dev") -> dict[str, Any]:
+        (resource,) = [r for r in self.resources(stack) if r["urn"].endswith(f"::{name}")]
+        return resource
+
+    def resource_outputs(self, name: str, stack: str = "dev") -> dict[str, Any]:
+        return dict(self.resource(name, stack).get("outputs") or {})
+
+    def edit_definitions(self, edit: Any) -> None:
+        path = self.project / "definitions.yaml"
+        document = yaml.safe_load(path.read_text())
+        edit(document)
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def program_resource_names(resources: list[dict[str, Any]]) -> set[str]:
+    """The names of the program's own resources in a state (not the stack, not the providers)."""
+    return {
+        r["urn"].rsplit("::", 1)[-1]
+        for r in resources
+        if r["type"] != "pulumi:pulumi:Stack" and not r["type"].startswith("pulumi:providers:")
+    }
+
+
+@pytest.fixture
+def cli_project(tmp_path: Path, flex_emulator: Emulator) -> CliStack:
+    """A scratch copy of the project on a throwaway file backend, with no stack yet."""
+    project = tmp_path / "project"
+    shutil.copytree(REPO, project, ignore=PROJECT_IGNORE)
+    # Pulumi.yaml runs the program from ./.venv: the virtualenv running these tests.
+    (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    backend = tmp_path / "backend"
+    backend.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_", "PULUMI_"))}
+    env.update(
+        {
+            "PULUMI_BACKEND_URL": backend.as_uri(),
+            "PULUMI_CONFIG_PASSPHRASE": "e2e-only-passphrase",
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            **SESSION_PACING_ENV,
+        }
+    )
+    return CliStack(project=project, env=env)
+
+
+@pytest.fixture
+def cli_stack(cli_project: CliStack, flex_emulator: Emulator) -> CliStack:
+    """The scratch project with its dev stack initialised (nothing deployed yet)."""
+    cli_project.init("dev", flex_emulator)
+    return cli_project
