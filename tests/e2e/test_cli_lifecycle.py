@@ -12,6 +12,7 @@ import yaml
 from segment_emulator import Emulator, catalog
 from segment_provider.api import ClientSettings, SegmentClient
 from tests.conftest import SESSION_PACING_ENV
+from tests.engine_stories import NEW_SALESFORCE_SLUG, REPLACING_THE_SALESFORCE_SOURCE, SPECIFIC_DAYS_SCHEDULE
 from tests.e2e.conftest import (
     NOTHING,
     NS,
@@ -129,11 +130,9 @@ def test_a_trait_change_and_a_schedule_change_make_exactly_the_expected_calls(
 def test_a_specific_days_schedule_goes_to_segment_as_integers_end_to_end(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    schedule = {
-        "strategy": "SPECIFIC_DAYS",
-        "config": {"days": [1, 3, 5], "hours": [6, 18], "timezone": "America/New_York"},
-    }
-    edit_stack_file(cli_stack, "dev", lambda config: config.update({f"{NS}:schedule": schedule}))
+    edit_stack_file(
+        cli_stack, "dev", lambda config: config.update({f"{NS}:schedule": SPECIFIC_DAYS_SCHEDULE})
+    )
     cli_stack.up()
     (mapping,) = flex_emulator.store.subscriptions.values()
     sent = mapping["reverseETLSchedule"]
@@ -290,3 +289,18 @@ def test_a_config_error_is_one_clean_error_without_a_python_traceback(
     assert "Traceback" not in output, output
     assert flex_emulator.requests == [] or mutating(flex_emulator) == [], "refused before any API call"
     assert segment_objects(flex_emulator) == NOTHING
+
+
+def test_a_new_source_slug_replaces_the_source_deleting_the_old_one_first(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    cli_stack.up()
+    old = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
+    assert old is not None
+    cli_stack.set("dev", "salesforce.sourceSlug", NEW_SALESFORCE_SLUG)
+    flex_emulator.clear_requests()
+    cli_stack.up()
+    assert mutating(flex_emulator) == REPLACING_THE_SALESFORCE_SOURCE
+    assert flex_emulator.store.sources.get(old["id"]) is None
+    assert flex_emulator.store.source_by_slug(NEW_SALESFORCE_SLUG) is not None
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")

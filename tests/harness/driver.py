@@ -284,12 +284,14 @@ class ResourceDriver:
         ignore_changes: Sequence[str] = (),
         defer_delete: StateCallback | None = None,
         on_deleted: StateCallback | None = None,
+        before_delete: StateCallback | None = None,
     ) -> tuple[ResourceState, Op]:
         """What ``pulumi up`` does for one resource: check → create, or check → diff → same/update/replace.
 
         ``defer_delete`` receives the replaced object instead of deleting it right away (the engine deletes
         replaced objects at the end of the deployment); ``on_deleted`` hears about a delete-before-replace
-        delete as soon as it happened, so a failing create that follows does not leave a ghost in the state.
+        delete as soon as it happened, so a failing create that follows does not leave a ghost in the state;
+        ``before_delete`` runs just before that delete (the engine deletes the dependents it would replace).
         """
         step = self.plan(name, type_, provider, inputs, state, urn=urn, ignore_changes=ignore_changes)
         return self.execute(
@@ -298,6 +300,7 @@ class ResourceDriver:
             delete_before_replace=delete_before_replace,
             defer_delete=defer_delete,
             on_deleted=on_deleted,
+            before_delete=before_delete,
         )
 
     def execute(
@@ -308,6 +311,7 @@ class ResourceDriver:
         delete_before_replace: bool = False,
         defer_delete: StateCallback | None = None,
         on_deleted: StateCallback | None = None,
+        before_delete: StateCallback | None = None,
     ) -> tuple[ResourceState, Op]:
         prior = step.prior
         if step.op == "create" or prior is None:
@@ -321,6 +325,8 @@ class ResourceDriver:
             raise ResourceProtected(prior.urn, "replace")
         assert step.diff is not None
         if step.diff.delete_before_replace or delete_before_replace:
+            if before_delete is not None:
+                before_delete(prior)
             self.delete(prior)
             if on_deleted is not None:
                 on_deleted(prior)

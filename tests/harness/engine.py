@@ -23,7 +23,7 @@ What it does not do: no separate preview before ``up`` (``up`` is ``pulumi up --
 ``preview()`` first for both), no checkpoint files or journal, no plugin downloads or default provider
 resources, no targets, aliases, imports, ``get`` reads or transforms; deletes run one at a time;
 ignore_changes only for top-level keys; previews simplify unknowns (a planned create or update outputs its
-checked inputs, everything else unknown); delete-before-replace does not cascade to dependents.
+checked inputs, everything else unknown).
 """
 
 from __future__ import annotations
@@ -220,6 +220,8 @@ class _Deployment:
         self.operation = operation
         self.run = _ProgramRun()
         self.lock = threading.Lock()
+        self.replaced_by_dependency: set[str] = set()
+        """Dependents deleted ahead of a delete-before-replace: their create is a replace."""
         self.registered: set[str] = set()
         self.registrations: list[Registration] = []
         self.steps: list[StepRecord] = []
@@ -296,6 +298,7 @@ class _Deployment:
             ignore_changes=registration.ignore_changes,
             defer_delete=lambda replaced: self._defer_delete(prior, replaced),
             on_deleted=lambda _deleted: self._forget(registration.urn),
+            before_delete=lambda _replaced: self._delete_dependents_it_replaces(registration.urn),
         )
         return self._record(registration, prior, op, applied.id, applied.inputs, applied.outputs)
 
@@ -327,6 +330,8 @@ class _Deployment:
         )
         if op == "same" and prior is not None:
             secret_outputs |= prior.secret_outputs & outputs.keys()
+        if op == "create" and registration.urn in self.replaced_by_dependency:
+            op = "replace"
         with self.lock:
             keeps_sequence = prior is not None and op != "replace"
             record = StateResource(
@@ -363,6 +368,29 @@ class _Deployment:
         pending = dataclasses.replace(prior, id=replaced.id, inputs=replaced.inputs, outputs=replaced.outputs)
         with self.lock:
             self.state.pending_deletes.append(pending)
+
+    def _delete_dependents_it_replaces(self, urn: str) -> None:
+        """What the engine does before a delete-before-replace: each dependent that the replacement replaces too
+        (its Diff asks for a replacement once the inputs it takes from ``urn`` are unknown) is deleted first,
+        its own such dependents before it. Its next registration is then a create, shown as a replace."""
+        with self.lock:
+            dependents = [r for r in self.state if urn in r.depends_on() and wire.is_dynamic_type(r.type)]
+        for record in dependents:
+            taken = {key for key, urns in record.property_dependencies.items() if urn in urns}
+            news = {key: rpc.UNKNOWN if key in taken else value for key, value in record.inputs.items()}
+            blob = wire.strip_secrets(record.inputs.get(wire.PROVIDER_KEY))
+            step = self.driver.plan(
+                record.name, record.type, blob, news, record.as_resource_state(), urn=record.urn
+            )
+            if step.op != "replace":
+                continue
+            if record.protect:
+                raise ResourceProtected(record.urn, "replace")
+            self._delete_dependents_it_replaces(record.urn)
+            self.driver.delete(record.as_resource_state())
+            with self.lock:
+                self.state.resources.pop(record.urn, None)
+                self.replaced_by_dependency.add(record.urn)
 
     def _forget(self, urn: str) -> None:
         with self.lock:

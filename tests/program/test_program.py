@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from segment_provider.demo import DEMO_SECRETS, stack_config
+from tests.engine_stories import NEW_SALESFORCE_SLUG, REPLACING_THE_SALESFORCE_SOURCE, SPECIFIC_DAYS_SCHEDULE
 from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer, ResourceProtected
 from tests.program.ready_stack import GUIDE_TRAIT_KEYS
 
@@ -163,6 +164,34 @@ def test_changing_the_schedule_updates_only_the_mapping(server: ProviderServer, 
     result = engine.up(MAIN)
     assert changes(result) == {"send-identify": "update"}
     assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
+
+
+def test_a_new_source_slug_replaces_the_source_as_the_real_engine_does(
+    server: ProviderServer, flex_emulator: Any
+) -> None:
+    engine = engine_for(server, flex_emulator)
+    engine.up(MAIN)
+    salesforce = json.loads(engine.config["flex-unified-profiles:salesforce"])
+    engine.config["flex-unified-profiles:salesforce"] = json.dumps(
+        {**salesforce, "sourceSlug": NEW_SALESFORCE_SLUG}
+    )
+    flex_emulator.clear_requests()
+    result = engine.up(MAIN)
+    assert changes(result) == {"salesforce-source": "replace", "salesforce-to-warehouse": "replace"}
+    assert mutating(flex_emulator) == REPLACING_THE_SALESFORCE_SOURCE
+
+
+def test_a_specific_days_schedule_reaches_segment_as_integers(
+    server: ProviderServer, flex_emulator: Any
+) -> None:
+    engine = engine_for(server, flex_emulator, **{"flex-unified-profiles:schedule": SPECIFIC_DAYS_SCHEDULE})
+    engine.up(MAIN)
+    (mapping,) = flex_emulator.store.subscriptions.values()
+    assert mapping["reverseETLSchedule"] == SPECIFIC_DAYS_SCHEDULE
+    assert all(type(day) is int for day in mapping["reverseETLSchedule"]["config"]["days"])
+    flex_emulator.clear_requests()
+    engine.up(MAIN)
+    assert mutating(flex_emulator) == []
 
 
 def test_changing_the_salesforce_environment_keeps_the_authorisation_done_in_the_app(
