@@ -12,7 +12,6 @@ import yaml
 from segment_emulator import Emulator, catalog
 from segment_provider.api import ClientSettings, SegmentClient
 from tests.conftest import SESSION_PACING_ENV
-from tests.engine_stories import NEW_SALESFORCE_SLUG, REPLACING_THE_SALESFORCE_SOURCE, SPECIFIC_DAYS_SCHEDULE
 from tests.e2e.conftest import (
     NOTHING,
     NS,
@@ -25,6 +24,7 @@ from tests.e2e.conftest import (
     segment_objects,
     stack_file,
 )
+from tests.engine_stories import NEW_SALESFORCE_SLUG, REPLACING_THE_SALESFORCE_SOURCE, SPECIFIC_DAYS_SCHEDULE
 from tests.program.ready_stack import SAMPLE_USER, finish_the_manual_steps
 
 RENAMED = "Renamed in the Segment app"
