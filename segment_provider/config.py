@@ -25,6 +25,9 @@ import yaml
 from pydantic import Field, SecretStr, ValidationInfo
 from pydantic.alias_generators import to_camel
 
+from segment_provider.api.client import TOKEN_FIX
+from segment_provider.api.profiles import PROFILE_TOKEN_FIX
+from segment_provider.api.transport import endpoint_problem, token_problem
 from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
@@ -219,8 +222,6 @@ class ProfileApiConfig(_Model):
     @pydantic.field_validator("endpoint")
     @classmethod
     def _endpoint_is_url(cls, value: str | None) -> str | None:
-        from segment_provider.api.client import endpoint_problem
-
         if value is not None and (problem := endpoint_problem(value)):
             raise ValueError(f"{problem}; give a base URL such as https://profiles.segment.com")
         return value.strip().rstrip("/") if value is not None else None
@@ -277,10 +278,11 @@ class StackConfig(_Model):
             "`pulumi config set segment:region eu`); for any other API URL set segment:endpoint"
         )
 
-    @pydantic.field_validator("segment_token")
+    @pydantic.field_validator("segment_token", "profile_api_token")
     @classmethod
-    def _token_shape(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and (problem := token_problem(token.get_secret_value())):
+    def _token_shape(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        fix = TOKEN_FIX if info.field_name == "segment_token" else PROFILE_TOKEN_FIX
+        if token is not None and (problem := token_problem(token.get_secret_value(), fix)):
             raise ValueError(problem)
         return token
 
@@ -294,20 +296,6 @@ class StackConfig(_Model):
                 f"`pulumi config set --secret --path '{key}.<field>' …` (e.g. {key}.private_key)"
             )
         return value
-
-
-def token_problem(token: str) -> str | None:
-    """Why ``token`` cannot be a Segment Public API token (without repeating it), or None."""
-    text = token.strip()
-    fix = "set it again with `pulumi config set --secret segment:token <token>`"
-    if text.lower().startswith("bearer "):
-        return f"give the token without the 'Bearer ' prefix: {fix}"
-    if not text.isascii() or any(char.isspace() or not char.isprintable() for char in text):
-        return (
-            "the token holds spaces, line breaks or other characters a token never has (more than the token "
-            f"was pasted?): {fix}"
-        )
-    return None
 
 
 # ----------------------------------------------------------------------------- shared definitions
