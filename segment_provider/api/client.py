@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 import pydantic
 import requests
 
+from segment_provider.api import secrets as secret_values
 from segment_provider.api.errors import (
     ENDPOINT_ENV,
     ENDPOINT_KEY,
@@ -195,6 +196,7 @@ class SegmentClient:
         pacer: Pacer | None = None,
     ) -> None:
         """``pacer`` defaults to the process-wide one of this address and token (none when pacing is off)."""
+        secret_values.register_token(settings.token.get_secret_value())
         self._settings = settings
         self._pacer = pacer or shared_pacer(
             settings.base_url, settings.token.get_secret_value(), settings.pacing_time_scale

@@ -22,6 +22,7 @@ from urllib.parse import quote
 import pydantic
 import requests
 
+from segment_provider.api import secrets as secret_values
 from segment_provider.api.client import USER_AGENT, Region, backoff, describe_invalid_options, first_set
 from segment_provider.api.errors import (
     REGION_ENV,
@@ -149,6 +150,7 @@ class ProfileApiClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        secret_values.register_token(settings.token.get_secret_value())
         self._settings = settings
         self._sleep = sleep
         self._clock = clock
