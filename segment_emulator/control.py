@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from segment_emulator.faults import FAULT_KINDS
 from segment_emulator.pipeline import Incoming, Outgoing, Pipeline
 from segment_emulator.seeds import DEV_SPACE_SLUG
 
@@ -69,7 +70,7 @@ def _add_fault(pipeline: Pipeline, body: dict[str, Any]) -> Result:
             400, f"unknown fault fields: {', '.join(unknown)} (known: {', '.join(sorted(FAULT_FIELDS))})"
         )
     if "kind" not in body:
-        raise ControlError(400, "a fault needs a kind: status, hang, drop, commit_then_fail or rate_limit")
+        raise ControlError(400, "a fault needs a kind: " + ", ".join(FAULT_KINDS))
     options = {key: value for key, value in body.items() if key != "kind"}
     try:
         fault = pipeline.faults.add(str(body["kind"]), **options)

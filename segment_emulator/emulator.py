@@ -147,8 +147,9 @@ class Emulator:
 
         ``kind``: "status" (answer ``status`` with ``body``/``headers``), "hang" (wait ``seconds``, then serve),
         "drop" (close without answering), "commit_then_fail" (serve, then answer ``status``; drop the
-        connection when ``status`` is None) or "rate_limit" (answer 429 for ``seconds``, announcing the wait
-        with ``signal``: "msBeforeNext", "X-RateLimit-Reset" or "Retry-After").
+        connection when ``status`` is None), "rate_limit" (answer 429 for ``seconds``, announcing the wait
+        with ``signal``: "msBeforeNext", "X-RateLimit-Reset" or "Retry-After"), "drip" (serve, sending the
+        body one byte every ``seconds``) or "endless_pages" (serve a list, with a new cursor past the end).
         """
         return self._pipeline.faults.add(
             kind,

@@ -9,7 +9,10 @@
 * ``rate_limit``: a 429 storm. Every matching request is answered 429 until ``seconds`` (real time) have passed
   since the first one; the time left is announced by one ``signal`` only — ``msBeforeNext`` in Segment's body,
   or the ``X-RateLimit-Reset`` or ``Retry-After`` header — so a client's handling of each can be tested alone.
-  ``count`` does not apply; the fault is gone once the storm is over.
+  ``count`` does not apply; the fault is gone once the storm is over;
+* ``drip``: serve the request, but send the answer's body one byte every ``seconds`` (a slow or hostile link);
+* ``endless_pages``: serve a list request, but point ``pagination.next`` at a page past the end, a new cursor on
+  every hit (a server that never stops paging).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
 
-FaultKind = Literal["status", "hang", "drop", "commit_then_fail", "rate_limit"]
+FaultKind = Literal["status", "hang", "drop", "commit_then_fail", "rate_limit", "drip", "endless_pages"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 RateLimitSignal = Literal["msBeforeNext", "X-RateLimit-Reset", "Retry-After"]
 RATE_LIMIT_SIGNALS: tuple[str, ...] = get_args(RateLimitSignal)
@@ -186,7 +189,7 @@ def _check(
         isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599
     ):
         raise ValueError(f"status must be an HTTP status code (100..599), not {status!r}")
-    if kind in ("hang", "rate_limit") and (seconds is None or seconds <= 0):
+    if kind in ("hang", "rate_limit", "drip") and (seconds is None or seconds <= 0):
         raise ValueError(f"a {kind} fault needs seconds > 0")
     if signal is not None and kind != "rate_limit":
         raise ValueError("only a rate_limit fault takes a signal")

@@ -8,6 +8,7 @@ order after the injected fault for ``segment_emulator.profiles``, which checks t
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 import threading
@@ -25,6 +26,7 @@ from segment_emulator.handlers import warehouses
 from segment_emulator.handlers.common import Call
 from segment_emulator.media import negotiate
 from segment_emulator.models import parse_body
+from segment_emulator.pagination import encode_cursor
 from segment_emulator.ratelimit import Quota, RateLimiter
 from segment_emulator.records import RecordedRequest
 from segment_emulator.routing import Operation, route
@@ -54,6 +56,8 @@ class Outgoing:
     payload: Any
     """The JSON document sent (or the text, for a fault body given as a str)."""
     headers: dict[str, str] = field(default_factory=dict)
+    drip_seconds: float | None = None
+    """Send the body one byte at a time, this long apart (the ``drip`` fault)."""
 
     def encoded(self) -> bytes:
         if isinstance(self.payload, str):
@@ -91,6 +95,7 @@ class Pipeline:
         self.lock = threading.RLock()
         self._log: list[RecordedRequest] = []
         self._log_lock = threading.Lock()
+        self._pages = itertools.count(1)
         # Requests waiting out a "hang" give up when the emulator is reset or stopped.
         self._epoch = 0
         self._wake = threading.Event()
@@ -253,8 +258,14 @@ class Pipeline:
         record.committed = True
         if fault is not None and fault.kind == "commit_then_fail":
             return None if fault.status is None else _fault_answer(fault)
+        if fault is not None and fault.kind == "endless_pages" and isinstance(data.get("pagination"), dict):
+            past_the_end = encode_cursor(10**9 + next(self._pages))
+            data = {**data, "pagination": {**data["pagination"], "next": past_the_end}}
         return Outgoing(
-            operation.success_status, {"data": data}, {"Content-Type": content_type, **_quota_headers(quota)}
+            operation.success_status,
+            {"data": data},
+            {"Content-Type": content_type, **_quota_headers(quota)},
+            drip_seconds=fault.seconds if fault is not None and fault.kind == "drip" else None,
         )
 
     def _run(self, operation: Operation, params: dict[str, str], incoming: Incoming, version: str) -> Record:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,6 +25,11 @@ import yaml
 from pydantic import Field, SecretStr, ValidationInfo
 from pydantic.alias_generators import to_camel
 
+from segment_provider.api import secrets as secret_values
+from segment_provider.api.client import TOKEN_FIX
+from segment_provider.api.profiles import PROFILE_TOKEN_FIX
+from segment_provider.api.secrets import is_credential_setting
+from segment_provider.api.transport import endpoint_problem, token_problem
 from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
@@ -44,6 +49,7 @@ WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres", "redshift")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*$"
 TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+MAX_DEFINITIONS_BYTES = 512 * 1024
 MAX_IDENTIFY_TRAITS = 299  # Unify rejects identify calls with 300 or more traits.
 # What a pattern mismatch means, in words (pydantic would only print the regular expression).
 PATTERN_HINTS = {
@@ -51,9 +57,6 @@ PATTERN_HINTS = {
     TABLE: "write schema.table (or database.schema.table) with plain identifiers: letters, digits, '_' and '$'",
     IDENTIFIER: "use a plain column name: letters, digits, '_' and '$', not starting with a digit",
 }
-# Settings keys that hold credentials: Segment's catalogs mark these options as "password" (masked on read).
-# In `warehouse.settings` / `reverseEtl.settings` they would sit in plain stack config and plain state.
-CREDENTIAL_SETTING = re.compile(r"password|passphrase|private_?key|secret|token|credential", re.IGNORECASE)
 
 # Secret stack config keys and what each holds (the README lists them with the command that sets each).
 SECRET_KEYS = {
@@ -75,7 +78,7 @@ class ConfigError(Exception):
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
-        lines = [f"  - {p.key}: {p.message}" for p in problems]
+        lines = [secret_values.mask(f"  - {p.key}: {p.message}") for p in problems]
         super().__init__("invalid stack configuration (nothing was created):\n" + "\n".join(lines))
 
 
@@ -111,7 +114,8 @@ class SalesforceConfig(_Model):
 
 
 def _credentials_problem(settings: Mapping[str, Any], secret_key: str) -> str | None:
-    leaked = sorted(key for key in settings if CREDENTIAL_SETTING.search(key))
+    # In `warehouse.settings` / `reverseEtl.settings` a credential would sit in plain config and plain state.
+    leaked = sorted(key for key in settings if is_credential_setting(key))
     if not leaked:
         return None
     first = leaked[0]
@@ -219,8 +223,6 @@ class ProfileApiConfig(_Model):
     @pydantic.field_validator("endpoint")
     @classmethod
     def _endpoint_is_url(cls, value: str | None) -> str | None:
-        from segment_provider.api.client import endpoint_problem
-
         if value is not None and (problem := endpoint_problem(value)):
             raise ValueError(f"{problem}; give a base URL such as https://profiles.segment.com")
         return value.strip().rstrip("/") if value is not None else None
@@ -277,10 +279,11 @@ class StackConfig(_Model):
             "`pulumi config set segment:region eu`); for any other API URL set segment:endpoint"
         )
 
-    @pydantic.field_validator("segment_token")
+    @pydantic.field_validator("segment_token", "profile_api_token")
     @classmethod
-    def _token_shape(cls, token: SecretStr | None) -> SecretStr | None:
-        if token is not None and (problem := token_problem(token.get_secret_value())):
+    def _token_shape(cls, token: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        fix = TOKEN_FIX if info.field_name == "segment_token" else PROFILE_TOKEN_FIX
+        if token is not None and (problem := token_problem(token.get_secret_value(), fix)):
             raise ValueError(problem)
         return token
 
@@ -294,20 +297,6 @@ class StackConfig(_Model):
                 f"`pulumi config set --secret --path '{key}.<field>' …` (e.g. {key}.private_key)"
             )
         return value
-
-
-def token_problem(token: str) -> str | None:
-    """Why ``token`` cannot be a Segment Public API token (without repeating it), or None."""
-    text = token.strip()
-    fix = "set it again with `pulumi config set --secret segment:token <token>`"
-    if text.lower().startswith("bearer "):
-        return f"give the token without the 'Bearer ' prefix: {fix}"
-    if not text.isascii() or any(char.isspace() or not char.isprintable() for char in text):
-        return (
-            "the token holds spaces, line breaks or other characters a token never has (more than the token "
-            f"was pasted?): {fix}"
-        )
-    return None
 
 
 # ----------------------------------------------------------------------------- shared definitions
@@ -532,6 +521,10 @@ def load_program_config(
         value = get(full)
         if value is None:
             continue
+        # Secret whether or not it was stored as one: masked in every message of this process from now on.
+        secret_values.register_all([_decode(value)])
+        if key == "profileApiToken":
+            secret_values.register_token(str(value))
         if not is_secret(full):
             problems.append(
                 ConfigProblem(
@@ -544,6 +537,7 @@ def load_program_config(
         raw[field] = _decode(value)
 
     token = get("segment:token")
+    secret_values.register_token(token)
     if token is not None and not is_secret("segment:token"):
         problems.append(
             ConfigProblem(
@@ -574,8 +568,8 @@ def load_program_config(
     except pydantic.ValidationError as error:
         problems.extend(_segment_keys(_problems(NAMESPACE, error, aliases)))
 
-    definitions_path = project_dir / str(raw.get("definitions_file") or DEFAULT_DEFINITIONS_FILE)
-    definitions, traits = _load_definitions(definitions_path, problems)
+    given = str(raw.get("definitions_file") or DEFAULT_DEFINITIONS_FILE)
+    definitions, traits = _load_definitions(given, project_dir, problems)
 
     if problems or stack is None or definitions is None:
         raise ConfigError(problems)
@@ -593,23 +587,59 @@ def _segment_keys(problems: list[ConfigProblem]) -> list[ConfigProblem]:
     return renamed
 
 
-def _load_definitions(
-    path: Path, problems: list[ConfigProblem]
-) -> tuple[Definitions | None, dict[str, TraitSpec | RawTrait]]:
-    prefix = path.name
+def _definitions_text(path: Path, given: str, project_dir: Path) -> tuple[str | None, str | None]:
+    """``(text, None)`` of the definitions file, or ``(None, why it cannot be used)``.
+
+    A relative ``definitionsFile`` must stay inside the project (no ``../`` out of it); an absolute one is an
+    explicit choice (``segment_provider.export`` writes one for definitions kept beside the exported stack).
+    """
+    fix = "point definitionsFile at a YAML file inside the project (by default definitions.yaml)"
+    if not Path(given).is_absolute() and not path.resolve().is_relative_to(project_dir.resolve()):
+        return None, f"'{given}' leads outside the project directory {project_dir}: {fix}"
     if not path.exists():
-        problems.append(
-            ConfigProblem(
-                key=f"{NAMESPACE}:definitionsFile",
-                message=f"{path} does not exist: restore definitions.yaml from the repository or point "
-                "definitionsFile at your shared definitions",
-            )
+        return None, (
+            f"{path} does not exist: restore definitions.yaml from the repository or point "
+            "definitionsFile at your shared definitions"
         )
+    if not path.is_file():
+        return None, f"{path} is not a regular file: {fix}"
+    if path.stat().st_size > MAX_DEFINITIONS_BYTES:
+        return (
+            None,
+            f"{path} is larger than {MAX_DEFINITIONS_BYTES // 1024} KB, far more than definitions need: {fix}",
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None, f"{path} is not readable UTF-8 text (a binary file?): {fix}"
+    if "\x00" in text:
+        return None, f"{path} holds NUL bytes (a binary file?): {fix}"
+    if not text.strip():
+        return None, (
+            f"{path} is empty: write the definitions (see the repository's definitions.yaml), or remove "
+            "definitionsFile to use definitions.yaml"
+        )
+    return text, None
+
+
+def _load_definitions(
+    given: str, project_dir: Path, problems: list[ConfigProblem]
+) -> tuple[Definitions | None, dict[str, TraitSpec | RawTrait]]:
+    path = project_dir / given
+    prefix = path.name
+    text, problem = _definitions_text(path, given, project_dir)
+    if text is None:
+        problems.append(ConfigProblem(key=f"{NAMESPACE}:definitionsFile", message=str(problem)))
         return None, {}
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(text)
     except yaml.YAMLError as error:
-        problems.append(ConfigProblem(key=prefix, message=f"is not valid YAML: {error}"))
+        problems.append(ConfigProblem(key=prefix, message=f"is not valid YAML: {yaml_problem(error)}"))
+        return None, {}
+    if data is None:
+        problems.append(
+            ConfigProblem(key=prefix, message="holds no definitions (only comments): write them out")
+        )
         return None, {}
     try:
         definitions = Definitions.model_validate(data)
@@ -620,6 +650,45 @@ def _load_definitions(
         )
         return None, {}
     return definitions, _enabled_traits(definitions, prefix, problems)
+
+
+class StrictYamlLoader(yaml.SafeLoader):
+    """YAML as people mean it: a key given twice is an error (not "the last one wins"), and aliases (``*name``)
+    are refused, so a file cannot expand into gigabytes (the "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted: write the value out", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if isinstance(key, Hashable) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {str(key)[:80]!r} is given twice: keep one", key_node.start_mark
+                )
+            if isinstance(key, Hashable):
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` parsed with ``StrictYamlLoader``; raises ``yaml.YAMLError`` (describe it with ``yaml_problem``)."""
+    return yaml.load(text, Loader=StrictYamlLoader)
+
+
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """What is wrong and where (line and column), without quoting the offending line: it may hold a secret."""
+    if isinstance(error, yaml.MarkedYAMLError):
+        mark = error.problem_mark or error.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        return f"{error.problem or error.context or 'unreadable'}{where}"
+    return type(error).__name__
 
 
 def _enabled_traits(

@@ -31,7 +31,14 @@ from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSet
 from segment_provider.api.errors import SegmentError
 from segment_provider.api.profiles import PROFILE_TOKEN_ENV
 from segment_provider.checks import Check, all_passed, run_checks
-from segment_provider.config import NAMESPACE, ConfigError, Program, load_program_config
+from segment_provider.config import (
+    NAMESPACE,
+    ConfigError,
+    Program,
+    load_program_config,
+    load_yaml,
+    yaml_problem,
+)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TOKEN_ENV = "SEGMENT_TOKEN"
@@ -134,9 +141,11 @@ class FileConfig:
 
     def load(self, stack: str) -> StackConfigValues:
         try:
-            document = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise DoctorError(f"cannot read the stack file {self.path}: {error}") from None
+            document = load_yaml(self.path.read_text(encoding="utf-8")) or {}
+        except OSError as error:
+            raise DoctorError(f"cannot read the stack file {self.path}: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise DoctorError(f"cannot read the stack file {self.path}: {yaml_problem(error)}") from None
         raw = document.get("config") if isinstance(document, Mapping) else None
         if not isinstance(raw, Mapping):
             raise DoctorError(f"{self.path} has no `config:` mapping; give a Pulumi.<stack>.yaml file")

@@ -42,6 +42,7 @@ from segment_provider.api.models import (
     Space,
     Warehouse,
 )
+from segment_provider.api.secrets import is_credential_setting
 from segment_provider.config import (
     IDENTIFIER,
     NAMESPACE,
@@ -83,7 +84,6 @@ SALESFORCE_ENVIRONMENTS = ("production", "sandbox")
 SALESFORCE_ENVIRONMENT_SETTING = "salesforce-environment"
 # A setting is treated as a credential when the catalog calls it a password, its key looks like one, or Segment
 # returned it masked. Either way its value is never written.
-SECRET_KEY = re.compile(r"pass(word|phrase)|private_?key|secret|credential|ciphertext|token|api_?key", re.I)
 MASK_CHARACTER = "•"
 COLUMN_PATH = re.compile(r"^\$\.properties\.(?P<column>[A-Za-z_][A-Za-z0-9_$]*)$")
 TABLE_QUERY = re.compile(
@@ -704,14 +704,14 @@ class _Exporter:
     def _split_settings(
         self, settings: Mapping[str, Any], options: Iterable[IntegrationOption], drop: set[str] | None = None
     ) -> tuple[dict[str, Any], list[str]]:
-        passwords = {o.name for o in options if o.type == "password"}
+        option_types = {o.name: o.type for o in options}
         plain: dict[str, Any] = {}
         secret: list[str] = []
         for key, value in sorted(settings.items()):
             if drop and key in drop:
                 continue
             masked = isinstance(value, str) and value.startswith(MASK_CHARACTER)
-            if key in passwords or SECRET_KEY.search(key) or masked:
+            if is_credential_setting(key, option_types.get(key)) or masked:
                 secret.append(key)
             else:
                 plain[key] = value

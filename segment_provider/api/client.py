@@ -14,12 +14,12 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypeVar
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 
 import pydantic
 import requests
 
+from segment_provider.api import secrets as secret_values
 from segment_provider.api.errors import (
     ENDPOINT_ENV,
     ENDPOINT_KEY,
@@ -30,6 +30,7 @@ from segment_provider.api.errors import (
     ApiError,
     ConfigurationError,
     NotFoundError,
+    OutcomeUnknownError,
     RateLimitedError,
     ServerError,
     error_for_response,
@@ -55,6 +56,17 @@ from segment_provider.api.models import (
 )
 from segment_provider.api.operations import DEFAULT_PAGE_SIZE, MAX_TOP_LEVEL_PAGE_SIZE, Operation, operation
 from segment_provider.api.pacing import Pacer, pacing_from_env, shared_pacer
+from segment_provider.api.transport import (
+    Answer,
+    ConnectionSettings,
+    PageTrail,
+    ResponseRefusedError,
+    decode_json,
+    endpoint_problem,
+    error_document,
+    exchange,
+    token_problem,
+)
 
 if TYPE_CHECKING:
     from segment_provider.api.catalog import Catalog
@@ -66,6 +78,11 @@ BASE_URLS: dict[Region, str] = {
     "us": "https://api.segmentapis.com",
     "eu": "https://eu1.api.segmentapis.com",
 }
+
+TOKEN_FIX = f"set it again with `pulumi config set --secret {TOKEN_KEY} <token>` (or {TOKEN_ENV})"
+ADDRESS_ADVICE = (
+    f"Check {ENDPOINT_KEY} / {ENDPOINT_ENV}: it must be Segment's API address (or the local emulator's)."
+)
 
 log = logging.getLogger("segment_provider.api")
 ModelT = TypeVar("ModelT", bound=WireModel)
@@ -85,17 +102,11 @@ def backoff(attempt: int, base: float, cap: float) -> float:
 # ------------------------------------------------------------------------------------------------ settings
 
 
-class ClientSettings(pydantic.BaseModel):
+class ClientSettings(ConnectionSettings):
     """How to reach Segment. Build it with ``ClientSettings.resolve``; the token never shows in its repr."""
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
-
-    token: pydantic.SecretStr
+    token_fix: ClassVar[str] = TOKEN_FIX
     region: Region = "us"
-    endpoint: str | None = None
-    """A base URL that replaces the regional one (a proxy, or the local emulator)."""
-    connect_timeout: float = pydantic.Field(default=10.0, gt=0)
-    read_timeout: float = pydantic.Field(default=60.0, gt=0)
     max_retries: int = pydantic.Field(default=4, ge=0)
     backoff_base: float = pydantic.Field(default=1.0, ge=0)
     backoff_cap: float = pydantic.Field(default=30.0, ge=0)
@@ -103,26 +114,6 @@ class ClientSettings(pydantic.BaseModel):
     """A 429 asking for a longer wait than this is raised instead of waited out."""
     pacing_time_scale: float = pydantic.Field(default=1.0, ge=0)
     """Pace requests to Segment's per-operation limits (``pacing.py``), windows scaled by this; 0 turns it off."""
-
-    @pydantic.field_validator("token")
-    @classmethod
-    def _token_not_blank(cls, value: pydantic.SecretStr) -> pydantic.SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("the token is empty")
-        # requests quotes an invalid header value, token included, in its exception text: refuse it here.
-        if any(char.isspace() or not char.isprintable() for char in value.get_secret_value().strip()):
-            raise ValueError("the token holds spaces, line breaks or other characters a token never has")
-        return pydantic.SecretStr(value.get_secret_value().strip())
-
-    @pydantic.field_validator("endpoint")
-    @classmethod
-    def _endpoint_is_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        problem = endpoint_problem(value)
-        if problem:
-            raise ValueError(problem)
-        return value.strip().rstrip("/")
 
     @property
     def base_url(self) -> str:
@@ -151,6 +142,8 @@ class ClientSettings(pydantic.BaseModel):
                 "Segment app under Settings > Workspace settings > Access Management > Tokens.",
                 key=TOKEN_KEY,
             )
+        if problem := token_problem(token_value, TOKEN_FIX):
+            raise ConfigurationError(f"{TOKEN_KEY} (or {TOKEN_ENV}): {problem}", key=TOKEN_KEY)
         region_value = (first_set(region, env.get(REGION_ENV)) or "us").lower()
         if region_value not in BASE_URLS:
             raise ConfigurationError(
@@ -171,16 +164,6 @@ class ClientSettings(pydantic.BaseModel):
             return cls(token=token_value, region=region_value, endpoint=endpoint_value, **options)
         except pydantic.ValidationError as error:
             raise ConfigurationError(describe_invalid_options(error)) from None
-
-
-def endpoint_problem(value: str) -> str | None:
-    """Why ``value`` is not a usable base URL, or None."""
-    parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return f"is '{value}', which is not an http(s) URL"
-    if parts.query or parts.fragment:
-        return f"is '{value}', which must not have a query or fragment"
-    return None
 
 
 def first_set(*values: str | None) -> str | None:
@@ -213,6 +196,7 @@ class SegmentClient:
         pacer: Pacer | None = None,
     ) -> None:
         """``pacer`` defaults to the process-wide one of this address and token (none when pacing is off)."""
+        secret_values.register_token(settings.token.get_secret_value())
         self._settings = settings
         self._pacer = pacer or shared_pacer(
             settings.base_url, settings.token.get_secret_value(), settings.pacing_time_scale
@@ -272,7 +256,7 @@ class SegmentClient:
         if op.pagination == "none":
             raise ValueError(f"{operation_id} is not a paginated operation")
         cursor: str | None = None
-        seen: set[str] = set()
+        trail = PageTrail(operation_id)
         while True:
             page_query = {**(query or {}), **_page_query(op, page_size, cursor)}
             data = self._send(op, path_params, page_query, None)
@@ -280,13 +264,7 @@ class SegmentClient:
             cursor = _next_cursor(data)
             if cursor is None:
                 return
-            if cursor in seen:
-                raise ServerError(
-                    f"Segment returned page cursor {cursor!r} twice while listing {operation_id}; "
-                    "stopping to avoid an endless loop. Try again later.",
-                    operation=operation_id,
-                )
-            seen.add(cursor)
+            trail.follow(cursor)
 
     def _send(
         self,
@@ -309,22 +287,30 @@ class SegmentClient:
                 self._pacer.wait(op.operation_id)
             started = time.monotonic()
             try:
-                response = self._session().request(
+                answer = exchange(
+                    self._session(),
                     op.method,
                     url,
-                    params=dict(query) if query else None,
+                    operation=op.operation_id,
+                    limits=self._settings.limits,
+                    advice=ADDRESS_ADVICE,
+                    params=query,
                     data=payload,
                     headers=headers,
-                    timeout=(self._settings.connect_timeout, self._settings.read_timeout),
                 )
             except _TRANSPORT_ERRORS as cause:
                 self._log_request(op, url_path, type(cause).__name__, attempt, started)
                 self._retry_after_transport_error(op, cause, attempt)
                 continue
-            self._log_request(op, url_path, str(response.status_code), attempt, started)
-            if 200 <= response.status_code < 300:
-                return _data(op, response)
-            error = self._error(op, response)
+            except ResponseRefusedError as refused:
+                raise _unusable(op, refused) from None
+            self._log_request(op, url_path, str(answer.status), attempt, started)
+            if answer.ok:
+                try:
+                    return _data(op, answer)
+                except ResponseRefusedError as refused:
+                    raise _unusable(op, refused) from None
+            error = self._error(op, answer)
             self._pause_before_retry(op, error, self._wait_before_retry(op, error, attempt), attempt)
 
     def _retry_after_transport_error(self, op: Operation, cause: BaseException, attempt: int) -> None:
@@ -366,16 +352,12 @@ class SegmentClient:
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self._settings.backoff_base, self._settings.backoff_cap)
 
-    def _error(self, op: Operation, response: requests.Response) -> ApiError:
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
+    def _error(self, op: Operation, answer: Answer) -> ApiError:
         return error_for_response(
-            response.status_code,
-            body,
+            answer.status,
+            error_document(answer, op.operation_id),
             operation=op.operation_id,
-            headers=response.headers,
+            headers=answer.headers,
             secrets=[self._settings.token.get_secret_value()],
             now=self._clock(),
         )
@@ -834,19 +816,19 @@ def _next_cursor(data: Any) -> str | None:
     return str(cursor) if cursor else None
 
 
-def _data(op: Operation, response: requests.Response) -> Any:
-    if not response.content:
-        return None
-    try:
-        body = response.json()
-    except ValueError:
-        raise ServerError(
-            f"Segment answered {op.operation_id} with HTTP {response.status_code} but the body is not JSON. "
-            "Check that the API address points at Segment's Public API.",
-            operation=op.operation_id,
-            status=response.status_code,
-        ) from None
+def _data(op: Operation, answer: Answer) -> Any:
+    body = decode_json(answer, op.operation_id)
     return body.get("data") if isinstance(body, Mapping) else body
+
+
+def _unusable(op: Operation, error: ResponseRefusedError) -> ApiError:
+    """A successful answer to a POST that could not be read may still have created the object: the caller must
+    look it up by its natural key rather than create it again."""
+    if op.method == "POST" and error.status is not None and 200 <= error.status < 300:
+        return OutcomeUnknownError(
+            f"{error} {OutcomeUnknownError.default_advice}", operation=op.operation_id, status=error.status
+        )
+    return error
 
 
 def _field(op: Operation, data: Any, *, required: bool = True) -> Any:

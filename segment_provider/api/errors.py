@@ -17,7 +17,9 @@ SegmentError
 ```
 
 `error_for_response` is the only place that turns an HTTP status and body into an exception.
-No message ever contains the API token: the client passes the token in ``secrets`` and it is masked.
+No message ever contains a secret: every error's text, Segment's quoted message and ``errors`` items are
+masked with the process-wide set of ``segment_provider.api.secrets`` (plus any ``secrets`` passed here) when
+the error is made, before Segment's message is shortened.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from segment_provider.api import secrets as secret_values
+
 TOKEN_KEY = "segment:token"
 TOKEN_ENV = "SEGMENT_API_TOKEN"
 REGION_KEY = "segment:region"
@@ -35,12 +39,14 @@ REGION_ENV = "SEGMENT_API_REGION"
 ENDPOINT_KEY = "segment:endpoint"
 ENDPOINT_ENV = "SEGMENT_API_URL"
 
-_MASK = "***"
 _MAX_QUOTED_TEXT = 300
 
 
 class SegmentError(Exception):
-    """Base class of every error raised by ``segment_provider.api``."""
+    """Base class of every error raised by ``segment_provider.api``; its message is masked when it is made."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(secret_values.mask(message))
 
 
 class ConfigurationError(SegmentError):
@@ -68,8 +74,8 @@ class ApiError(SegmentError):
         super().__init__(message)
         self.operation = operation
         self.status = status
-        self.segment_message = segment_message
-        self.errors = errors or []
+        self.segment_message = secret_values.mask(segment_message) if segment_message else segment_message
+        self.errors: list[dict[str, Any]] = secret_values.mask_value(errors or [])
 
     def __repr__(self) -> str:
         name = type(self).__name__
@@ -164,12 +170,9 @@ _ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
 }
 
 
-def mask(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, _MASK)
-    return text
+def mask(text: str, secrets: Iterable[str] = ()) -> str:
+    """``text`` with every registered secret and every non-empty one of ``secrets`` replaced by ``***``."""
+    return secret_values.mask(text, secrets)
 
 
 def error_for_response(
@@ -187,7 +190,7 @@ def error_for_response(
     was not JSON. ``headers`` supply the wait of a 429 when the body does not.
     """
     secret_list = list(secrets)
-    errors = _error_items(body)
+    errors = secret_values.mask_value(_error_items(body), secret_list)
     segment_message = _segment_message(errors, body, secret_list)
     cls = _ERRORS_BY_STATUS.get(status, ServerError)
     common: dict[str, Any] = {

@@ -12,6 +12,8 @@ from typing import Any, ClassVar, Literal, Self
 import pydantic
 from pydantic.alias_generators import to_camel
 
+from segment_provider.api import secrets as secret_values
+
 ScheduleStrategy = Literal["CRON", "DBT_CLOUD", "MANUAL", "PERIODIC", "SPECIFIC_DAYS"]
 TraitType = Literal["USERS", "ACCOUNTS"]
 
@@ -180,6 +182,12 @@ class Source(WireModel):
 
     # A write key lets anyone send data into the workspace.
     masked_in_repr = frozenset({"write_keys", "settings"})
+
+    @pydantic.field_validator("write_keys")
+    @classmethod
+    def _write_keys_are_secrets(cls, keys: list[str]) -> list[str]:
+        secret_values.register(*keys)
+        return keys
 
 
 class Warehouse(WireModel):

@@ -16,20 +16,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote
 
 import pydantic
 import requests
 
-from segment_provider.api.client import (
-    USER_AGENT,
-    Region,
-    backoff,
-    describe_invalid_options,
-    endpoint_problem,
-    first_set,
-)
+from segment_provider.api import secrets as secret_values
+from segment_provider.api.client import USER_AGENT, Region, backoff, describe_invalid_options, first_set
 from segment_provider.api.errors import (
     REGION_ENV,
     REGION_KEY,
@@ -45,6 +39,16 @@ from segment_provider.api.errors import (
     rate_limit_wait,
     transport_error,
 )
+from segment_provider.api.transport import (
+    Answer,
+    ConnectionSettings,
+    PageTrail,
+    decode_json,
+    endpoint_problem,
+    error_document,
+    exchange,
+    token_problem,
+)
 
 PROFILE_API_URLS: dict[Region, str] = {
     "us": "https://profiles.segment.com",
@@ -58,22 +62,25 @@ PROFILE_SPACE_KEY = "flex-unified-profiles:profileApi.spaceId"
 TRAITS_OPERATION = "getProfileTraits"
 # Segment's page says "up to 200" traits per call, its pagination section "between 1 and 100": 100 is safe.
 PAGE_SIZE = 100
+PROFILE_TOKEN_FIX = (
+    f"set it again with `pulumi config set --secret profileApiToken <token>` (or {PROFILE_TOKEN_ENV})"
+)
+ADDRESS_ADVICE = (
+    f"Check {PROFILE_ENDPOINT_KEY} / {PROFILE_ENDPOINT_ENV}: it must be the Profile API's address."
+)
 
 log = logging.getLogger("segment_provider.api.profiles")
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _MAX_QUOTED_TEXT = 300
 
 
-class ProfileApiSettings(pydantic.BaseModel):
-    """How to reach the Profile API. Build it with ``resolve``; the token never shows in its repr."""
+class ProfileApiSettings(ConnectionSettings):
+    """How to reach the Profile API. Build it with ``resolve``; the token never shows in its repr.
 
-    model_config = pydantic.ConfigDict(frozen=True, extra="forbid")
+    ``endpoint`` replaces the regional URL (the local emulator serves the Profile API on its own port)."""
 
-    token: pydantic.SecretStr
+    token_fix: ClassVar[str] = PROFILE_TOKEN_FIX
     region: Region = "us"
-    endpoint: str | None = None
-    """A base URL that replaces the regional one (the local emulator serves the Profile API on its own port)."""
-    connect_timeout: float = pydantic.Field(default=10.0, gt=0)
     read_timeout: float = pydantic.Field(default=30.0, gt=0)
     max_retries: int = pydantic.Field(default=3, ge=0)
     backoff_base: float = pydantic.Field(default=0.5, ge=0)
@@ -103,6 +110,10 @@ class ProfileApiSettings(pydantic.BaseModel):
                 f"Generate token), then `pulumi config set --secret profileApiToken <token>` or set "
                 f"{PROFILE_TOKEN_ENV}.",
                 key=PROFILE_TOKEN_KEY,
+            )
+        if problem := token_problem(token_value, PROFILE_TOKEN_FIX):
+            raise ConfigurationError(
+                f"{PROFILE_TOKEN_KEY} (or {PROFILE_TOKEN_ENV}): {problem}", key=PROFILE_TOKEN_KEY
             )
         region_value = (first_set(region, env.get(REGION_ENV)) or "us").lower()
         if region_value not in PROFILE_API_URLS:
@@ -139,6 +150,7 @@ class ProfileApiClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        secret_values.register_token(settings.token.get_secret_value())
         self._settings = settings
         self._sleep = sleep
         self._clock = clock
@@ -183,7 +195,7 @@ class ProfileApiClient:
         if wanted:
             query["include"] = wanted
         traits: dict[str, Any] = {}
-        seen: set[str] = set()
+        trail = PageTrail(TRAITS_OPERATION, service="The Profile API")
         while True:
             page = self._get(path, query, space_id=space_id, user_id=user_id)
             page_traits = page.get("traits")
@@ -198,14 +210,7 @@ class ProfileApiClient:
             following = cursor.get("next") if isinstance(cursor, Mapping) and cursor.get("has_more") else None
             if not following:
                 return traits
-            if following in seen:
-                raise ServerError(
-                    "The Profile API returned the same cursor twice; stopping to avoid an endless loop. "
-                    "Try again later.",
-                    operation=TRAITS_OPERATION,
-                )
-            seen.add(str(following))
-            query["next"] = str(following)
+            query["next"] = trail.follow(str(following))
 
     # ------------------------------------------------------------------------------------------- transport
 
@@ -215,10 +220,14 @@ class ProfileApiClient:
         while True:
             attempt += 1
             try:
-                response = self._session().get(
+                answer = exchange(
+                    self._session(),
+                    "GET",
                     url,
-                    params=dict(query),
-                    timeout=(self._settings.connect_timeout, self._settings.read_timeout),
+                    operation=TRAITS_OPERATION,
+                    limits=self._settings.limits,
+                    advice=ADDRESS_ADVICE,
+                    params=query,
                 )
             except _TRANSPORT_ERRORS as cause:
                 log.debug("Profile API traits in space %s -> %s", space_id, type(cause).__name__)
@@ -227,15 +236,15 @@ class ProfileApiClient:
                     raise error from None
                 self._pause(error, self._backoff(attempt), attempt)
                 continue
-            log.debug("Profile API traits in space %s -> %s", space_id, response.status_code)
-            if 200 <= response.status_code < 300:
-                return _json_object(response)
+            log.debug("Profile API traits in space %s -> %s", space_id, answer.status)
+            if answer.ok:
+                return _json_object(answer)
             error = profile_api_error(
-                response.status_code,
-                _body(response),
+                answer.status,
+                error_document(answer, TRAITS_OPERATION),
                 space_id=space_id,
                 user_id=user_id,
-                headers=response.headers,
+                headers=answer.headers,
                 secrets=[self._settings.token.get_secret_value()],
                 now=self._clock(),
             )
@@ -352,24 +361,14 @@ def _error_item(body: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _body(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return response.text
-
-
-def _json_object(response: requests.Response) -> Mapping[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
+def _json_object(answer: Answer) -> Mapping[str, Any]:
+    body = decode_json(answer, TRAITS_OPERATION, service="The Profile API")
     if not isinstance(body, Mapping):
         raise ServerError(
-            f"The Profile API answered HTTP {response.status_code} without a JSON object. Check that the "
-            f"Profile API address ({PROFILE_ENDPOINT_KEY}) is right.",
+            f"The Profile API answered HTTP {answer.status} ({answer.content_type}) without a JSON object. "
+            f"Check that the Profile API address ({PROFILE_ENDPOINT_KEY}) is right.",
             operation=TRAITS_OPERATION,
-            status=response.status_code,
+            status=answer.status,
         )
     return body
 

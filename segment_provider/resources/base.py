@@ -55,6 +55,7 @@ from pulumi.dynamic import (
 from pulumi.output import Unknown
 
 from segment_provider.api import ClientSettings, SegmentClient, backoff
+from segment_provider.api import secrets as secret_values
 from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
 from segment_provider.api.models import Workspace
 
@@ -210,13 +211,27 @@ def _failure_path(loc: Iterable[int | str]) -> str:
     return path
 
 
+SECRET_PROPERTIES = ("secret_settings", "write_keys", "profiles_source_write_key")
+"""Properties of any kind that hold secrets: credentials, and the write keys Segment made."""
+
+
 def secret_setting_values(props: Mapping[str, Any]) -> list[str]:
-    """The credentials among a resource's properties (``secret_settings``), and each line of a multi-line one
+    """The secrets among a resource's properties (``SECRET_PROPERTIES``), and each line of a multi-line one
     (a PEM key may come back re-wrapped or cut), longest first."""
     values: set[str] = set()
-    secret_settings = props.get("secret_settings")
-    for value in secret_settings.values() if isinstance(secret_settings, Mapping) else ():
-        text = value if isinstance(value, str) else json.dumps(value)
+    found: list[Any] = []
+    for name in SECRET_PROPERTIES:
+        value = props.get(name)
+        found.extend(
+            value.values() if isinstance(value, Mapping) else value if isinstance(value, list) else [value]
+        )
+    for value in found:
+        if value is None:
+            continue
+        try:
+            text = value if isinstance(value, str) else json.dumps(value)
+        except TypeError:  # an unknown value (preview): nothing to mask yet
+            continue
         values.add(text.strip())
         values.update(line.strip() for line in text.splitlines() if len(line.strip()) >= 8)
     return sorted((v for v in values if v), key=len, reverse=True)
@@ -246,11 +261,14 @@ def withholds_credentials(method: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(method)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+        props = [a for a in (*args, *kwargs.values()) if isinstance(a, Mapping)]
+        secrets = [value for p in props for value in secret_setting_values(p)]
+        # Process-wide too: another resource's error (a 5xx quoting this one's password) is masked as well.
+        secret_values.register(*secrets)
         try:
             return method(*args, **kwargs)
         except Exception as error:
-            props = [a for a in (*args, *kwargs.values()) if isinstance(a, Mapping)]
-            _withhold(error, [value for p in props for value in secret_setting_values(p)])
+            _withhold(error, secrets)
             raise
 
     return guarded
@@ -319,6 +337,8 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         props = from_wire({k: v for k, v in news.items() if k != PROVIDER_KEY})
+        # The engine checks every resource before it changes any: from here on their credentials are masked.
+        secret_values.register(*secret_setting_values(props))
         if contains_unknown(props):
             return CheckResult(news, [])
         try:
