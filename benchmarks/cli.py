@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from benchmarks.real_engine import REAL_ENGINE, CliBench, cli_available, cli_bench
 from benchmarks.report import breakdown, checks_text, settings_line, table
 from benchmarks.runner import Measurement, Options, StackBench, stack_bench
 from benchmarks.targets import DESTROY, NO_OP_UP, ONE_TRAIT_CHANGE, REFRESH, UP_FROM_EMPTY, Check, check_all
@@ -25,6 +26,8 @@ FLEX_SCENARIOS = {
     "destroy": DESTROY,
 }
 SCENARIOS = (*FLEX_SCENARIOS, "scale")
+STAND_IN = "stand-in"
+ENGINES = (STAND_IN, REAL_ENGINE)
 
 
 @dataclass
@@ -38,7 +41,7 @@ class Report:
         return all(check.passed for check in self.checks)
 
 
-def _flex_steps(bench: StackBench) -> list[tuple[str, Callable[[str], Measurement]]]:
+def _flex_steps(bench: StackBench | CliBench) -> list[tuple[str, Callable[[str], Measurement]]]:
     return [
         ("up", bench.up_from_empty),
         ("noop", bench.up),
@@ -53,25 +56,33 @@ def run(
     *,
     only: Sequence[str] = (),
     sizes: Sequence[int] = SCALE_SIZES,
+    engines: Sequence[str] = (STAND_IN,),
     progress: Callable[[str], None] = lambda _: None,
 ) -> Report:
-    """Run the scenarios; ``only`` limits them (the Flex stack is still created first when one needs it)."""
+    """Run the scenarios; ``only`` limits them (the Flex stack is still created first when one needs it).
+    The Flex stack's scenarios run under each of ``engines``, their rows side by side; scale runs on the
+    stand-in."""
     selected = set(only or SCENARIOS)
     measurements: list[Measurement] = []
+    flex_rows: dict[str, list[Measurement]] = {}
 
-    def record(measurement: Measurement, shown: bool) -> None:
+    def record(measurement: Measurement, shown: bool, rows: list[Measurement] = measurements) -> None:
         progress(
-            f"{measurement.scenario} ({measurement.stack}): {measurement.calls} calls, "
+            f"{measurement.scenario} ({measurement.label}): {measurement.calls} calls, "
             f"{measurement.seconds:.1f} s{'' if shown else ' (setup, not reported)'}"
         )
         if shown:
-            measurements.append(measurement)
+            rows.append(measurement)
 
     if selected & set(FLEX_SCENARIOS):
-        with stack_bench(0, options) as bench:
-            for name, step in _flex_steps(bench):
-                if name == "up" or name in selected:
-                    record(step(FLEX_SCENARIOS[name]), shown=name in selected)
+        for engine in engines:
+            with stack_bench(0, options) if engine == STAND_IN else cli_bench(options) as bench:
+                for name, step in _flex_steps(bench):
+                    if name == "up" or name in selected:
+                        rows = flex_rows.setdefault(name, [])
+                        record(step(FLEX_SCENARIOS[name]), shown=name in selected, rows=rows)
+        for rows in flex_rows.values():
+            measurements.extend(rows)
     if "scale" in selected:
         for size in sizes:
             with stack_bench(size, options) as bench:
@@ -140,6 +151,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--breakdown", action="store_true", help="also print the calls of each operation by operationId"
     )
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=ENGINES,
+        help="engine of the Flex stack's scenarios (repeatable; default: both when the pulumi CLI is on PATH, "
+        "else the stand-in)",
+    )
     return parser.parse_args(argv)
 
 
@@ -149,10 +167,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = args.sizes or (QUICK_SCALE_SIZES if args.quick else SCALE_SIZES)
     print(settings_line(options), flush=True)
     started = time.perf_counter()
+    engines = args.engine or (ENGINES if cli_available() else (STAND_IN,))
+    if REAL_ENGINE in engines and not cli_available():
+        print("benchmarks: the pulumi CLI is not on PATH (run `make pulumi`)", file=sys.stderr)
+        return 2
+    if REAL_ENGINE not in engines:
+        print("(the pulumi CLI is not on PATH: the Flex stack runs under the stand-in only)")
     report = run(
         options,
         only=args.only or (),
         sizes=sizes,
+        engines=engines,
         progress=lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
     )
     elapsed = time.perf_counter() - started

@@ -10,6 +10,7 @@ from benchmarks.targets import Check
 COLUMNS = (
     ("operation", "<"),
     ("stack", "<"),
+    ("engine", "<"),
     ("objects", ">"),
     ("changed", ">"),
     ("calls", ">"),
@@ -33,6 +34,7 @@ def row(m: Measurement) -> tuple[str, ...]:
     return (
         m.scenario,
         m.stack,
+        m.engine,
         str(m.objects),
         str(m.changed),
         str(m.calls),
@@ -72,7 +74,7 @@ def table(measurements: Sequence[Measurement]) -> str:
 def breakdown(measurements: Sequence[Measurement]) -> str:
     lines = []
     for m in measurements:
-        lines.append(f"{m.scenario} — {m.stack}")
+        lines.append(f"{m.scenario} — {m.label}")
         for call, count in sorted(m.operations.items()):
             lines.append(f"  {count:>5}  {call}")
     return "\n".join(lines)

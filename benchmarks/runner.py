@@ -76,6 +76,13 @@ class Measurement:
     error: str | None = None
     operations: Counter[Call] = field(default_factory=Counter)
     """Every call by method, operation and status."""
+    engine: str = "stand-in"
+    """``stand-in`` (tests/harness) or ``pulumi CLI`` (the real engine, benchmarks/real_engine.py)."""
+
+    @property
+    def label(self) -> str:
+        """The stack, and the engine when it is the real one: what each check is about."""
+        return self.stack if self.engine == "stand-in" else f"{self.stack} under the {self.engine}"
 
     @property
     def calls(self) -> int:

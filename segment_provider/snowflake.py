@@ -13,15 +13,38 @@ from __future__ import annotations
 import base64
 import binascii
 import dataclasses
+import importlib.util
 import re
+import sys
 from collections.abc import Sequence
-from typing import Any, Final
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Final
 
 import pulumi
-import pulumi_snowflake as snowflake
 import pydantic
 from pydantic import Field
 from pydantic.alias_generators import to_camel
+
+
+def _imported_on_first_use(name: str) -> ModuleType:
+    """``name`` loaded only when first used (the standard library's LazyLoader). pulumi-snowflake takes about
+    4 s to import, which every ``pulumi preview`` and ``up`` paid even with ``snowflake.manage: false``."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.loader is None:
+        raise ModuleNotFoundError(f"No module named {name!r}: run `make venv` (requirements.txt)", name=name)
+    spec.loader = importlib.util.LazyLoader(spec.loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+if TYPE_CHECKING:
+    import pulumi_snowflake as snowflake
+else:
+    snowflake = _imported_on_first_use("pulumi_snowflake")
 
 COMPONENT_TYPE: Final = "flex-unified-profiles:snowflake:SegmentSnowflake"
 

@@ -8,14 +8,16 @@ they measure the pacing under this machine's load (the benchmark reports them), 
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 
-from benchmarks.cli import QUICK_SCALE_SIZES, SCENARIOS, Report, parse, run
-from benchmarks.report import table
+from benchmarks.cli import ENGINES, FLEX_SCENARIOS, QUICK_SCALE_SIZES, SCENARIOS, Report, parse, run
+from benchmarks.report import checks_text, table
 from benchmarks.runner import Measurement, Options
 from benchmarks.targets import DESTROY, NO_OP_UP, ONE_TRAIT_CHANGE, REFRESH, UP_FROM_EMPTY, check_all
+from tests.conftest import require_pulumi_cli
 
 GUIDE_TRAITS = 6
 # Space, Salesforce source, warehouse, its connection, Reverse ETL source, model, Profiles destination, mapping,
@@ -135,3 +137,27 @@ def test_options() -> None:
         parse(["--only", "everything"])
     with pytest.raises(SystemExit):
         parse(["--time-scale", "0"])
+
+
+@pytest.mark.e2e
+def test_the_flex_scenarios_cost_the_same_calls_under_the_real_cli_as_under_the_stand_in() -> None:
+    require_pulumi_cli()
+    report = run(Options(latency_ms=1, time_scale=0.01), only=tuple(FLEX_SCENARIOS), engines=ENGINES)
+    assert [(m.scenario, m.engine) for m in report.measurements] == [
+        (scenario, engine) for scenario in FLEX_SCENARIOS.values() for engine in ENGINES
+    ]
+    for stand_in, real in zip(report.measurements[::2], report.measurements[1::2], strict=True):
+        assert accepted_calls(real) == accepted_calls(stand_in), real.scenario
+        assert (real.objects, real.changed, real.failed) == (stand_in.objects, stand_in.changed, 0), (
+            real.scenario
+        )
+    assert report.passed, checks_text(report.checks)
+
+
+def accepted_calls(m: Measurement) -> Counter[tuple[str, str]]:
+    """Calls by method and operation, less those answered 429 (those measure this machine's load)."""
+    calls: Counter[tuple[str, str]] = Counter()
+    for call, n in m.operations.items():
+        if call.status != 429:
+            calls[(call.method, call.operation_id)] += n
+    return calls
