@@ -58,8 +58,11 @@ from segment_provider.api import ClientSettings, SegmentClient, backoff
 from segment_provider.api import secrets as secret_values
 from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
 from segment_provider.api.models import Workspace
+from segment_provider.resources import provider_errors
+from segment_provider.resources.provider_errors import UserError
 
 log = logging.getLogger("segment_provider.resources")
+provider_errors.install()
 
 PROVIDER_KEY = "__provider"
 # How the API client waits and retries; the defaults suit Segment, so these keys are rarely set.
@@ -161,7 +164,7 @@ InputsT = TypeVar("InputsT", bound=ResourceInputs)
 RemoteT = TypeVar("RemoteT")
 
 
-class ResourceError(Exception):
+class ResourceError(UserError):
     """A failure the user must act on; the message says what to do next."""
 
 

@@ -304,3 +304,15 @@ def test_a_new_source_slug_replaces_the_source_deleting_the_old_one_first(
     assert flex_emulator.store.sources.get(old["id"]) is None
     assert flex_emulator.store.source_by_slug(NEW_SALESFORCE_SLUG) is not None
     cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+
+
+def test_an_error_raised_in_a_provider_shows_its_message_without_a_python_traceback(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    cli_stack.set("dev", "salesforce.adopt", "true")  # nothing was built by hand: nothing to adopt
+    failed = cli_stack.pulumi("up", "--stack", "dev", "--yes", check=False)
+    output = failed.stdout + failed.stderr
+    assert failed.returncode != 0
+    assert "was marked adopt: true but does not exist in Segment" in output, output
+    assert "Traceback" not in output, output
+    assert flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"]) is None
