@@ -202,6 +202,75 @@ def test_the_linters_do_report_bad_workflows(tmp_path: Path) -> None:
     assert "template-injection" in zizmor.stdout and "dangerous-triggers" in zizmor.stdout
 
 
+# The form of `uses:` -------------------------------------------------------------------------------------
+# GitHub's workflow schema types `uses` as any string and zizmor audits security, not validity, so neither
+# catches a step GitHub refuses at run time. GitHub accepts three forms for a step's action:
+# `./path` (an action in the checked-out repository), `owner/repo[/path]@ref`, and `docker://image`.
+
+LOCAL_ACTION = re.compile(r"\./(?:[\w.-]+/)*[\w.-]+")
+REMOTE_ACTION = re.compile(r"[\w.-]+/[\w.-]+(?:/[\w.-]+)*@[\w./-]+")
+DOCKER_ACTION = re.compile(r"docker://\S+")
+
+
+def uses_problem(value: str, checked_out: bool) -> str | None:
+    """Why GitHub would refuse a step's `uses:` (None when it is a form GitHub runs)."""
+    if LOCAL_ACTION.fullmatch(value):
+        directory = REPO / value
+        if not any((directory / name).is_file() for name in ("action.yml", "action.yaml")):
+            return f"{value}: no action.yml in {directory.relative_to(REPO)}"
+        if not checked_out:
+            return f"{value}: a local action needs an actions/checkout step before it"
+        return None
+    if REMOTE_ACTION.fullmatch(value) or DOCKER_ACTION.fullmatch(value):
+        return None
+    return f"{value}: not ./path, owner/repo[/path]@ref or docker://image"
+
+
+def uses_problems(job: dict[str, Any]) -> Iterator[str]:
+    checked_out = False
+    for step in steps(job):
+        if "uses" in step:
+            problem = uses_problem(str(step["uses"]), checked_out)
+            if problem:
+                yield problem
+            checked_out = checked_out or uses(step)[0] == "actions/checkout"
+
+
+def test_every_uses_is_a_form_github_runs() -> None:
+    jobs = [(path.name, job) for path in workflow_files() for job in workflow(path.name)["jobs"].values()]
+    composite = [(path.name, yaml.safe_load(path.read_text())["runs"]) for path in action_files()]
+    problems = [f"{name}: {p}" for name, job in jobs for p in uses_problems(job)]
+    # A composite action runs inside the caller's checkout.
+    problems += [
+        f"{name}: {p}"
+        for name, runs in composite
+        for p in uses_problems({"steps": [{"uses": "actions/checkout@v6"}, *runs["steps"]]})
+    ]
+    assert problems == []
+    assert any(uses(step)[0].startswith("./") for _, job in jobs for step in steps(job))
+
+
+@pytest.mark.parametrize(
+    ("value", "checked_out", "problem"),
+    [
+        ("$/.github/actions/stack-secrets", True, "not ./path"),
+        ("actions/checkout", True, "not ./path"),
+        (".github/actions/stack-secrets", True, "not ./path"),
+        ("./.github/actions/stack-secret", True, "no action.yml"),
+        ("./.github/actions/stack-secrets", False, "needs an actions/checkout step"),
+        ("./.github/actions/stack-secrets", True, None),
+        ("pulumi/actions@v7", False, None),
+        ("owner/repo/sub/dir@0123abc", False, None),
+        ("docker://alpine:3", False, None),
+    ],
+)
+def test_the_uses_check_refuses_what_github_refuses(
+    value: str, checked_out: bool, problem: str | None
+) -> None:
+    found = uses_problem(value, checked_out)
+    assert (found is None) if problem is None else (found is not None and problem in found), found
+
+
 # What each workflow does ---------------------------------------------------------------------------------
 
 
