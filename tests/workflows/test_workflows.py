@@ -215,3 +215,67 @@ def test_the_readme_ci_section_shows_only_commands_the_workflows_run() -> None:
     run = set().union(*workflow_commands().values(), ci_run_commands())
     assert shown, "the README's CI section shows no command"
     assert sorted(shown - run) == [], "commands in the README's CI section that no workflow runs"
+
+
+# Secrets go to `pulumi config set --secret` on standard input ----------------------------------------------------
+
+CI_DOC = REPO / "docs" / "ci.md"
+# Options of `pulumi config set` that take a value; every other word after the options is the key or the value.
+VALUED_OPTIONS = {"--stack", "-s", "--cwd", "-C", "--config-file", "--type"}
+
+
+def secret_values_on_command_lines(commands: Iterator[str] | set[str]) -> list[str]:
+    """The `pulumi config set --secret` commands that carry the value as an argument. With only the key, the CLI
+    reads the value from standard input, or prompts for it without echo on a terminal; an argument stays in the
+    shell's history and in the process list."""
+    found = []
+    for command in commands:
+        try:
+            words = shlex.split(command)
+        except ValueError:  # prose in backticks, not a command
+            continue
+        if words[:3] != ["pulumi", "config", "set"] or "--secret" not in words:
+            continue
+        positional, skip = [], False
+        for word in words[3:]:
+            if word in ("<", ">", "<<<"):
+                break
+            if skip:
+                skip = False
+            elif word in VALUED_OPTIONS:
+                skip = True
+            elif not word.startswith("-"):
+                positional.append(word)
+        if len(positional) > 1:  # the key and a value (a bare mention names neither)
+            found.append(command)
+    return found
+
+
+def run_scripts() -> Iterator[str]:
+    """Every `run:` script of the workflows and the composite actions."""
+    for path in workflow_files():
+        yield from (s["run"] for job in jobs(workflow(path.name)).values() for s in steps(job) if "run" in s)
+    for path in action_files():
+        yield from (s["run"] for s in yaml.safe_load(path.read_text())["runs"]["steps"] if "run" in s)
+
+
+def test_the_workflows_the_action_and_docs_ci_pass_secrets_on_standard_input() -> None:
+    commands = {c for script in run_scripts() for c in shell_commands(script)} | code_in(CI_DOC.read_text())
+    assert any(c.startswith("pulumi config set --secret") for c in commands)
+    assert secret_values_on_command_lines(commands) == []
+
+
+def test_the_stdin_check_refuses_a_secret_given_as_an_argument() -> None:
+    # The first two are the forms README.md's setup steps used.
+    on_the_command_line = [
+        "pulumi config set --secret segment:token <token>",
+        "pulumi config set --secret --path warehouseCredentials.private_key $(cat segment_user.p8)",
+        "pulumi config set --stack prod --secret profileApiToken tok",
+    ]
+    assert sorted(secret_values_on_command_lines(on_the_command_line)) == sorted(on_the_command_line)
+    on_standard_input = [
+        "pulumi config set --secret --stack dev segment:token",
+        "pulumi config set --secret --path warehouseCredentials.private_key < segment_user.p8",
+        "pulumi config set segment:endpoint http://127.0.0.1:1",
+    ]
+    assert secret_values_on_command_lines(on_standard_input) == []
