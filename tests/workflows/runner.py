@@ -21,7 +21,7 @@ Any other `uses:` stops the run: nothing runs unexamined.
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -261,8 +261,6 @@ STAND_INS = {
 
 def project_copy(destination: Path) -> Path:
     """The user's repository: this project's files (workflows and actions included), no tests, no caches."""
-    import shutil
-
     ignore = shutil.ignore_patterns(
         ".venv", ".git", "tests", "benchmarks", "__pycache__", ".*cache", ".demo", ".emulator-state*"
     )
@@ -271,14 +269,9 @@ def project_copy(destination: Path) -> Path:
 
 
 def commit_all(workspace: Path, message: str) -> None:
+    """Commit everything in `workspace`, making it a git repository first if it is not one."""
     git = ["git", "-c", "user.name=runner", "-c", "user.email=runner@example.invalid"]
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", message]):
-        if args[0] == "init" and (workspace / ".git").exists():
-            continue
-        subprocess.run(
-            [*git, *args],
-            cwd=workspace,
-            check=True,
-            capture_output=True,
-            env={**os.environ, "HOME": str(workspace.parent)},
-        )
+    if not (workspace / ".git").exists():
+        subprocess.run([*git, "init", "-q", "-b", "main"], cwd=workspace, check=True, capture_output=True)
+    for args in (["add", "-A"], ["commit", "-qm", message]):
+        subprocess.run([*git, *args], cwd=workspace, check=True, capture_output=True)
