@@ -11,7 +11,7 @@ finds the packages already installed (the project's .venv, seen through a .pth f
 test run downloads nothing.
 
 The tests that need the CLI skip, saying why, where `pulumi` (with its Python language host) is not on PATH;
-with REQUIRE_PULUMI_CLI=1, as .ci/run sets it, they fail instead.
+with REQUIRE_PULUMI_CLI=1, as .ci/run sets it, they fail instead (tests/conftest.py, require_pulumi_cli).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SESSION_PACING_ENV
+from tests.conftest import PULUMI_CLI_PROGRAMS, SESSION_PACING_ENV, require_pulumi_cli
 from tests.program.ready_stack import SAMPLE_USER, finish_the_manual_steps
 from tests.workflows.gha import REPO
 from tests.workflows.runner import Event, JobRun, Runner, StepFailed, StepRun, commit_all, project_copy
@@ -55,15 +55,10 @@ MACHINE_ENV = {
 
 
 def cli_path() -> list[Path]:
-    """The folders of the real `pulumi` and its Python language host; skips (or fails, under
-    REQUIRE_PULUMI_CLI=1) when either is missing."""
-    found = [shutil.which(name) for name in ("pulumi", "pulumi-language-python")]
-    if None in found:
-        reason = "the pulumi CLI and pulumi-language-python are not on PATH (`make pulumi` builds them)"
-        if os.environ.get("REQUIRE_PULUMI_CLI") == "1":
-            pytest.fail(f"{reason}; REQUIRE_PULUMI_CLI=1 makes this a failure")
-        pytest.skip(reason)
-    return sorted({Path(str(path)).parent for path in found})
+    """The folders of the real `pulumi`, its Python language host and dynamic-provider launcher (the test skips,
+    or fails under REQUIRE_PULUMI_CLI=1, when one is missing)."""
+    require_pulumi_cli()
+    return sorted({Path(str(shutil.which(program))).parent for program in PULUMI_CLI_PROGRAMS})
 
 
 def github_secrets(emulator: Any) -> dict[str, str]:
