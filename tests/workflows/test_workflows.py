@@ -1,82 +1,24 @@
-"""The GitHub workflows in .github/: linted (GitHub's schema, zizmor), shaped as docs/ci.md describes them, and
-running exactly the commands README.md documents.
+"""The GitHub workflows in .github/: shaped as docs/ci.md describes them, and running exactly the commands
+README.md documents. The linters are in test_lint.py, who can read which secret in test_trust.py, and the steps
+run on this machine in test_run_steps.py.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import subprocess
-import sys
 from collections.abc import Iterator
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-WORKFLOWS = REPO / ".github" / "workflows"
-ACTIONS = REPO / ".github" / "actions"
-ZIZMOR_CONFIG = Path(__file__).with_name("zizmor.yml")
+from tests.workflows.gha import REPO, action_files, jobs, steps, triggers, uses, workflow, workflow_files
+
 README = REPO / "README.md"
 CI_SECTION = "## Continuous integration and promotion"
 # The programs whose invocations the README documents; anything else in a `run:` block is shell plumbing.
 DOCUMENTED_PROGRAMS = ("make", "pulumi", "python", "pip", ".ci/run")
 PULUMI_ACTION = "pulumi/actions"
-LINT_TIMEOUT = 120
-
-
-def tool(name: str) -> str:
-    path = Path(sys.executable).with_name(name)
-    if not path.exists():
-        pytest.fail(
-            f"{name} is not installed next to {sys.executable}: run `make venv` (requirements-dev.txt)"
-        )
-    return str(path)
-
-
-def lint(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True, timeout=LINT_TIMEOUT)
-
-
-def workflow_files() -> list[Path]:
-    return sorted(WORKFLOWS.glob("*.yml"))
-
-
-def action_files() -> list[Path]:
-    return sorted(ACTIONS.glob("*/action.yml"))
-
-
-@cache
-def workflow(name: str) -> dict[str, Any]:
-    document = yaml.safe_load((WORKFLOWS / name).read_text())
-    # YAML 1.1 reads the key `on` as the boolean true.
-    if True in document:
-        document["on"] = document.pop(True)
-    return dict(document)
-
-
-def steps(job: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(job.get("steps") or [])
-
-
-def uses(step: dict[str, Any]) -> tuple[str, str]:
-    action, _, ref = str(step.get("uses", "")).partition("@")
-    return action, ref
-
-
-def matrix_values(job: dict[str, Any]) -> list[dict[str, str]]:
-    matrix = (job.get("strategy") or {}).get("matrix") or {}
-    combos: list[dict[str, str]] = [{}]
-    for key, values in matrix.items():
-        combos = [{**combo, key: str(value)} for combo in combos for value in values]
-    return combos
-
-
-def expand(text: str, matrix: dict[str, str]) -> str:
-    return re.sub(r"\$\{\{\s*matrix\.(\w+)\s*\}\}", lambda m: matrix[m.group(1)], text)
 
 
 def shell_commands(script: str) -> Iterator[str]:
@@ -91,9 +33,9 @@ def shell_commands(script: str) -> Iterator[str]:
                 yield " ".join(words)
 
 
-def pulumi_action_commands(step: dict[str, Any], matrix: dict[str, str]) -> Iterator[str]:
+def pulumi_action_commands(step: dict[str, Any]) -> Iterator[str]:
     """The CLI command a pulumi/actions step runs (none when it only installs the CLI)."""
-    inputs = {k: expand(str(v), matrix) for k, v in (step.get("with") or {}).items()}
+    inputs = {k: str(v) for k, v in (step.get("with") or {}).items()}
     if "command" not in inputs:
         return
     flags = [f"--{flag}" for flag in ("diff", "refresh", "expect-no-changes") if inputs.get(flag) == "True"]
@@ -105,13 +47,12 @@ def workflow_commands() -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for path in workflow_files():
         commands: set[str] = set()
-        for job in workflow(path.name)["jobs"].values():
-            for matrix in matrix_values(job):
-                for step in steps(job):
-                    if uses(step)[0] == PULUMI_ACTION:
-                        commands.update(pulumi_action_commands(step, matrix))
-                    elif "run" in step:
-                        commands.update(expand(c, matrix) for c in shell_commands(step["run"]))
+        for job in jobs(workflow(path.name)).values():
+            for step in steps(job):
+                if uses(step)[0] == PULUMI_ACTION:
+                    commands.update(pulumi_action_commands(step))
+                elif "run" in step:
+                    commands.update(shell_commands(step["run"]))
         found[path.name] = {c for c in commands if c.split()[0] in DOCUMENTED_PROGRAMS}
     return found
 
@@ -138,70 +79,6 @@ def readme_ci_section() -> str:
     return text[start : end if end >= 0 else None]
 
 
-# Linters -------------------------------------------------------------------------------------------------
-
-
-def test_workflows_and_actions_follow_githubs_schemas() -> None:
-    assert workflow_files() and action_files()
-    checks = [
-        ("vendor.github-workflows", workflow_files()),
-        ("vendor.github-actions", action_files()),
-    ]
-    for schema, files in checks:
-        done = lint(tool("check-jsonschema"), "--builtin-schema", schema, *map(str, files))
-        assert done.returncode == 0, (
-            f"check-jsonschema ({schema}) found problems:\n{done.stdout}{done.stderr}"
-        )
-
-
-def test_zizmor_finds_nothing_in_the_workflows_and_actions() -> None:
-    done = lint(
-        tool("zizmor"),
-        "--offline",
-        "--config",
-        str(ZIZMOR_CONFIG),
-        "--no-progress",
-        "--color",
-        "never",
-        ".github",
-    )
-    assert done.returncode == 0, f"zizmor found problems:\n{done.stdout}{done.stderr}"
-    audited = done.stdout + done.stderr
-    for path in [*workflow_files(), *action_files()]:
-        assert str(path.relative_to(REPO)) in audited, f"zizmor did not audit {path.relative_to(REPO)}"
-
-
-def test_the_linters_do_report_bad_workflows(tmp_path: Path) -> None:
-    """Guards the two tests above against a linter invocation that passes whatever the input."""
-    invalid = tmp_path / "invalid" / ".github" / "workflows" / "invalid.yml"
-    invalid.parent.mkdir(parents=True)
-    invalid.write_text("on: push\njobs:\n  greet:\n    steps:\n      - run: echo hi\n")  # no runs-on
-    schema = lint(tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows", str(invalid))
-    assert schema.returncode != 0, schema.stdout
-
-    injectable = tmp_path / "injectable" / ".github" / "workflows" / "injectable.yml"
-    injectable.parent.mkdir(parents=True)
-    injectable.write_text(
-        "on: pull_request_target\n"
-        "permissions: {}\n"
-        "jobs:\n"
-        "  greet:\n"
-        "    runs-on: ubuntu-latest\n"
-        "    steps:\n"
-        "      - run: echo ${{ github.event.pull_request.title }}\n"
-    )
-    zizmor = lint(
-        tool("zizmor"),
-        "--offline",
-        "--config",
-        str(ZIZMOR_CONFIG),
-        "--no-progress",
-        str(injectable.parents[2]),
-    )
-    assert zizmor.returncode != 0, zizmor.stdout + zizmor.stderr
-    assert "template-injection" in zizmor.stdout and "dangerous-triggers" in zizmor.stdout
-
-
 # What each workflow does ---------------------------------------------------------------------------------
 
 
@@ -209,7 +86,7 @@ def test_every_pulumi_action_is_the_official_one_pinned_to_a_major_version() -> 
     pinned = [
         (path.name, uses(step))
         for path in workflow_files()
-        for job in workflow(path.name)["jobs"].values()
+        for job in jobs(workflow(path.name)).values()
         for step in steps(job)
         if uses(step)[0].startswith("pulumi/")
     ]
@@ -222,41 +99,50 @@ def test_only_the_preview_may_write_to_pull_requests_and_nothing_else_writes() -
     for path in workflow_files():
         document = workflow(path.name)
         assert "permissions" in document, f"{path.name}: set top-level permissions (least privilege)"
-        scopes = [document["permissions"]] + [job.get("permissions", {}) for job in document["jobs"].values()]
+        scopes = [document["permissions"]] + [job.get("permissions", {}) for job in jobs(document).values()]
         for scope in scopes:
             writes = {k for k, v in (scope or {}).items() if v == "write"}
             allowed = {"pull-requests"} if path.name == "preview.yml" else set()
             assert writes <= allowed, (path.name, writes)
 
 
-def test_preview_runs_on_pull_requests_for_dev_and_prod_with_the_read_only_token() -> None:
-    document = workflow("preview.yml")
-    assert set(document["on"]) == {"pull_request"}
-    (job,) = document["jobs"].values()
+def only_job(name: str) -> dict[str, Any]:
+    (job,) = jobs(workflow(name)).values()
+    return job
+
+
+def test_preview_runs_dev_only_on_pull_requests_with_the_read_only_token() -> None:
+    assert set(triggers(workflow("preview.yml"))) == {"pull_request"}
+    job = only_job("preview.yml")
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
-    assert [m["stack"] for m in matrix_values(job)] == ["dev", "prod"]
-    assert workflow_commands()["preview.yml"] >= {
-        "pulumi preview --diff --stack dev",
-        "pulumi preview --diff --stack prod",
-    }
+    assert "strategy" not in job, "one stack, dev: a pull request never previews prod"
+    assert workflow_commands()["preview.yml"] >= {"pulumi preview --diff --stack dev"}
     (preview,) = [s for s in steps(job) if (s.get("with") or {}).get("command") == "preview"]
     assert preview["with"]["comment-on-pr"] is True
-    text = (WORKFLOWS / "preview.yml").read_text()
-    assert "secrets.SEGMENT_READ_TOKEN" in text and "WRITE_TOKEN" not in text
+    text = (REPO / ".github" / "workflows" / "preview.yml").read_text()
+    assert "secrets.DEV_SEGMENT_READ_TOKEN" in text and "WRITE_TOKEN" not in text and "PROD_" not in text
+
+
+def test_preview_prod_runs_after_every_push_to_main_in_its_environment_with_the_read_only_token() -> None:
+    assert triggers(workflow("preview-prod.yml")) == {"push": {"branches": ["main"]}}
+    job = only_job("preview-prod.yml")
+    assert job["environment"] == "production-preview"
+    assert job["permissions"] == {"contents": "read"}
+    assert workflow_commands()["preview-prod.yml"] >= {"pulumi preview --diff --stack prod"}
+    text = (REPO / ".github" / "workflows" / "preview-prod.yml").read_text()
+    assert "secrets.PROD_SEGMENT_READ_TOKEN" in text and "WRITE_TOKEN" not in text
 
 
 def test_deploy_dev_runs_up_on_dev_after_every_push_to_main_one_at_a_time() -> None:
-    document = workflow("deploy-dev.yml")
-    assert document["on"] == {"push": {"branches": ["main"]}}
-    (job,) = document["jobs"].values()
+    assert triggers(workflow("deploy-dev.yml")) == {"push": {"branches": ["main"]}}
+    job = only_job("deploy-dev.yml")
     assert workflow_commands()["deploy-dev.yml"] >= {"pulumi up --stack dev"}
     assert job["concurrency"] == {"group": "pulumi-stack-dev", "cancel-in-progress": False}
 
 
 def test_promote_is_manual_bound_to_production_and_runs_the_promote_command() -> None:
-    document = workflow("promote.yml")
-    assert set(document["on"]) == {"workflow_dispatch"}
-    (job,) = document["jobs"].values()
+    assert set(triggers(workflow("promote.yml"))) == {"workflow_dispatch"}
+    job = only_job("promote.yml")
     assert job["environment"] == "production"
     assert job["concurrency"] == {"group": "pulumi-stack-prod", "cancel-in-progress": False}
     assert (
@@ -266,8 +152,7 @@ def test_promote_is_manual_bound_to_production_and_runs_the_promote_command() ->
 
 
 def test_ci_runs_the_repositorys_own_ci_script() -> None:
-    document = workflow("ci.yml")
-    assert {"push", "pull_request"} <= set(document["on"])
+    assert {"push", "pull_request"} <= set(triggers(workflow("ci.yml")))
     assert workflow_commands()["ci.yml"] == {".ci/run"}
     assert ci_run_commands() == {"make pulumi", "make test", "make check"}
 
@@ -276,7 +161,7 @@ def test_every_workflow_uses_one_python_with_the_pip_cache() -> None:
     # The pickled dynamic providers in the state are tied to the Python version that wrote them.
     versions = set()
     for path in workflow_files():
-        for job in workflow(path.name)["jobs"].values():
+        for job in jobs(workflow(path.name)).values():
             (setup,) = [s for s in steps(job) if uses(s)[0] == "actions/setup-python"]
             versions.add(setup["with"]["python-version"])
             assert setup["with"]["cache"] == "pip", path.name
@@ -313,97 +198,6 @@ def test_secret_values_come_only_from_secrets_or_action_inputs() -> None:
         )
 
 
-# The stack-secrets action's script, run as GitHub runs it, with a `pulumi` that records its calls -------
-
-
-@pytest.fixture
-def stack_checkout(tmp_path: Path) -> Path:
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
-    (checkout / "Pulumi.dev.yaml").write_text("config: {}\n")
-    for command in (["init", "-q"], ["add", "Pulumi.dev.yaml"]):
-        subprocess.run(["git", *command], cwd=checkout, check=True)
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "stack file"],
-        cwd=checkout,
-        check=True,
-    )
-    recorder = tmp_path / "bin" / "pulumi"
-    recorder.parent.mkdir()
-    # Records its arguments and standard input, and changes the stack file as `pulumi config set` does.
-    recorder.write_text(
-        '#!/usr/bin/env bash\nprintf "%s\\n" "$*" >> "$PULUMI_CALLS"\nprintf "[%s]\\n" "$(cat)" >> "$PULUMI_CALLS"\n'
-        'echo "  changed: $*" >> Pulumi.dev.yaml\n'
-    )
-    recorder.chmod(0o755)
-    return checkout
-
-
-def run_stack_secrets(checkout: Path, **inputs: str) -> subprocess.CompletedProcess[str]:
-    (step,) = yaml.safe_load((ACTIONS / "stack-secrets" / "action.yml").read_text())["runs"]["steps"]
-    script = checkout.parent / "stack-secrets.sh"
-    script.write_text(step["run"])
-    names = {"SEGMENT_TOKEN": "segment-token", "WAREHOUSE_CREDENTIALS": "warehouse-credentials"}
-    names |= {"REVERSE_ETL_CREDENTIALS": "reverse-etl-credentials", "PROFILE_API_TOKEN": "profile-api-token"}
-    env = {
-        "PATH": f"{checkout.parent / 'bin'}:/usr/bin:/bin",
-        "PULUMI_CALLS": str(checkout.parent / "calls.log"),
-        "STACK": "dev",
-        **{variable: inputs.get(name, "") for variable, name in names.items()},
-    }
-    # GitHub runs a composite step's `shell: bash` as `bash --noprofile --norc -eo pipefail {0}`.
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=LINT_TIMEOUT,
-    )
-
-
-SECRETS = {
-    "segment-token": "sgp_token",
-    "warehouse-credentials": '{"private_key": "-----BEGIN PRIVATE KEY-----\\nAAA\\n-----END PRIVATE KEY-----"}',
-    "reverse-etl-credentials": '{"private_key": "retl"}',
-}
-
-
-def test_stack_secrets_pipes_each_secret_to_pulumi_and_keeps_git_status_clean(stack_checkout: Path) -> None:
-    done = run_stack_secrets(stack_checkout, **SECRETS, **{"profile-api-token": "profile-token"})
-    assert done.returncode == 0, done.stdout + done.stderr
-    calls = (stack_checkout.parent / "calls.log").read_text()
-    assert calls.splitlines() == [
-        "config set --secret --stack dev segment:token",
-        "[sgp_token]",
-        "config set --secret --stack dev warehouseCredentials",
-        f"[{SECRETS['warehouse-credentials']}]",
-        "config set --secret --stack dev reverseEtlCredentials",
-        f"[{SECRETS['reverse-etl-credentials']}]",
-        "config set --secret --stack dev profileApiToken",
-        "[profile-token]",
-    ]
-    assert "changed" in (stack_checkout / "Pulumi.dev.yaml").read_text()
-    status = subprocess.run(
-        ["git", "status", "--porcelain"], cwd=stack_checkout, capture_output=True, text=True
-    )
-    assert status.stdout == ""
-
-
-def test_stack_secrets_stops_on_a_missing_secret_naming_its_input(stack_checkout: Path) -> None:
-    done = run_stack_secrets(stack_checkout, **{**SECRETS, "reverse-etl-credentials": ""})
-    assert done.returncode != 0
-    assert "input reverse-etl-credentials is empty for stack dev" in done.stdout
-    assert not (stack_checkout.parent / "calls.log").exists()
-
-
-def test_stack_secrets_stops_when_the_stack_file_is_not_committed(stack_checkout: Path) -> None:
-    subprocess.run(["git", "rm", "-q", "--cached", "Pulumi.dev.yaml"], cwd=stack_checkout, check=True)
-    done = run_stack_secrets(stack_checkout, **SECRETS)
-    assert done.returncode != 0
-    assert "Pulumi.dev.yaml is not committed" in done.stdout
-
-
 # The README documents what the workflows run ---------------------------------------------------------------
 
 
@@ -421,3 +215,67 @@ def test_the_readme_ci_section_shows_only_commands_the_workflows_run() -> None:
     run = set().union(*workflow_commands().values(), ci_run_commands())
     assert shown, "the README's CI section shows no command"
     assert sorted(shown - run) == [], "commands in the README's CI section that no workflow runs"
+
+
+# Secrets go to `pulumi config set --secret` on standard input ----------------------------------------------------
+
+CI_DOC = REPO / "docs" / "ci.md"
+# Options of `pulumi config set` that take a value; every other word after the options is the key or the value.
+VALUED_OPTIONS = {"--stack", "-s", "--cwd", "-C", "--config-file", "--type"}
+
+
+def secret_values_on_command_lines(commands: Iterator[str] | set[str]) -> list[str]:
+    """The `pulumi config set --secret` commands that carry the value as an argument. With only the key, the CLI
+    reads the value from standard input, or prompts for it without echo on a terminal; an argument stays in the
+    shell's history and in the process list."""
+    found = []
+    for command in commands:
+        try:
+            words = shlex.split(command)
+        except ValueError:  # prose in backticks, not a command
+            continue
+        if words[:3] != ["pulumi", "config", "set"] or "--secret" not in words:
+            continue
+        positional, skip = [], False
+        for word in words[3:]:
+            if word in ("<", ">", "<<<"):
+                break
+            if skip:
+                skip = False
+            elif word in VALUED_OPTIONS:
+                skip = True
+            elif not word.startswith("-"):
+                positional.append(word)
+        if len(positional) > 1:  # the key and a value (a bare mention names neither)
+            found.append(command)
+    return found
+
+
+def run_scripts() -> Iterator[str]:
+    """Every `run:` script of the workflows and the composite actions."""
+    for path in workflow_files():
+        yield from (s["run"] for job in jobs(workflow(path.name)).values() for s in steps(job) if "run" in s)
+    for path in action_files():
+        yield from (s["run"] for s in yaml.safe_load(path.read_text())["runs"]["steps"] if "run" in s)
+
+
+def test_the_workflows_the_action_and_docs_ci_pass_secrets_on_standard_input() -> None:
+    commands = {c for script in run_scripts() for c in shell_commands(script)} | code_in(CI_DOC.read_text())
+    assert any(c.startswith("pulumi config set --secret") for c in commands)
+    assert secret_values_on_command_lines(commands) == []
+
+
+def test_the_stdin_check_refuses_a_secret_given_as_an_argument() -> None:
+    # The first two are the forms README.md's setup steps used.
+    on_the_command_line = [
+        "pulumi config set --secret segment:token <token>",
+        "pulumi config set --secret --path warehouseCredentials.private_key $(cat segment_user.p8)",
+        "pulumi config set --stack prod --secret profileApiToken tok",
+    ]
+    assert sorted(secret_values_on_command_lines(on_the_command_line)) == sorted(on_the_command_line)
+    on_standard_input = [
+        "pulumi config set --secret --stack dev segment:token",
+        "pulumi config set --secret --path warehouseCredentials.private_key < segment_user.p8",
+        "pulumi config set segment:endpoint http://127.0.0.1:1",
+    ]
+    assert secret_values_on_command_lines(on_standard_input) == []
