@@ -28,11 +28,13 @@ pulumi:
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## make check: lint, format check and type check
+## make check: lint, format check, type check, and actionlint (with shellcheck) on .github/
 check: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	tools/actionlint/build.sh >/dev/null
+	"$$(tools/actionlint/build.sh --bin-dir)/actionlint" -shellcheck $(BIN)/shellcheck
 
 ## make demo: start the local Segment emulator and run the dev stack against it
 demo: $(STAMP)
