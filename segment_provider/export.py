@@ -400,12 +400,6 @@ class _Exporter:
 
     # ------------------------------------------------------------------------------------ writing config
 
-    def _enabled_gap(self, kind: str, what: str, enabled: bool, effect: str) -> None:
-        if not enabled:
-            self.summary[kind].gaps.append(
-                Gap(what, "it is disabled; the program keeps it enabled (no config key turns it off)", effect)
-            )
-
     def _export_salesforce(self, source: Source) -> None:
         summary = self.summary["Salesforce source"]
         settings = source.settings or {}
@@ -439,10 +433,8 @@ class _Exporter:
         if source.name:
             config["name"] = source.name
         config["environment"] = environment
+        config["enabled"] = source.enabled
         self.config[f"{NAMESPACE}:salesforce"] = config
-        self._enabled_gap(
-            "Salesforce source", f"source '{source.slug}'", source.enabled, "enabled on first up"
-        )
         summary.exported = 1
         others = summary.found - 1
         if others:
@@ -465,13 +457,11 @@ class _Exporter:
         self.config[f"{NAMESPACE}:warehouse"] = {
             "type": warehouse.metadata.slug,
             "name": warehouse.name,
+            "enabled": warehouse.enabled,
             "settings": plain,
         }
         summary.secrets = self._credentials("warehouseCredentials", secret, "the warehouse destination")
         self._warehouse_secret_comment("warehouse", "warehouseCredentials", secret)
-        self._enabled_gap(
-            "Warehouse destination", f"warehouse '{warehouse.name}'", warehouse.enabled, "enabled"
-        )
         summary.exported = 1
 
         connection = self.summary["Warehouse connection"]
@@ -491,13 +481,11 @@ class _Exporter:
         config: dict[str, Any] = {"sourceSlug": source.slug}
         if source.name:
             config["name"] = source.name
+        config["enabled"] = source.enabled
         config["settings"] = plain
         self.config[f"{NAMESPACE}:reverseEtl"] = config
         summary.secrets = self._credentials("reverseEtlCredentials", secret, "the Reverse ETL source")
         self._warehouse_secret_comment("reverseEtl", "reverseEtlCredentials", secret)
-        self._enabled_gap(
-            "Reverse ETL source", f"source '{source.slug}'", source.enabled, "enabled on first up"
-        )
         summary.exported = 1
 
     def _export_model(self, model: ReverseEtlModel, mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -508,8 +496,11 @@ class _Exporter:
             summary.notes.append(
                 f"{summary.found - 1} other model(s) on the same source stay as they are, unmanaged"
             )
-        self._enabled_gap("Reverse ETL model", f"model '{model.name}'", model.enabled, "enabled on first up")
-        definition: dict[str, Any] = {"name": model.name, "description": model.description}
+        definition: dict[str, Any] = {
+            "name": model.name,
+            "description": model.description,
+            "enabled": model.enabled,
+        }
         # Table + columns only when the program writes back exactly this query; anything else stays raw SQL.
         match = TABLE_QUERY.match(model.query)
         columns = match["columns"].split(", ") if match else []
@@ -545,7 +536,7 @@ class _Exporter:
                 )
             )
             trigger = "added_or_updated"
-        definition: dict[str, Any] = {"name": mapping.name, "trigger": trigger}
+        definition: dict[str, Any] = {"name": mapping.name, "enabled": mapping.enabled, "trigger": trigger}
         settings = mapping.settings
         user_id = _column_of(settings.get("user_id"))
         if user_id is None:
@@ -573,14 +564,10 @@ class _Exporter:
         definition["traits"] = traits
         extra = sorted(set(settings) - {*MAPPING_SETTINGS, ENGAGE_SPACE_SETTING})
         if extra:
-            summary.gaps.append(
-                Gap(
-                    f"settings {', '.join(extra)}",
-                    "the program maps only user_id and traits",
-                    "kept as they are until the program next changes the mapping's settings, which drops them",
-                )
+            summary.notes.append(
+                f"its settings {', '.join(extra)} stay as they are: the program maps only user_id and traits "
+                "and sends every other setting back unchanged"
             )
-        self._enabled_gap("Send Identify mapping", f"mapping '{mapping.name}'", mapping.enabled, "enabled")
         self.config[f"{NAMESPACE}:schedule"] = self._schedule(mapping)
         written_key = settings.get(ENGAGE_SPACE_SETTING)
         if written_key is not None and written_key != engage_key:
@@ -620,18 +607,15 @@ class _Exporter:
                 f"Segment Profiles destination {destination.id} has no name, and the program finds it by name: "
                 "name it in the Segment app and export again."
             )
-        self.config[f"{NAMESPACE}:profiles"] = {"destinationName": destination.name}
+        self.config[f"{NAMESPACE}:profiles"] = {
+            "destinationName": destination.name,
+            "enabled": destination.enabled,
+        }
         summary.exported = 1
         if destination.settings:
             summary.notes.append(
                 f"its settings ({', '.join(sorted(destination.settings))}) stay as they are, unmanaged"
             )
-        self._enabled_gap(
-            "Segment Profiles destination",
-            f"destination '{destination.name}'",
-            destination.enabled,
-            "enabled",
-        )
 
     def _export_traits(self, traits: list[ComputedTrait]) -> dict[str, Any]:
         summary = self.summary["Computed traits"]

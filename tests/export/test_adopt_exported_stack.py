@@ -23,6 +23,7 @@ from tests.export.helpers import (
     with_secrets,
 )
 from tests.export.workspace import (
+    APP_MAPPING_SETTINGS,
     RAW_QUERY,
     RETL_PRIVATE_KEY,
     SPACE,
@@ -174,29 +175,72 @@ def test_a_write_key_the_program_cannot_discover_is_asked_for_as_a_secret_and_ne
     engine.expect_no_changes(MAIN)
 
 
-def test_what_the_summary_calls_not_representable_is_exactly_what_the_first_up_changes(
+APP_BUILT_EVERYTHING_OFF = frozenset({"salesforce", "warehouse", "retl", "model", "destination", "mapping"})
+
+
+def test_objects_disabled_in_the_app_are_exported_disabled_and_adopted_without_a_call(
     server: ProviderServer, flex_emulator: Emulator, tmp_path: Path
 ) -> None:
-    built = build_by_hand(flex_emulator)
+    built = build_by_hand(flex_emulator, disabled=APP_BUILT_EVERYTHING_OFF)
+    engine, first, stdout = export_and_adopt(server, flex_emulator, tmp_path)
+
+    config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
+    for key in ("salesforce", "warehouse", "reverseEtl", "profiles"):
+        assert config[f"{NAMESPACE}:{key}"]["enabled"] is False, key
+    definitions = yaml.safe_load((tmp_path / "definitions.dev.yaml").read_text())
+    assert definitions["model"]["enabled"] is False
+    assert definitions["mapping"]["enabled"] is False
+    assert "Not representable" not in stdout
+    assert first.failures == []
+    assert mutating(flex_emulator) == [], "an adopted disabled object stays disabled"
     client = client_for(flex_emulator)
-    client.update_reverse_etl_model(built.model_id, enabled=False)
+    assert not client.get_reverse_etl_model(built.model_id).enabled
+    assert not client.get_destination(built.destination_id).enabled
+    assert not client.get_subscription(built.destination_id, built.mapping_id).enabled
+    assert not any(client.get_source(i).enabled for i in (built.salesforce_ids[0], built.retl_source_id))
+    assert not client.get_warehouse(built.warehouse_id).enabled
+    flex_emulator.clear_requests()
+    engine.expect_no_changes(MAIN)
+    assert changes(engine.up(MAIN)) == {}
+    assert mutating(flex_emulator) == []
+
+
+def test_the_app_shaped_setup_is_adopted_unchanged_and_a_new_mapped_trait_keeps_what_the_app_set(
+    server: ProviderServer, flex_emulator: Emulator, tmp_path: Path
+) -> None:
+    built = build_by_hand(flex_emulator, disabled=frozenset({"model"}))
+    client = client_for(flex_emulator)
     mapping = client.get_subscription(built.destination_id, built.mapping_id)
     extra_setting = {"@path": "$.properties.ANONYMOUS_ID"}
     client.update_subscription(
         built.destination_id, built.mapping_id, settings={**mapping.settings, "anonymous_id": extra_setting}
     )
 
-    engine, _, stdout = export_and_adopt(server, flex_emulator, tmp_path)
+    engine, first, stdout = export_and_adopt(server, flex_emulator, tmp_path)
 
-    summary = stdout.split("Not representable", 1)[1]
-    assert "model 'Salesforce accounts': it is disabled" in summary
-    assert "settings anonymous_id: the program maps only user_id and traits" in summary
-    assert mutating(flex_emulator) == ["PATCH updateReverseEtlModel"]  # the model is enabled, nothing else
-    after = client.get_subscription(built.destination_id, built.mapping_id)
-    assert after.settings["anonymous_id"] == extra_setting
+    assert first.failures == []
+    assert mutating(flex_emulator) == [], "adopting the app's setup changes nothing"
+    assert "its settings anonymous_id, consent, message_id stay as they are" in stdout
+    assert "Not representable" not in stdout
     flex_emulator.clear_requests()
     engine.expect_no_changes(MAIN)
     assert mutating(flex_emulator) == []
+
+    definitions_file = tmp_path / "definitions.dev.yaml"
+    definitions = yaml.safe_load(definitions_file.read_text())
+    definitions["mapping"]["traits"]["account_id"] = "ID"
+    definitions_file.write_text(yaml.safe_dump(definitions, sort_keys=False))
+    flex_emulator.clear_requests()
+    result = engine.up(MAIN)
+
+    assert changes(result) == {"send-identify": "update"}
+    assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
+    after = client.get_subscription(built.destination_id, built.mapping_id).settings
+    assert {k: after.get(k) for k in APP_MAPPING_SETTINGS} == APP_MAPPING_SETTINGS
+    assert after["anonymous_id"] == extra_setting
+    assert after["traits"]["account_id"] == {"@path": "$.properties.ID"}
+    assert after["engage_space"] == built.engage_key
+    assert not client.get_reverse_etl_model(built.model_id).enabled
 
 
 def test_a_schedule_and_trigger_read_back_in_another_spelling_are_no_change(

@@ -49,6 +49,7 @@ def test_the_export_only_reads_and_writes_the_stack_and_its_definitions(
         "sourceSlug": "salesforce_crm",
         "name": "Salesforce CRM",
         "environment": "production",
+        "enabled": True,
     }
     assert config[f"{NAMESPACE}:warehouse"]["name"] == "Acme Snowflake"
     assert "private_key" not in config[f"{NAMESPACE}:warehouse"]["settings"]
@@ -57,6 +58,7 @@ def test_the_export_only_reads_and_writes_the_stack_and_its_definitions(
     definitions = yaml.safe_load((tmp_path / "definitions.dev.yaml").read_text())
     assert definitions["mapping"] == {
         "name": "Send Identify",
+        "enabled": True,
         "trigger": "added_or_updated",
         "userIdColumn": "ID",
         "traits": {"name": "NAME", "phone": "PHONE", "billing_country": "BILLING_COUNTRY"},
