@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,11 +50,13 @@ from segment_provider.config import (
     WAREHOUSE_TYPES,
     ConfigError,
     load_program_config,
+    load_yaml,
 )
 from segment_provider.doctor import TOKEN_ENV
 from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
 from segment_provider.resources.schedule import Schedule
 from segment_provider.resources.space import find_profiles_source
+from segment_provider.safe_yaml import comment, dump, escaped
 from segment_provider.traits import (
     GUIDE_TRAITS,
     RawTrait,
@@ -147,7 +150,12 @@ class SecretSetting:
         return f"{short}.{self.nested}" if re.match(IDENTIFIER, self.nested) else f'{short}["{self.nested}"]'
 
     def command(self, stack: str) -> str:
-        key = f"--path '{self.key}'" if self.nested is not None else self.key
+        # The nested key is Segment's: shell-quoted, so the command never runs any of it.
+        quoted = shlex.quote(self.key)
+        if self.nested is None:
+            key = quoted
+        else:
+            key = f"--path {quoted}" if quoted != self.key else f"--path '{self.key}'"
         return f"pulumi config set --stack {stack} --secret {key} {PLACEHOLDER}"
 
 
@@ -778,7 +786,7 @@ def check_export(export: Export, stack: str) -> None:
             values[secret.full_key] = "placeholder"
     with tempfile.TemporaryDirectory(prefix="export-check-") as scratch:
         definitions = Path(scratch) / f"definitions.{stack}.yaml"
-        definitions.write_text(yaml.safe_dump(export.definitions, sort_keys=False))
+        definitions.write_text(render_definitions_file(export, stack))
         values[f"{NAMESPACE}:definitionsFile"] = str(definitions)
 
         def get(key: str) -> Any:
@@ -797,14 +805,12 @@ def check_export(export: Export, stack: str) -> None:
 # ------------------------------------------------------------------------------------------ rendering
 
 
-def _block(key: str, value: Any, comments: Sequence[str]) -> str:
-    lines = [f"  # {line}" for line in comments]
-    dumped = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=110)
-    lines.extend(f"  {line}" for line in dumped.rstrip("\n").splitlines())
-    return "\n".join(lines)
+def _comments(lines: Iterable[str]) -> list[str]:
+    return [comment(line) for line in lines]
 
 
 def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
+    """The stack file: comment lines, then the whole config as one YAML document, then comment lines."""
     config = {**export.config, f"{NAMESPACE}:definitionsFile": definitions_ref}
     comments = {
         **export.comments,
@@ -817,32 +823,45 @@ def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
         k for k in config if not k.startswith("segment:")
     ]
     header = [
-        f"# Stack {stack}: exported from Segment workspace '{export.workspace_slug}', space '{export.space_slug}',",
-        "# by `python -m segment_provider.export`. It describes what exists; `adopt: true` makes the first",
-        "# `pulumi up` take every object over without changing it (docs/migration.md).",
-        "# Secrets are NOT in this file: set each with the commands at the end before `pulumi preview`.",
-        "config:",
+        f"Stack {stack}: exported from Segment workspace '{export.workspace_slug}', space '{export.space_slug}',",
+        "by `python -m segment_provider.export`. It describes what exists; `adopt: true` makes the first",
+        "`pulumi up` take every object over without changing it (docs/migration.md).",
+        "Secrets are NOT in this file: set each with the commands at the end before `pulumi preview`.",
+        "",
+        "About the keys below:",
     ]
-    body = [_block(key, config[key], comments.get(key, [])) for key in order]
-    footer = ["", "# Secrets (never written to this file; supply each value yourself):"]
-    footer += [f"#   {secret.command(stack)}   # {secret.what}" for secret in export.secrets]
-    footer.append(f"#   (optional) pulumi config set --stack {stack} --secret profileApiToken {PLACEHOLDER}")
+    for key in order:
+        notes = comments.get(key, [])
+        header += [f"  {key}: {notes[0]}", *(f"    {line}" for line in notes[1:])] if notes else []
+    footer = ["", "Secrets (never written to this file; supply each value yourself):"]
+    footer += [f"  {secret.command(stack)}   # {secret.what}" for secret in export.secrets]
+    footer.append(f"  (optional) pulumi config set --stack {stack} --secret profileApiToken {PLACEHOLDER}")
     gaps = export.gaps
     if gaps:
-        footer += ["", "# Not representable in this config (see the export's summary):"]
-        footer += [f"#   {kind}: {gap.what}: {gap.why} → {gap.effect}" for kind, gap in gaps]
-    return "\n".join(header + body + footer) + "\n"
+        footer += ["", "Not representable in this config (see the export's summary):"]
+        footer += [f"  {kind}: {gap.what}: {gap.why} → {gap.effect}" for kind, gap in gaps]
+    body = dump({"config": {key: config[key] for key in order}})
+    return "\n".join(_comments(header)) + "\n" + body + "\n".join(_comments(footer)) + "\n"
 
 
 def render_definitions_file(export: Export, stack: str) -> str:
     header = [
-        f"# Definitions of stack {stack}: the Reverse ETL model, the Send Identify mapping and the computed traits",
-        f"# of space '{export.space_slug}' as they exist in Segment (exported by `python -m segment_provider.export`).",
-        "# Traits the builder can express are in builder form (docs/traits.md); others keep their query verbatim.",
+        f"Definitions of stack {stack}: the Reverse ETL model, the Send Identify mapping and the computed traits",
+        f"of space '{export.space_slug}' as they exist in Segment (exported by `python -m segment_provider.export`).",
+        "Traits the builder can express are in builder form (docs/traits.md); others keep their query verbatim.",
         "",
     ]
-    body = yaml.safe_dump(export.definitions, sort_keys=False, allow_unicode=True, width=110)
-    return "\n".join(header) + body
+    return "\n".join(_comments(header)) + "\n" + dump(export.definitions)
+
+
+def _loads_back(text: str, data: Any, path: Path) -> None:
+    """Refuse to write a file that would not read back as exactly ``data`` (the last line of defence)."""
+    try:
+        same = load_yaml(text) == data
+    except yaml.YAMLError:
+        same = False
+    if not same:
+        raise ExportError(f"{path} would not read back as what Segment returned: nothing was written")
 
 
 def render_summary(export: Export) -> str:
@@ -869,6 +888,11 @@ def render_summary(export: Export) -> str:
         lines += ["", "Notes:"]
         lines += [f"  - {kind}: {note}" for kind, note in notes]
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Text for the terminal: Segment's strings may hold escape sequences or line breaks of their own."""
+    return "\n".join(escaped(line) for line in text.split("\n"))
 
 
 def render_secret_commands(export: Export, stack: str) -> str:
@@ -914,8 +938,13 @@ def write_export(
     refuse_to_overwrite(paths, force)
     out_dir.mkdir(parents=True, exist_ok=True)
     reference = definitions_reference(paths.definitions_file, project_dir)
-    paths.definitions_file.write_text(render_definitions_file(export, stack))
-    paths.stack_file.write_text(render_stack_file(export, stack, reference))
+    definitions = render_definitions_file(export, stack)
+    stack_text = render_stack_file(export, stack, reference)
+    _loads_back(definitions, export.definitions, paths.definitions_file)
+    config = {**export.config, f"{NAMESPACE}:definitionsFile": reference}
+    _loads_back(stack_text, {"config": config}, paths.stack_file)
+    paths.definitions_file.write_text(definitions)
+    paths.stack_file.write_text(stack_text)
     return paths
 
 
@@ -1003,12 +1032,12 @@ def main(
         check_export(export, arguments.stack)
         written = write_export(export, arguments.stack, arguments.out, project_dir=project_dir, force=True)
     except (ExportError, SegmentError) as error:
-        print(f"export: {error}", file=err)
+        print(f"export: {_printable(str(error))}", file=err)
         return EXIT_REFUSED
     print(f"Exported space '{export.space_slug}' of workspace '{export.workspace_slug}':\n", file=out)
-    print(render_summary(export), file=out)
+    print(_printable(render_summary(export)), file=out)
     print(f"\nWrote {written.stack_file} and {written.definitions_file}.\n", file=out)
-    print(render_secret_commands(export, arguments.stack), file=out)
+    print(_printable(render_secret_commands(export, arguments.stack)), file=out)
     print(
         f"\nThen: pulumi preview --stack {arguments.stack} (every object is adopted), pulumi up, and a second "
         "preview that reports no changes (docs/migration.md).",
