@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -241,6 +242,43 @@ def test_the_app_shaped_setup_is_adopted_unchanged_and_a_new_mapped_trait_keeps_
     assert after["traits"]["account_id"] == {"@path": "$.properties.ID"}
     assert after["engage_space"] == built.engage_key
     assert not client.get_reverse_etl_model(built.model_id).enabled
+
+
+def adoption_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("adopting ")]
+
+
+def test_a_difference_the_config_asks_for_is_listed_by_the_preview_and_is_all_that_up_changes(
+    server: ProviderServer, flex_emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    build_by_hand(flex_emulator, disabled=frozenset({"model"}))
+    run = run_export(flex_emulator, tmp_path)
+    engine = engine_from_export(server, flex_emulator, tmp_path, run.out)
+    with caplog.at_level(logging.WARNING):
+        engine.preview(MAIN)
+    assert adoption_warnings(caplog) == [], "the export describes what exists: nothing to change"
+
+    definitions_file = tmp_path / "definitions.dev.yaml"
+    definitions = yaml.safe_load(definitions_file.read_text())
+    definitions["model"]["enabled"] = True
+    definitions["mapping"]["trigger"] = "added"
+    definitions_file.write_text(yaml.safe_dump(definitions, sort_keys=False))
+    caplog.clear()
+    flex_emulator.clear_requests()
+    with caplog.at_level(logging.WARNING):
+        engine.preview(MAIN)
+
+    assert mutating(flex_emulator) == []
+    assert adoption_warnings(caplog) == [
+        "adopting model 'Salesforce accounts' changes its enabled: Segment has False, the config asks for True",
+        "adopting mapping 'Send Identify' changes its trigger: Segment has 'event = \"new\" or event = "
+        '"updated"\', the config asks for \'event = "new"\'',
+    ]
+    engine.up(MAIN)
+    assert sorted(mutating(flex_emulator)) == [
+        "PATCH updateReverseEtlModel",
+        "PATCH updateSubscriptionForDestination",
+    ]
 
 
 def test_a_schedule_and_trigger_read_back_in_another_spelling_are_no_change(
