@@ -110,6 +110,7 @@ class SalesforceConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     environment: Literal["production", "sandbox"] = "production"
+    enabled: bool = True
     adopt: bool = False
 
 
@@ -129,6 +130,7 @@ class WarehouseConfig(_Model):
     type: Literal["snowflake", "bigquery", "postgres", "redshift"]
     name: str = Field(min_length=1, max_length=100)
     settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
     validate_connection: bool = True
     adopt: bool = False
 
@@ -144,6 +146,7 @@ class ReverseEtlConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
     name: str | None = Field(default=None, min_length=1, max_length=100)
     settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
     adopt: bool = False
 
     @pydantic.field_validator("settings")
@@ -156,6 +159,7 @@ class ReverseEtlConfig(_Model):
 
 class ProfilesConfig(_Model):
     destination_name: str = Field(default="Segment Profiles", min_length=1, max_length=100)
+    enabled: bool = True
     adopt: bool = False
 
 
@@ -311,6 +315,7 @@ class ModelDefinition(_Model):
         description="explicit column list (Unify rejects identifies with 300 or more traits)",
     )
     identifier_column: str = Field(default="ID", pattern=IDENTIFIER, max_length=191)
+    enabled: bool = True
     query: str | None = None
     """Raw SQL instead of table + columns (one statement)."""
 
@@ -358,6 +363,7 @@ class MappingDefinition(_Model):
     name: str = Field(default="Send Identify", min_length=1, max_length=100)
     trigger: Literal["added", "updated", "added_or_updated", "deleted"] = "added_or_updated"
     user_id_column: str = Field(default="ID", pattern=IDENTIFIER)
+    enabled: bool = True
     traits: dict[str, str] = Field(
         default_factory=lambda: {
             "name": "NAME",

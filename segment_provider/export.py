@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -49,11 +50,13 @@ from segment_provider.config import (
     WAREHOUSE_TYPES,
     ConfigError,
     load_program_config,
+    load_yaml,
 )
 from segment_provider.doctor import TOKEN_ENV
 from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
 from segment_provider.resources.schedule import Schedule
 from segment_provider.resources.space import find_profiles_source
+from segment_provider.safe_yaml import comment, dump, escaped
 from segment_provider.traits import (
     GUIDE_TRAITS,
     RawTrait,
@@ -147,7 +150,12 @@ class SecretSetting:
         return f"{short}.{self.nested}" if re.match(IDENTIFIER, self.nested) else f'{short}["{self.nested}"]'
 
     def command(self, stack: str) -> str:
-        key = f"--path '{self.key}'" if self.nested is not None else self.key
+        # The nested key is Segment's: shell-quoted, so the command never runs any of it.
+        quoted = shlex.quote(self.key)
+        if self.nested is None:
+            key = quoted
+        else:
+            key = f"--path {quoted}" if quoted != self.key else f"--path '{self.key}'"
         return f"pulumi config set --stack {stack} --secret {key} {PLACEHOLDER}"
 
 
@@ -400,12 +408,6 @@ class _Exporter:
 
     # ------------------------------------------------------------------------------------ writing config
 
-    def _enabled_gap(self, kind: str, what: str, enabled: bool, effect: str) -> None:
-        if not enabled:
-            self.summary[kind].gaps.append(
-                Gap(what, "it is disabled; the program keeps it enabled (no config key turns it off)", effect)
-            )
-
     def _export_salesforce(self, source: Source) -> None:
         summary = self.summary["Salesforce source"]
         settings = source.settings or {}
@@ -439,10 +441,8 @@ class _Exporter:
         if source.name:
             config["name"] = source.name
         config["environment"] = environment
+        config["enabled"] = source.enabled
         self.config[f"{NAMESPACE}:salesforce"] = config
-        self._enabled_gap(
-            "Salesforce source", f"source '{source.slug}'", source.enabled, "enabled on first up"
-        )
         summary.exported = 1
         others = summary.found - 1
         if others:
@@ -465,13 +465,11 @@ class _Exporter:
         self.config[f"{NAMESPACE}:warehouse"] = {
             "type": warehouse.metadata.slug,
             "name": warehouse.name,
+            "enabled": warehouse.enabled,
             "settings": plain,
         }
         summary.secrets = self._credentials("warehouseCredentials", secret, "the warehouse destination")
         self._warehouse_secret_comment("warehouse", "warehouseCredentials", secret)
-        self._enabled_gap(
-            "Warehouse destination", f"warehouse '{warehouse.name}'", warehouse.enabled, "enabled"
-        )
         summary.exported = 1
 
         connection = self.summary["Warehouse connection"]
@@ -491,13 +489,11 @@ class _Exporter:
         config: dict[str, Any] = {"sourceSlug": source.slug}
         if source.name:
             config["name"] = source.name
+        config["enabled"] = source.enabled
         config["settings"] = plain
         self.config[f"{NAMESPACE}:reverseEtl"] = config
         summary.secrets = self._credentials("reverseEtlCredentials", secret, "the Reverse ETL source")
         self._warehouse_secret_comment("reverseEtl", "reverseEtlCredentials", secret)
-        self._enabled_gap(
-            "Reverse ETL source", f"source '{source.slug}'", source.enabled, "enabled on first up"
-        )
         summary.exported = 1
 
     def _export_model(self, model: ReverseEtlModel, mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -508,8 +504,11 @@ class _Exporter:
             summary.notes.append(
                 f"{summary.found - 1} other model(s) on the same source stay as they are, unmanaged"
             )
-        self._enabled_gap("Reverse ETL model", f"model '{model.name}'", model.enabled, "enabled on first up")
-        definition: dict[str, Any] = {"name": model.name, "description": model.description}
+        definition: dict[str, Any] = {
+            "name": model.name,
+            "description": model.description,
+            "enabled": model.enabled,
+        }
         # Table + columns only when the program writes back exactly this query; anything else stays raw SQL.
         match = TABLE_QUERY.match(model.query)
         columns = match["columns"].split(", ") if match else []
@@ -545,7 +544,7 @@ class _Exporter:
                 )
             )
             trigger = "added_or_updated"
-        definition: dict[str, Any] = {"name": mapping.name, "trigger": trigger}
+        definition: dict[str, Any] = {"name": mapping.name, "enabled": mapping.enabled, "trigger": trigger}
         settings = mapping.settings
         user_id = _column_of(settings.get("user_id"))
         if user_id is None:
@@ -573,14 +572,10 @@ class _Exporter:
         definition["traits"] = traits
         extra = sorted(set(settings) - {*MAPPING_SETTINGS, ENGAGE_SPACE_SETTING})
         if extra:
-            summary.gaps.append(
-                Gap(
-                    f"settings {', '.join(extra)}",
-                    "the program maps only user_id and traits",
-                    "kept as they are until the program next changes the mapping's settings, which drops them",
-                )
+            summary.notes.append(
+                f"its settings {', '.join(extra)} stay as they are: the program maps only user_id and traits "
+                "and sends every other setting back unchanged"
             )
-        self._enabled_gap("Send Identify mapping", f"mapping '{mapping.name}'", mapping.enabled, "enabled")
         self.config[f"{NAMESPACE}:schedule"] = self._schedule(mapping)
         written_key = settings.get(ENGAGE_SPACE_SETTING)
         if written_key is not None and written_key != engage_key:
@@ -620,18 +615,15 @@ class _Exporter:
                 f"Segment Profiles destination {destination.id} has no name, and the program finds it by name: "
                 "name it in the Segment app and export again."
             )
-        self.config[f"{NAMESPACE}:profiles"] = {"destinationName": destination.name}
+        self.config[f"{NAMESPACE}:profiles"] = {
+            "destinationName": destination.name,
+            "enabled": destination.enabled,
+        }
         summary.exported = 1
         if destination.settings:
             summary.notes.append(
                 f"its settings ({', '.join(sorted(destination.settings))}) stay as they are, unmanaged"
             )
-        self._enabled_gap(
-            "Segment Profiles destination",
-            f"destination '{destination.name}'",
-            destination.enabled,
-            "enabled",
-        )
 
     def _export_traits(self, traits: list[ComputedTrait]) -> dict[str, Any]:
         summary = self.summary["Computed traits"]
@@ -794,7 +786,7 @@ def check_export(export: Export, stack: str) -> None:
             values[secret.full_key] = "placeholder"
     with tempfile.TemporaryDirectory(prefix="export-check-") as scratch:
         definitions = Path(scratch) / f"definitions.{stack}.yaml"
-        definitions.write_text(yaml.safe_dump(export.definitions, sort_keys=False))
+        definitions.write_text(render_definitions_file(export, stack))
         values[f"{NAMESPACE}:definitionsFile"] = str(definitions)
 
         def get(key: str) -> Any:
@@ -813,14 +805,12 @@ def check_export(export: Export, stack: str) -> None:
 # ------------------------------------------------------------------------------------------ rendering
 
 
-def _block(key: str, value: Any, comments: Sequence[str]) -> str:
-    lines = [f"  # {line}" for line in comments]
-    dumped = yaml.safe_dump({key: value}, sort_keys=False, allow_unicode=True, width=110)
-    lines.extend(f"  {line}" for line in dumped.rstrip("\n").splitlines())
-    return "\n".join(lines)
+def _comments(lines: Iterable[str]) -> list[str]:
+    return [comment(line) for line in lines]
 
 
 def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
+    """The stack file: comment lines, then the whole config as one YAML document, then comment lines."""
     config = {**export.config, f"{NAMESPACE}:definitionsFile": definitions_ref}
     comments = {
         **export.comments,
@@ -833,32 +823,45 @@ def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
         k for k in config if not k.startswith("segment:")
     ]
     header = [
-        f"# Stack {stack}: exported from Segment workspace '{export.workspace_slug}', space '{export.space_slug}',",
-        "# by `python -m segment_provider.export`. It describes what exists; `adopt: true` makes the first",
-        "# `pulumi up` take every object over without changing it (docs/migration.md).",
-        "# Secrets are NOT in this file: set each with the commands at the end before `pulumi preview`.",
-        "config:",
+        f"Stack {stack}: exported from Segment workspace '{export.workspace_slug}', space '{export.space_slug}',",
+        "by `python -m segment_provider.export`. It describes what exists; `adopt: true` makes the first",
+        "`pulumi up` take every object over without changing it (docs/migration.md).",
+        "Secrets are NOT in this file: set each with the commands at the end before `pulumi preview`.",
+        "",
+        "About the keys below:",
     ]
-    body = [_block(key, config[key], comments.get(key, [])) for key in order]
-    footer = ["", "# Secrets (never written to this file; supply each value yourself):"]
-    footer += [f"#   {secret.command(stack)}   # {secret.what}" for secret in export.secrets]
-    footer.append(f"#   (optional) pulumi config set --stack {stack} --secret profileApiToken {PLACEHOLDER}")
+    for key in order:
+        notes = comments.get(key, [])
+        header += [f"  {key}: {notes[0]}", *(f"    {line}" for line in notes[1:])] if notes else []
+    footer = ["", "Secrets (never written to this file; supply each value yourself):"]
+    footer += [f"  {secret.command(stack)}   # {secret.what}" for secret in export.secrets]
+    footer.append(f"  (optional) pulumi config set --stack {stack} --secret profileApiToken {PLACEHOLDER}")
     gaps = export.gaps
     if gaps:
-        footer += ["", "# Not representable in this config (see the export's summary):"]
-        footer += [f"#   {kind}: {gap.what}: {gap.why} → {gap.effect}" for kind, gap in gaps]
-    return "\n".join(header + body + footer) + "\n"
+        footer += ["", "Not representable in this config (see the export's summary):"]
+        footer += [f"  {kind}: {gap.what}: {gap.why} → {gap.effect}" for kind, gap in gaps]
+    body = dump({"config": {key: config[key] for key in order}})
+    return "\n".join(_comments(header)) + "\n" + body + "\n".join(_comments(footer)) + "\n"
 
 
 def render_definitions_file(export: Export, stack: str) -> str:
     header = [
-        f"# Definitions of stack {stack}: the Reverse ETL model, the Send Identify mapping and the computed traits",
-        f"# of space '{export.space_slug}' as they exist in Segment (exported by `python -m segment_provider.export`).",
-        "# Traits the builder can express are in builder form (docs/traits.md); others keep their query verbatim.",
+        f"Definitions of stack {stack}: the Reverse ETL model, the Send Identify mapping and the computed traits",
+        f"of space '{export.space_slug}' as they exist in Segment (exported by `python -m segment_provider.export`).",
+        "Traits the builder can express are in builder form (docs/traits.md); others keep their query verbatim.",
         "",
     ]
-    body = yaml.safe_dump(export.definitions, sort_keys=False, allow_unicode=True, width=110)
-    return "\n".join(header) + body
+    return "\n".join(_comments(header)) + "\n" + dump(export.definitions)
+
+
+def _loads_back(text: str, data: Any, path: Path) -> None:
+    """Refuse to write a file that would not read back as exactly ``data`` (the last line of defence)."""
+    try:
+        same = load_yaml(text) == data
+    except yaml.YAMLError:
+        same = False
+    if not same:
+        raise ExportError(f"{path} would not read back as what Segment returned: nothing was written")
 
 
 def render_summary(export: Export) -> str:
@@ -885,6 +888,11 @@ def render_summary(export: Export) -> str:
         lines += ["", "Notes:"]
         lines += [f"  - {kind}: {note}" for kind, note in notes]
     return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """Text for the terminal: Segment's strings may hold escape sequences or line breaks of their own."""
+    return "\n".join(escaped(line) for line in text.split("\n"))
 
 
 def render_secret_commands(export: Export, stack: str) -> str:
@@ -930,8 +938,13 @@ def write_export(
     refuse_to_overwrite(paths, force)
     out_dir.mkdir(parents=True, exist_ok=True)
     reference = definitions_reference(paths.definitions_file, project_dir)
-    paths.definitions_file.write_text(render_definitions_file(export, stack))
-    paths.stack_file.write_text(render_stack_file(export, stack, reference))
+    definitions = render_definitions_file(export, stack)
+    stack_text = render_stack_file(export, stack, reference)
+    _loads_back(definitions, export.definitions, paths.definitions_file)
+    config = {**export.config, f"{NAMESPACE}:definitionsFile": reference}
+    _loads_back(stack_text, {"config": config}, paths.stack_file)
+    paths.definitions_file.write_text(definitions)
+    paths.stack_file.write_text(stack_text)
     return paths
 
 
@@ -1019,12 +1032,12 @@ def main(
         check_export(export, arguments.stack)
         written = write_export(export, arguments.stack, arguments.out, project_dir=project_dir, force=True)
     except (ExportError, SegmentError) as error:
-        print(f"export: {error}", file=err)
+        print(f"export: {_printable(str(error))}", file=err)
         return EXIT_REFUSED
     print(f"Exported space '{export.space_slug}' of workspace '{export.workspace_slug}':\n", file=out)
-    print(render_summary(export), file=out)
+    print(_printable(render_summary(export)), file=out)
     print(f"\nWrote {written.stack_file} and {written.definitions_file}.\n", file=out)
-    print(render_secret_commands(export, arguments.stack), file=out)
+    print(_printable(render_secret_commands(export, arguments.stack)), file=out)
     print(
         f"\nThen: pulumi preview --stack {arguments.stack} (every object is adopted), pulumi up, and a second "
         "preview that reports no changes (docs/migration.md).",

@@ -14,6 +14,7 @@ from typing import Any
 
 import pulumi
 
+from segment_provider.adoption import planned_changes
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
 from segment_provider.config import ConfigError, Program, load_program_config, pulumi_config_getter
@@ -167,9 +168,14 @@ def export_outputs(program: Program, preflight: Preflight, setup: UnifiedProfile
 def run() -> None:
     try:
         program = load()
-        preflight = preflight_for(program, client_for(program))
+        client = client_for(program)
+        preflight = preflight_for(program, client)
+        # Listed first, so a preview shows every difference an adoption will PATCH before `up` makes it.
+        adoption = planned_changes(program, client, preflight.space.id)
     except (ConfigError, PreflightError, SegmentError) as error:
         raise pulumi.RunError(str(error)) from None
+    for change in adoption:
+        pulumi.log.warn(change)
     for trait_id, reason in sorted(preflight.waiting.items()):
         pulumi.log.warn(
             f"computed trait {trait_id} waits: {reason}. Connect the space to Flex and complete one interaction, "

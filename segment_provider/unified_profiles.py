@@ -69,6 +69,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             slug=stack.salesforce.source_slug,
             catalog_slug=SALESFORCE_CATALOG_SLUG,
             name=stack.salesforce.name,
+            enabled=stack.salesforce.enabled,
             settings={"salesforce-environment": stack.salesforce.environment},
             adopt=stack.adopt or stack.salesforce.adopt,
             opts=child,
@@ -77,6 +78,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             "warehouse",
             catalog_slug=stack.warehouse.type,
             name=stack.warehouse.name,
+            enabled=stack.warehouse.enabled,
             settings=warehouse_settings,
             secret_settings=secret_dict(stack.warehouse_credentials),
             validate_connection=stack.warehouse.validate_connection,
@@ -95,6 +97,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             slug=stack.reverse_etl.source_slug,
             catalog_slug=stack.warehouse.type,
             name=stack.reverse_etl.name,
+            enabled=stack.reverse_etl.enabled,
             settings=retl_settings,
             secret_settings=secret_dict(stack.reverse_etl_credentials),
             adopt=stack.adopt or stack.reverse_etl.adopt,
@@ -106,6 +109,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             source_id=self.reverse_etl_source.source_id,
             name=model.name,
             description=model.description,
+            enabled=model.enabled,
             query=model.sql(),
             query_identifier_column=model.identifier_column,
             adopt=stack.adopt or stack.reverse_etl.adopt,
@@ -133,6 +137,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             action_slug=SEND_IDENTIFY_ACTION_SLUG,
             name=mapping.name,
             trigger=RETL_TRIGGERS[mapping.trigger],
+            enabled=mapping.enabled,
             settings={
                 "user_id": column_path(mapping.user_id_column),
                 "traits": {trait: column_path(column) for trait, column in mapping.traits.items()},
@@ -146,6 +151,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
         self.activation = DestinationActivation(
             "profiles-destination-enabled",
             destination_id=self.profiles_destination.destination_id,
+            enabled=stack.profiles.enabled,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.mapping]),
         )
 

@@ -160,6 +160,21 @@ def configured_subset(
     return {k: remote_settings[k] for k in wanted if k in remote_settings}
 
 
+def settings_keeping_unmanaged(
+    current: Mapping[str, Any] | None, wanted: Mapping[str, Any], olds: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The settings to PATCH: the configured ones, plus every key Segment holds that this stack does not set.
+
+    Segment replaces an object's settings as a whole, and objects built in the app carry keys the program does
+    not model (a mapping's ``consent`` and ``message_id``, a source's OAuth ``instance-url``, a warehouse's
+    extra options): sending only the configured keys would delete them. Keys this stack set before (``olds``)
+    and no longer sets are dropped; every other key is sent back as read (a masked secret read back keeps its
+    stored value).
+    """
+    ours = {*(olds.get("settings") or {}), *(olds.get("secret_settings") or {}), *wanted}
+    return {**{k: v for k, v in (current or {}).items() if k not in ours}, **wanted}
+
+
 InputsT = TypeVar("InputsT", bound=ResourceInputs)
 RemoteT = TypeVar("RemoteT")
 

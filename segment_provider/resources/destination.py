@@ -21,6 +21,7 @@ from segment_provider.resources.base import (
     configured_subset,
     only_changed,
     resource_props,
+    settings_keeping_unmanaged,
     with_secret_outputs,
 )
 
@@ -67,10 +68,13 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
     def update_remote(
         self, id_: str, inputs: DestinationInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiDestination:
+        wanted = inputs.settings_if_changed(changed)
         return self.client.update_destination(
             id_,
             **only_changed(inputs, changed, "name", "enabled"),
-            settings=inputs.settings_if_changed(changed),
+            settings=None
+            if wanted is None
+            else settings_keeping_unmanaged(self.client.get_destination(id_).settings, wanted, olds),
         )
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:

@@ -26,6 +26,7 @@ from segment_provider.resources.base import (
     configured_subset,
     only_changed,
     resource_props,
+    settings_keeping_unmanaged,
     with_secret_outputs,
 )
 from segment_provider.resources.schedule import Schedule, duration_minutes
@@ -158,11 +159,16 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
         self, id_: str, inputs: DestinationSubscriptionInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiSubscription:
         destination_id, subscription_id = split_subscription_id(id_)
+        wanted = inputs.settings_if_changed(changed)
+        if wanted is not None:
+            # The app's mappings carry fields the program does not map (consent, message_id, timestamp …).
+            current = self.client.get_subscription(destination_id, subscription_id).settings
+            wanted = settings_keeping_unmanaged(current, wanted, olds)
         return self.client.update_subscription(
             destination_id,
             subscription_id,
             **only_changed(inputs, changed, "name", "trigger", "enabled", "model_id"),
-            settings=inputs.settings_if_changed(changed),
+            settings=wanted,
             schedule=inputs.schedule.model_dump(mode="json")
             if "schedule" in changed and inputs.schedule
             else None,

@@ -24,6 +24,7 @@ from segment_provider.resources.base import (
     configured_subset,
     only_changed,
     resource_props,
+    settings_keeping_unmanaged,
     with_secret_outputs,
 )
 
@@ -111,9 +112,7 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
         wanted = inputs.settings_if_changed(changed)
         if wanted is None:
             return None
-        ours = {*(olds.get("settings") or {}), *(olds.get("secret_settings") or {}), *wanted}
-        current = self.client.get_source(id_).settings or {}
-        return {**{k: v for k, v in current.items() if k not in ours}, **wanted}
+        return settings_keeping_unmanaged(self.client.get_source(id_).settings, wanted, olds)
 
     def delete_remote(self, id_: str, props: Mapping[str, Any]) -> None:
         self.client.delete_source(id_)

@@ -20,6 +20,7 @@ from segment_provider.resources.base import (
     SettingsInputs,
     configured_subset,
     resource_props,
+    settings_keeping_unmanaged,
     with_secret_outputs,
 )
 
@@ -76,10 +77,11 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     def update_remote(
         self, id_: str, inputs: WarehouseInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiWarehouse:
-        # Segment requires settings on every warehouse PATCH.
+        # Segment requires settings on every warehouse PATCH, and replaces them as a whole.
+        current = self.client.get_warehouse(id_).settings
         return self.client.update_warehouse(
             id_,
-            settings=inputs.merged_settings(),
+            settings=settings_keeping_unmanaged(current, inputs.merged_settings(), olds),
             name=inputs.name if "name" in changed else None,
             enabled=inputs.enabled if "enabled" in changed else None,
         )

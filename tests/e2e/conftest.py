@@ -225,7 +225,10 @@ class CliStack:
         return dict(self.resource(name, stack).get("outputs") or {})
 
     def edit_definitions(self, edit: Any) -> None:
-        path = self.project / "definitions.yaml"
+        self.edit_definitions_file("definitions.yaml", edit)
+
+    def edit_definitions_file(self, name: str, edit: Any) -> None:
+        path = self.project / name
         document = yaml.safe_load(path.read_text())
         edit(document)
         path.write_text(yaml.safe_dump(document, sort_keys=False))

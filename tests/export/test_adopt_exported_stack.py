@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.export.helpers import (
     with_secrets,
 )
 from tests.export.workspace import (
+    APP_MAPPING_SETTINGS,
     RAW_QUERY,
     RETL_PRIVATE_KEY,
     SPACE,
@@ -174,29 +176,109 @@ def test_a_write_key_the_program_cannot_discover_is_asked_for_as_a_secret_and_ne
     engine.expect_no_changes(MAIN)
 
 
-def test_what_the_summary_calls_not_representable_is_exactly_what_the_first_up_changes(
+APP_BUILT_EVERYTHING_OFF = frozenset({"salesforce", "warehouse", "retl", "model", "destination", "mapping"})
+
+
+def test_objects_disabled_in_the_app_are_exported_disabled_and_adopted_without_a_call(
     server: ProviderServer, flex_emulator: Emulator, tmp_path: Path
 ) -> None:
-    built = build_by_hand(flex_emulator)
+    built = build_by_hand(flex_emulator, disabled=APP_BUILT_EVERYTHING_OFF)
+    engine, first, stdout = export_and_adopt(server, flex_emulator, tmp_path)
+
+    config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
+    for key in ("salesforce", "warehouse", "reverseEtl", "profiles"):
+        assert config[f"{NAMESPACE}:{key}"]["enabled"] is False, key
+    definitions = yaml.safe_load((tmp_path / "definitions.dev.yaml").read_text())
+    assert definitions["model"]["enabled"] is False
+    assert definitions["mapping"]["enabled"] is False
+    assert "Not representable" not in stdout
+    assert first.failures == []
+    assert mutating(flex_emulator) == [], "an adopted disabled object stays disabled"
     client = client_for(flex_emulator)
-    client.update_reverse_etl_model(built.model_id, enabled=False)
+    assert not client.get_reverse_etl_model(built.model_id).enabled
+    assert not client.get_destination(built.destination_id).enabled
+    assert not client.get_subscription(built.destination_id, built.mapping_id).enabled
+    assert not any(client.get_source(i).enabled for i in (built.salesforce_ids[0], built.retl_source_id))
+    assert not client.get_warehouse(built.warehouse_id).enabled
+    flex_emulator.clear_requests()
+    engine.expect_no_changes(MAIN)
+    assert changes(engine.up(MAIN)) == {}
+    assert mutating(flex_emulator) == []
+
+
+def test_the_app_shaped_setup_is_adopted_unchanged_and_a_new_mapped_trait_keeps_what_the_app_set(
+    server: ProviderServer, flex_emulator: Emulator, tmp_path: Path
+) -> None:
+    built = build_by_hand(flex_emulator, disabled=frozenset({"model"}))
+    client = client_for(flex_emulator)
     mapping = client.get_subscription(built.destination_id, built.mapping_id)
     extra_setting = {"@path": "$.properties.ANONYMOUS_ID"}
     client.update_subscription(
         built.destination_id, built.mapping_id, settings={**mapping.settings, "anonymous_id": extra_setting}
     )
 
-    engine, _, stdout = export_and_adopt(server, flex_emulator, tmp_path)
+    engine, first, stdout = export_and_adopt(server, flex_emulator, tmp_path)
 
-    summary = stdout.split("Not representable", 1)[1]
-    assert "model 'Salesforce accounts': it is disabled" in summary
-    assert "settings anonymous_id: the program maps only user_id and traits" in summary
-    assert mutating(flex_emulator) == ["PATCH updateReverseEtlModel"]  # the model is enabled, nothing else
-    after = client.get_subscription(built.destination_id, built.mapping_id)
-    assert after.settings["anonymous_id"] == extra_setting
+    assert first.failures == []
+    assert mutating(flex_emulator) == [], "adopting the app's setup changes nothing"
+    assert "its settings anonymous_id, consent, message_id stay as they are" in stdout
+    assert "Not representable" not in stdout
     flex_emulator.clear_requests()
     engine.expect_no_changes(MAIN)
     assert mutating(flex_emulator) == []
+
+    definitions_file = tmp_path / "definitions.dev.yaml"
+    definitions = yaml.safe_load(definitions_file.read_text())
+    definitions["mapping"]["traits"]["account_id"] = "ID"
+    definitions_file.write_text(yaml.safe_dump(definitions, sort_keys=False))
+    flex_emulator.clear_requests()
+    result = engine.up(MAIN)
+
+    assert changes(result) == {"send-identify": "update"}
+    assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
+    after = client.get_subscription(built.destination_id, built.mapping_id).settings
+    assert {k: after.get(k) for k in APP_MAPPING_SETTINGS} == APP_MAPPING_SETTINGS
+    assert after["anonymous_id"] == extra_setting
+    assert after["traits"]["account_id"] == {"@path": "$.properties.ID"}
+    assert after["engage_space"] == built.engage_key
+    assert not client.get_reverse_etl_model(built.model_id).enabled
+
+
+def adoption_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("adopting ")]
+
+
+def test_a_difference_the_config_asks_for_is_listed_by_the_preview_and_is_all_that_up_changes(
+    server: ProviderServer, flex_emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    build_by_hand(flex_emulator, disabled=frozenset({"model"}))
+    run = run_export(flex_emulator, tmp_path)
+    engine = engine_from_export(server, flex_emulator, tmp_path, run.out)
+    with caplog.at_level(logging.WARNING):
+        engine.preview(MAIN)
+    assert adoption_warnings(caplog) == [], "the export describes what exists: nothing to change"
+
+    definitions_file = tmp_path / "definitions.dev.yaml"
+    definitions = yaml.safe_load(definitions_file.read_text())
+    definitions["model"]["enabled"] = True
+    definitions["mapping"]["trigger"] = "added"
+    definitions_file.write_text(yaml.safe_dump(definitions, sort_keys=False))
+    caplog.clear()
+    flex_emulator.clear_requests()
+    with caplog.at_level(logging.WARNING):
+        engine.preview(MAIN)
+
+    assert mutating(flex_emulator) == []
+    assert adoption_warnings(caplog) == [
+        "adopting model 'Salesforce accounts' changes its enabled: Segment has False, the config asks for True",
+        "adopting mapping 'Send Identify' changes its trigger: Segment has 'event = \"new\" or event = "
+        '"updated"\', the config asks for \'event = "new"\'',
+    ]
+    engine.up(MAIN)
+    assert sorted(mutating(flex_emulator)) == [
+        "PATCH updateReverseEtlModel",
+        "PATCH updateSubscriptionForDestination",
+    ]
 
 
 def test_a_schedule_and_trigger_read_back_in_another_spelling_are_no_change(

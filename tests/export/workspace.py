@@ -21,6 +21,11 @@ PROFILES = "actions-segment-profiles"
 WAREHOUSE_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nSENTINEL-WAREHOUSE-KEY-6c1f\n-----END PRIVATE KEY-----"
 RETL_PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nSENTINEL-RETL-KEY-90ab\n-----END PRIVATE KEY-----"
 SEND_IDENTIFY_TRIGGER = 'event = "new" or event = "updated"'
+# Fields the app fills in on every Send Identify mapping it builds, which the program does not map.
+APP_MAPPING_SETTINGS = {
+    "consent": {"@path": "$.context.consent"},
+    "message_id": {"@path": "$.messageId"},
+}
 RAW_QUERY = (
     "event('Flex - Engagement Initiated').where(property('channelType') = trait('preferred_channel')).count()"
 )
@@ -98,8 +103,13 @@ def build_by_hand(
     salesforce_slugs: tuple[str, ...] = ("salesforce_crm",),
     traits: tuple[HandTrait, ...] = APP_TRAITS,
     engage_key: str | None = None,
+    disabled: frozenset[str] = frozenset(),
 ) -> HandBuilt:
-    """Create the whole setup as a person would in the app; returns the ids Segment gave each object."""
+    """Create the whole setup as a person would in the app; returns the ids Segment gave each object.
+
+    ``disabled`` names the objects switched off in the app: ``salesforce``, ``warehouse``, ``retl``, ``model``,
+    ``destination``, ``mapping``.
+    """
     client = client_for(emulator)
     catalog = client.catalog
     salesforce_ids = []
@@ -107,7 +117,7 @@ def build_by_hand(
         source = client.create_source(
             slug=slug,
             metadata_id=catalog.source_by_slug("salesforce").id,
-            enabled=True,
+            enabled="salesforce" not in disabled,
             name="Salesforce CRM",
         )
         # Completing the OAuth in the app stores the instance URL.
@@ -117,13 +127,14 @@ def build_by_hand(
         metadata_id=catalog.warehouse_by_slug("snowflake").id,
         name="Acme Snowflake",
         settings=snowflake_settings("SEGMENT_EVENTS", "SEGMENT_USER", WAREHOUSE_PRIVATE_KEY),
+        enabled="warehouse" not in disabled,
         disconnect_all_sources=True,
     )
     client.connect_source_to_warehouse(warehouse.id, salesforce_ids[0])
     retl = client.create_source(
         slug="snowflake_reverse_etl",
         metadata_id=catalog.source_by_slug("snowflake").id,
-        enabled=True,
+        enabled="retl" not in disabled,
         name="Snowflake Reverse ETL",
         settings=snowflake_settings("SEGMENT_REVERSE_ETL", "SEGMENT_RETL_USER", RETL_PRIVATE_KEY),
     )
@@ -131,7 +142,7 @@ def build_by_hand(
         source_id=retl.id,
         name="Salesforce accounts",
         description="Accounts for Flex",
-        enabled=True,
+        enabled="model" not in disabled,
         query="SELECT ID, NAME, PHONE, BILLING_COUNTRY FROM salesforce.accounts",
         query_identifier_column="ID",
     )
@@ -148,8 +159,9 @@ def build_by_hand(
         name="Send Identify",
         action_id=catalog.action_id(PROFILES, "sendIdentify"),
         trigger=SEND_IDENTIFY_TRIGGER,
-        enabled=True,
+        enabled="mapping" not in disabled,
         settings={
+            **APP_MAPPING_SETTINGS,
             "engage_space": key,
             "user_id": {"@path": "$.properties.ID"},
             "traits": {
@@ -163,7 +175,7 @@ def build_by_hand(
     client.update_subscription(
         destination.id, mapping.id, schedule={"strategy": "PERIODIC", "config": {"interval": "15m"}}
     )
-    client.update_destination(destination.id, enabled=True)
+    client.update_destination(destination.id, enabled="destination" not in disabled)
     space_id = emulator.space(SPACE)["id"]
     trait_ids = {}
     for trait in traits:

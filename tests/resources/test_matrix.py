@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.harness import ResourceDriver, decode_provider_blob
-from tests.resources.cases import ALL_CASES, SECRET_SENTINEL, Context, KindCase
+from tests.resources.cases import ALL_CASES, SECRET_SENTINEL, Context, KindCase, with_changes
 
 CASES = {case.kind: case for case in ALL_CASES}
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
@@ -221,3 +221,48 @@ def test_every_kind_module_is_in_the_matrix() -> None:
 
     exported = {name for name in resources.__all__ if name[0].isupper() and name != "RETL_TRIGGERS"}
     assert exported == set(CASES)
+
+
+# A settings change of each kind configured by settings, as a user makes it.
+SETTINGS_CHANGES = {
+    "Source": lambda s: {**s, "database": "OTHER_DB"},
+    "Warehouse": lambda s: {**s, "database": "OTHER_DB"},
+    "Destination": lambda s: {**s, "note": "managed"},
+    "DestinationSubscription": lambda s: {
+        **s,
+        "traits": {**s["traits"], "phone": {"@path": "$.properties.PHONE"}},
+    },
+}
+STORES = {
+    "Source": "sources",
+    "Warehouse": "warehouses",
+    "Destination": "destinations",
+    "DestinationSubscription": "subscriptions",
+}
+# Keys the Segment app stores that the program does not model (a mapping's consent and message_id, …).
+APP_ONLY_SETTINGS = {
+    "consent": {"@path": "$.context.consent"},
+    "message_id": {"@path": "$.messageId"},
+    "app_only_password": "kept-secret-value-0c1e",
+}
+
+
+@kinds(lambda c: c.kind in SETTINGS_CHANGES)
+def test_a_settings_change_keeps_every_setting_the_program_does_not_manage(
+    case: KindCase, driver: ResourceDriver, ctx: Context, emulator: Any
+) -> None:
+    state = create(driver, case, case.inputs(ctx))
+    stored_id = state.id.rsplit(":", 1)[-1]
+    with emulator.store_lock:
+        getattr(emulator.store, STORES[case.kind])[stored_id]["settings"].update(APP_ONLY_SETTINGS)
+    new_inputs = with_changes(state.inputs, settings=SETTINGS_CHANGES[case.kind](state.inputs["settings"]))
+    new_inputs.pop("__provider", None)
+    emulator.clear_requests()
+    driver.update(state, case.provider(), new_inputs)
+
+    assert len(mutating_calls(emulator)) == 1, mutating_calls(emulator)
+    with emulator.store_lock:
+        stored = dict(getattr(emulator.store, STORES[case.kind])[stored_id]["settings"])
+    assert {k: stored.get(k) for k in APP_ONLY_SETTINGS} == APP_ONLY_SETTINGS
+    wanted = {**new_inputs["settings"], **new_inputs.get("secret_settings", {})}
+    assert {k: stored.get(k) for k in wanted} == wanted

@@ -1,0 +1,164 @@
+"""What an adoption will change, listed before anything is changed (``pulumi preview`` shows it).
+
+A Pulumi preview of an adoption shows every object as a "create": the engine cannot tell that ``create`` takes
+an existing object over. So the program looks each object marked ``adopt`` up by its natural key, with
+read-only calls and the same lookup and comparison the providers use (``find_existing``, ``observed``), and
+warns once per field that differs from the config: exactly the fields the first ``up`` PATCHes. Nothing is
+listed when the config describes what exists, which is what ``segment_provider.export`` writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from segment_provider.api import SegmentClient
+from segment_provider.config import Program
+from segment_provider.resources.base import SegmentProvider, same_value
+from segment_provider.resources.computed_trait import ComputedTraitProvider
+from segment_provider.resources.destination import DestinationProvider
+from segment_provider.resources.destination_subscription import RETL_TRIGGERS, DestinationSubscriptionProvider
+from segment_provider.resources.reverse_etl_model import ReverseEtlModelProvider
+from segment_provider.resources.source import SourceProvider
+from segment_provider.resources.warehouse import WarehouseProvider
+from segment_provider.safe_yaml import escaped
+from segment_provider.unified_profiles import (
+    PROFILES_DESTINATION_SLUG,
+    SALESFORCE_CATALOG_SLUG,
+    SEND_IDENTIFY_ACTION_SLUG,
+    column_path,
+)
+
+
+class _Planner:
+    def __init__(self, client: SegmentClient) -> None:
+        self.client = client
+        self.changes: list[str] = []
+
+    def compare(self, provider: SegmentProvider[Any, Any], label: str, inputs: Mapping[str, Any]) -> Any:
+        """The existing object (None when there is none), noting each field the adoption would change."""
+        provider.__dict__["_client"] = self.client  # never pickled: this provider only plans
+        wanted = provider.inputs_model.model_validate(inputs)
+        remote = provider.find_existing(wanted)
+        if remote is None:
+            return None
+        desired = wanted.model_dump(mode="json")
+        for field, found in provider.observed(remote, desired).items():
+            if field in provider.ignored_in_diff or same_value(found, desired.get(field)):
+                continue
+            self.changes.append(
+                escaped(
+                    f"adopting {label} changes its {field}: Segment has {found!r}, the config asks for "
+                    f"{desired.get(field)!r}"
+                )
+            )
+        return remote
+
+
+def planned_changes(program: Program, client: SegmentClient, space_id: str) -> list[str]:
+    """One line per field the adoption of the objects marked ``adopt`` would change; [] when none."""
+    stack, definitions = program.stack, program.definitions
+    plan = _Planner(client)
+    if stack.adopt or stack.salesforce.adopt:
+        plan.compare(
+            SourceProvider(),
+            f"Salesforce source '{stack.salesforce.source_slug}'",
+            {
+                "slug": stack.salesforce.source_slug,
+                "catalog_slug": SALESFORCE_CATALOG_SLUG,
+                "name": stack.salesforce.name,
+                "enabled": stack.salesforce.enabled,
+                "settings": {"salesforce-environment": stack.salesforce.environment},
+            },
+        )
+    if (stack.adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
+        plan.compare(
+            WarehouseProvider(),
+            f"warehouse '{stack.warehouse.name}'",
+            {
+                "catalog_slug": stack.warehouse.type,
+                "name": stack.warehouse.name,
+                "enabled": stack.warehouse.enabled,
+                "settings": stack.warehouse.settings,
+            },
+        )
+    if stack.adopt or stack.reverse_etl.adopt:
+        retl = plan.compare(
+            SourceProvider(),
+            f"Reverse ETL source '{stack.reverse_etl.source_slug}'",
+            {
+                "slug": stack.reverse_etl.source_slug,
+                "catalog_slug": stack.warehouse.type,
+                "name": stack.reverse_etl.name,
+                "enabled": stack.reverse_etl.enabled,
+                "settings": {} if stack.snowflake.manage else stack.reverse_etl.settings,
+            },
+        )
+        model = definitions.model
+        found_model = None
+        if retl is not None:
+            found_model = plan.compare(
+                ReverseEtlModelProvider(),
+                f"model '{model.name}'",
+                {
+                    "source_id": retl.id,
+                    "name": model.name,
+                    "description": model.description,
+                    "enabled": model.enabled,
+                    "query": model.sql(),
+                    "query_identifier_column": model.identifier_column,
+                },
+            )
+        if retl is not None and (stack.adopt or stack.profiles.adopt):
+            _plan_profiles(plan, program, retl.id, found_model.id if found_model else None)
+    if stack.adopt:
+        for spec in program.traits.values():
+            definition = spec.to_definition()
+            options = getattr(spec, "options", None)
+            plan.compare(
+                ComputedTraitProvider(),
+                f"computed trait '{spec.name}'",
+                {
+                    "space_id": space_id,
+                    "name": spec.name,
+                    "description": spec.description,
+                    "enabled": spec.enabled,
+                    "definition": {"type": definition["type"], "query": definition["query"]},
+                    "options": options.model_dump(exclude_none=True) if options is not None else None,
+                },
+            )
+    return plan.changes
+
+
+def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str | None) -> None:
+    stack, mapping = program.stack, program.definitions.mapping
+    destination = plan.compare(
+        DestinationProvider(),
+        f"destination '{stack.profiles.destination_name}'",
+        {
+            "source_id": retl_id,
+            "catalog_slug": PROFILES_DESTINATION_SLUG,
+            "name": stack.profiles.destination_name,
+            "enabled": stack.profiles.enabled,
+        },
+    )
+    if destination is None:
+        return
+    plan.compare(
+        DestinationSubscriptionProvider(),
+        f"mapping '{mapping.name}'",
+        {
+            "destination_id": destination.id,
+            "catalog_slug": PROFILES_DESTINATION_SLUG,
+            "action_slug": SEND_IDENTIFY_ACTION_SLUG,
+            "name": mapping.name,
+            "trigger": RETL_TRIGGERS[mapping.trigger],
+            "enabled": mapping.enabled,
+            "settings": {
+                "user_id": column_path(mapping.user_id_column),
+                "traits": {trait: column_path(column) for trait, column in mapping.traits.items()},
+            },
+            "model_id": model_id,
+            "schedule": stack.schedule.model_dump(mode="json"),
+        },
+    )
