@@ -492,24 +492,9 @@ class SegmentClient:
     def delete_source(self, source_id: str) -> None:
         self._status("deleteSource", sourceId=source_id)
 
-    def list_labels(self) -> list[Label]:
-        op = operation("listLabels")
-        items = self._items(op, self._send(op, {}, None, None), op.data_key)
-        return [_parse(Label, item, op) for item in items]
-
-    def create_label(self, key: str, value: str, description: str | None = None) -> Label:
-        body = {"label": _without_none(key=key, value=value, description=description)}
-        return self._get_one("createLabel", Label, body)
-
     def add_labels_to_source(self, source_id: str, labels: Sequence[Label]) -> list[Label]:
         """Add ``labels`` (each must exist in the workspace) to the source's labels; returns them all."""
-        return self._labels("addLabelsToSource", source_id, labels)
-
-    def replace_labels_in_source(self, source_id: str, labels: Sequence[Label]) -> list[Label]:
-        return self._labels("replaceLabelsInSource", source_id, labels)
-
-    def _labels(self, operation_id: str, source_id: str, labels: Sequence[Label]) -> list[Label]:
-        op = operation(operation_id)
+        op = operation("addLabelsToSource")
         body = {
             "labels": [_without_none(key=x.key, value=x.value, description=x.description) for x in labels]
         }

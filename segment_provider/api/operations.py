@@ -11,7 +11,7 @@ from typing import Literal
 from urllib.parse import quote
 
 Maturity = Literal["alpha", "beta", "stable"]
-Method = Literal["GET", "POST", "PATCH", "PUT", "DELETE"]
+Method = Literal["GET", "POST", "PATCH", "DELETE"]
 Pagination = Literal["none", "nested", "top-level"]
 
 # Segment routes a request to an API version by its media type. Alpha-only operations are served only under
@@ -128,10 +128,7 @@ _ALL = (
     _op("updateSource", "PATCH", "/sources/{sourceId}", "stable", 200, "source"),
     _op("deleteSource", "DELETE", "/sources/{sourceId}", "stable", 200, "status"),
     # Labels (Segment's environment labels environment:dev / environment:prod mark which stack owns a source)
-    _op("listLabels", "GET", "/labels", "stable", 200, "labels"),
-    _op("createLabel", "POST", "/labels", "stable", 201, "label"),
     _op("addLabelsToSource", "POST", "/sources/{sourceId}/labels", "stable", 200, "labels"),
-    _op("replaceLabelsInSource", "PUT", "/sources/{sourceId}/labels", "stable", 200, "labels"),
     _op(
         "listConnectedWarehousesFromSource",
         "GET",
