@@ -302,7 +302,7 @@ def test_a_target_that_is_not_the_prod_environment_is_refused(setup: Setup) -> N
     # A stack whose name says neither dev nor prod, configured as dev, on its own objects.
     staging = setup.prod
     staging.config[f"{NS}:environment"] = "dev"
-    for key, field, value in (
+    for key, part, value in (
         ("space", "slug", "unified-profiles-staging"),
         ("salesforce", "sourceSlug", "flex_staging_salesforce"),
         ("reverseEtl", "sourceSlug", "flex_staging_reverse_etl"),
@@ -311,7 +311,7 @@ def test_a_target_that_is_not_the_prod_environment_is_refused(setup: Setup) -> N
         ("warehouse", "name", "Flex Staging Snowflake"),
     ):
         staging.config[f"{NS}:{key}"] = json.dumps(
-            {**json.loads(staging.config[f"{NS}:{key}"]), field: value}
+            {**json.loads(staging.config[f"{NS}:{key}"]), part: value}
         )
     setup.ops.engines["staging"] = staging
 
