@@ -514,6 +514,7 @@ def load_program_config(
             raw[field] = _decode(value)
     if problem := environment_problem(stack_name, raw.get("environment")):
         problems.append(ConfigProblem(key=f"{NAMESPACE}:environment", message=problem))
+        raw["environment"] = environment_of_stack(stack_name)  # the rest is checked as the stack it is
     raw.setdefault("environment", environment_of_stack(stack_name))
     if raw["environment"] is None:
         problems.append(

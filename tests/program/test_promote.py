@@ -310,9 +310,7 @@ def test_a_target_that_is_not_the_prod_environment_is_refused(setup: Setup) -> N
         ("reverseEtl", "name", "Flex Staging Reverse ETL"),
         ("warehouse", "name", "Flex Staging Snowflake"),
     ):
-        staging.config[f"{NS}:{key}"] = json.dumps(
-            {**json.loads(staging.config[f"{NS}:{key}"]), part: value}
-        )
+        staging.config[f"{NS}:{key}"] = json.dumps({**json.loads(staging.config[f"{NS}:{key}"]), part: value})
     setup.ops.engines["staging"] = staging
 
     err = stopped_before_prod_changes(setup, "target environment", "--to-stack", "staging")
