@@ -96,6 +96,40 @@ class UpdateSource(RequestModel):
     settings: Settings | None = None
 
 
+# ------------------------------------------------------------------------------------------------ labels
+
+# Segment: "Labels must use the key:value format. Both the key and value must begin with a letter, and they can
+# only contain letters, numbers, hyphens, or dashes" (segment-app/iam/labels).
+LABEL_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+
+
+def _label_part(value: str) -> str:
+    if not LABEL_PART.match(value):
+        raise InputProblem(
+            (), "must begin with a letter and hold only letters, numbers, hyphens or underscores"
+        )
+    return value
+
+
+LabelPart = Annotated[str, pydantic.Field(min_length=1, max_length=100), pydantic.AfterValidator(_label_part)]
+
+
+class LabelInput(RequestModel):
+    key: LabelPart
+    value: LabelPart
+    description: str | None = None
+
+
+class CreateLabel(RequestModel):
+    label: LabelInput
+
+
+class SourceLabels(RequestModel):
+    """The body of addLabelsToSource and replaceLabelsInSource."""
+
+    labels: list[LabelInput]
+
+
 # ------------------------------------------------------------------------------------------- warehouses
 
 

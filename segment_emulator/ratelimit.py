@@ -32,6 +32,8 @@ PER_MINUTE: dict[str, int] = {
     "getReverseETLSyncStatus": 250,
     "getConnectionStateFromWarehouse": 200,
     "listSyncsFromWarehouseAndSource": 2,
+    "createLabel": 60,
+    "deleteLabel": 60,
 }
 
 

@@ -18,6 +18,7 @@ from segment_emulator.handlers import (
     catalog,
     computed_traits,
     destinations,
+    labels,
     reverse_etl,
     sources,
     warehouses,
@@ -151,6 +152,24 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         "/sources/{sourceId}/connected-destinations",
         sources.list_connected_destinations_from_source,
+    ),
+    # Labels of the workspace and of its sources
+    _stable("listLabels", "GET", "/labels", labels.list_labels),
+    _stable("createLabel", "POST", "/labels", labels.create_label, status=201, body=models.CreateLabel),
+    _stable("deleteLabel", "DELETE", "/labels/{key}/{value}", labels.delete_label),
+    _stable(
+        "addLabelsToSource",
+        "POST",
+        "/sources/{sourceId}/labels",
+        labels.add_labels_to_source,
+        body=models.SourceLabels,
+    ),
+    _stable(
+        "replaceLabelsInSource",
+        "PUT",
+        "/sources/{sourceId}/labels",
+        labels.replace_labels_in_source,
+        body=models.SourceLabels,
     ),
     # Warehouses and their source connections
     _stable(

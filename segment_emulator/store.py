@@ -19,6 +19,19 @@ from typing import Any
 STATE_FORMAT = 1
 BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 Record = dict[str, Any]
+# Every workspace has these two labels (Segment's environment labels); others are created by the owners.
+DEFAULT_LABELS: tuple[Record, ...] = (
+    {"key": "environment", "value": "dev", "description": None},
+    {"key": "environment", "value": "prod", "description": None},
+)
+
+
+def label_id(key: str, value: str) -> str:
+    return f"{key}:{value}"
+
+
+def default_labels() -> dict[str, Record]:
+    return {label_id(label["key"], label["value"]): dict(label) for label in DEFAULT_LABELS}
 
 
 class StateFileError(Exception):
@@ -62,6 +75,8 @@ class Store:
     """spaceId → user_id → {traits: {key → value}} (the Profile API; see segment_emulator/profiles.py)."""
     profile_api_tokens: dict[str, str] = field(default_factory=dict)
     """spaceId → Profile API token set through the controls; other spaces use their seeded token."""
+    labels: dict[str, Record] = field(default_factory=default_labels)
+    """The workspace's labels by ``key:value`` (each {key, value, description}); sources hold copies."""
 
     def __repr__(self) -> str:
         # Settings may hold credentials: show sizes only.
@@ -120,6 +135,10 @@ class Store:
         for name in _COLLECTIONS:
             if name != "connections":
                 setattr(store, name, dict(document.get(_json_key(name), {})))
+        if (
+            "labels" not in document
+        ):  # a state saved before labels were served: the workspace had its defaults
+            store.labels = default_labels()
         return store
 
     def save(self, path: Path) -> None:
@@ -158,6 +177,7 @@ _COLLECTIONS = (
     "warehouse_syncs",
     "profiles",
     "profile_api_tokens",
+    "labels",
 )
 
 

@@ -30,6 +30,13 @@ from segment_provider.api.client import TOKEN_FIX
 from segment_provider.api.profiles import PROFILE_TOKEN_FIX
 from segment_provider.api.secrets import is_credential_setting
 from segment_provider.api.transport import endpoint_problem, token_problem
+from segment_provider.ownership import (
+    claims,
+    conflicts,
+    environment_of_stack,
+    environment_problem,
+    other_stacks,
+)
 from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
@@ -511,7 +518,10 @@ def load_program_config(
         value = get(f"{NAMESPACE}:{key}")
         if value is not None:
             raw[field] = _decode(value)
-    raw.setdefault("environment", stack_name if stack_name in ("dev", "prod") else None)
+    if problem := environment_problem(stack_name, raw.get("environment")):
+        problems.append(ConfigProblem(key=f"{NAMESPACE}:environment", message=problem))
+        raw["environment"] = environment_of_stack(stack_name)  # the rest is checked as the stack it is
+    raw.setdefault("environment", environment_of_stack(stack_name))
     if raw["environment"] is None:
         problems.append(
             ConfigProblem(
@@ -577,9 +587,34 @@ def load_program_config(
     given = str(raw.get("definitions_file") or DEFAULT_DEFINITIONS_FILE)
     definitions, traits = _load_definitions(given, project_dir, problems)
 
+    if stack is not None:
+        problems.extend(_shared_with_other_stacks(stack, stack_name, project_dir))
     if problems or stack is None or definitions is None:
         raise ConfigError(problems)
     return Program(stack=stack, definitions=definitions, traits=traits)
+
+
+def _shared_with_other_stacks(stack: StackConfig, stack_name: str, project_dir: Path) -> list[ConfigProblem]:
+    """Objects this stack names that another stack file of the project names too, and prod spaces (see
+    :mod:`segment_provider.ownership`)."""
+    others, unreadable = other_stacks(project_dir, NAMESPACE, stack_name)
+    problems = [
+        ConfigProblem(
+            key=file,
+            message="cannot be read, so this stack cannot check that it shares no Segment object with that "
+            "stack: fix the YAML of that stack file (or remove it)",
+        )
+        for file in unreadable
+    ]
+    sections = (stack.space, stack.salesforce, stack.reverse_etl, stack.warehouse)
+    names = ("space", "salesforce", "reverseEtl", "warehouse")
+    own = claims(
+        NAMESPACE, {name: s.model_dump(by_alias=True) for name, s in zip(names, sections, strict=True)}
+    )
+    problems.extend(
+        ConfigProblem(key=key, message=message) for key, message in conflicts(own, stack.environment, others)
+    )
+    return problems
 
 
 def _segment_keys(problems: list[ConfigProblem]) -> list[ConfigProblem]:

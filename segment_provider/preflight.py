@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from segment_provider.api import SegmentClient
-from segment_provider.api.models import Space, Workspace
+from segment_provider.api.models import Source, Space, Workspace
+from segment_provider.resources.source import environment_label
 from segment_provider.resources.space import create_space_steps, find_profiles_source
 
 
@@ -52,6 +53,22 @@ def find_space(client: SegmentClient, slug: str | None, name: str | None) -> Spa
     return matches[0]
 
 
+def refuse_foreign_sources(sources: Iterable[Source], environment: str, slugs: Mapping[str, str]) -> None:
+    """Stop when a source this stack names (config key → slug) is labelled for another environment in Segment:
+    the stack would adopt, change or delete another environment's source and everything beneath it."""
+    by_slug = {source.slug: source for source in sources}
+    for key, slug in slugs.items():
+        source = by_slug.get(slug)
+        label = environment_label(source) if source is not None else None
+        if label is not None and label != environment:
+            raise PreflightError(
+                f"{key}: source '{slug}' is labelled environment:{label} in Segment, and this is the {environment} "
+                f"stack, so it would take over {label}'s source and everything beneath it (nothing was changed). "
+                f"Give this stack its own source slug in Pulumi.<stack>.yaml ({key}), or, if the label is "
+                "wrong, correct it under the source's Settings in the Segment app"
+            )
+
+
 def space_schema(client: SegmentClient, space_id: str, events: Iterable[str]) -> dict[str, set[str]]:
     """Properties seen for each wanted event that the space knows (events it never saw are left out)."""
     seen = set(client.list_space_events(space_id))
@@ -87,12 +104,17 @@ def run_preflight(
     required: Mapping[str, Mapping[str, set[str]]],
     check_events: bool = True,
     trait_names: Mapping[str, str] | None = None,
+    environment: str | None = None,
+    source_slugs: Mapping[str, str] | None = None,
 ) -> Preflight:
     """``trait_names`` (trait id → its name in Segment, the natural key) lets traits that already exist in the
     space be kept instead of waiting; it costs one list call, made only when some trait would wait."""
     workspace = client.get_workspace()
     space = find_space(client, space_slug, space_name)
-    profiles_source_found = find_profiles_source(client.list_sources(), space) is not None
+    sources = client.list_sources()
+    if environment is not None:
+        refuse_foreign_sources(sources, environment, source_slugs or {})
+    profiles_source_found = find_profiles_source(sources, space) is not None
     schema: dict[str, set[str]] = {}
     waiting: dict[str, str] = {}
     kept: dict[str, str] = {}

@@ -17,7 +17,7 @@ import pulumi
 from segment_provider.adoption import planned_changes
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
-from segment_provider.config import ConfigError, Program, load_program_config, pulumi_config_getter
+from segment_provider.config import NAMESPACE, ConfigError, Program, load_program_config, pulumi_config_getter
 from segment_provider.preflight import Preflight, PreflightError, run_preflight
 from segment_provider.resources.base import client_tuning
 from segment_provider.traits import required_schema
@@ -65,6 +65,11 @@ def preflight_for(program: Program, client: SegmentClient) -> Preflight:
         required=required,
         check_events=program.definitions.traits.require_flex_events,
         trait_names={trait_id: spec.name for trait_id, spec in program.traits.items()},
+        environment=program.stack.environment,
+        source_slugs={
+            f"{NAMESPACE}:salesforce.sourceSlug": program.stack.salesforce.source_slug,
+            f"{NAMESPACE}:reverseEtl.sourceSlug": program.stack.reverse_etl.source_slug,
+        },
     )
 
 

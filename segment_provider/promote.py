@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from segment_provider.api.errors import SegmentError
 from segment_provider.checks import Check, run_checks
 from segment_provider.config import ConfigError, Program
 from segment_provider.doctor import StackConfigValues, automation_config_values, clients_for, load_program
+from segment_provider.preflight import PreflightError, find_space
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TAG_COMMIT = "verified-commit"
@@ -68,6 +70,10 @@ class StackOps(Protocol):
     def up(self, stack: str) -> PlanSummary: ...
 
     def set_tags(self, stack: str, tags: Mapping[str, str]) -> None: ...
+
+    def outputs(self, stack: str) -> Mapping[str, Any]:
+        """The stack's outputs as last deployed (empty before its first ``up``)."""
+        ...
 
 
 class Git(Protocol):
@@ -161,6 +167,9 @@ class AutomationStackOps:
         for key, value in tags.items():
             selected.set_tag(key, value)
 
+    def outputs(self, stack: str) -> Mapping[str, Any]:
+        return {key: output.value for key, output in self._stack(stack).outputs().items()}
+
 
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
@@ -195,10 +204,13 @@ class Promotion:
     project_dir: Path = PROJECT_DIR
     source: str = "dev"
     target: str = "prod"
+    space_id: Callable[[Program], str] | None = None
+    """The live id of the space a stack's config names (read from Segment); ``None`` skips the live checks."""
     confirm: Callable[[str], bool] | None = None
     """Asks before the prod update; ``None`` means --yes."""
     out: TextIO = sys.stdout
     log: list[tuple[str, bool, str]] = field(default_factory=list)
+    source_program: Program | None = None
 
     def say(self, step: str, ok: bool, detail: str) -> None:
         self.log.append((step, ok, detail))
@@ -281,6 +293,7 @@ class Promotion:
                 f"{first.next_action or 'see `python -m segment_provider.doctor --stack ' + stack + '`'}"
             )
 
+        self.source_program = program
         definitions = self.definitions_text(program)
         digest = config_digest(config, definitions)
         self.ops.set_tags(stack, {TAG_COMMIT: commit, TAG_DIGEST: digest})
@@ -298,6 +311,7 @@ class Promotion:
                 "check out the verified commit with a clean tree and promote again",
             )
         program, _ = self.load_stack(stack)
+        self.check_target_space(program)
         if self.definitions_text(program) != source_definitions:
             raise self.stop(
                 "shared definitions",
@@ -322,9 +336,53 @@ class Promotion:
         )
         return result
 
+    def check_target_space(self, target: Program) -> None:
+        """Promote deploys where it should: the prod environment, on prod's own space (not the source stack's),
+        the very space the target stack was deployed on. Each failed check stops before any change."""
+        stack, source = self.target, self.source_program
+        if source is None:  # pragma: no cover - deploy_target runs after verify_source
+            raise PromotionStopped(f"{self.source} was not verified")
+        if target.stack.environment != "prod":
+            raise self.stop(
+                "target environment",
+                f"stack {stack} is the {target.stack.environment} environment, not prod",
+                f"promote to the prod stack (--to-stack prod); promotion only deploys a verified {self.source} to prod",
+            )
+        self.say("target environment", True, f"{stack} is the prod environment")
+        theirs, ours = space_key(target), space_key(source)
+        if theirs == ours:
+            raise self.stop(
+                "target space",
+                f"{stack} names the same space as {self.source} ({theirs})",
+                f"give {stack} its own space in Pulumi.{stack}.yaml (flex-unified-profiles:space)",
+            )
+        if self.space_id is None:
+            self.say("target space", True, f"{stack} names its own space ({theirs})")
+            return
+        target_id, source_id = self.space_id(target), self.space_id(source)
+        if target_id == source_id:
+            raise self.stop(
+                "target space",
+                f"{stack}'s space ({theirs}) is the same Segment space as {self.source}'s (id {source_id})",
+                f"point {stack} at the prod space in Pulumi.{stack}.yaml (flex-unified-profiles:space)",
+            )
+        deployed = self.ops.outputs(stack).get("spaceId")
+        if deployed is not None and deployed != target_id:
+            raise self.stop(
+                "target space",
+                f"{stack} was deployed on space {deployed}, but its config names {theirs} (id {target_id})",
+                f"check flex-unified-profiles:space in Pulumi.{stack}.yaml: it must name the space {stack} runs on",
+            )
+        self.say("target space", True, f"{stack} has its own space {theirs} (id {target_id})")
+
     def run(self) -> PlanSummary | None:
         commit, definitions = self.verify_source()
         return self.deploy_target(commit, definitions)
+
+
+def space_key(program: Program) -> str:
+    space = program.stack.space
+    return f"slug {space.slug}" if space.slug else f"name {space.name}"
 
 
 def describe(changes: Mapping[str, int]) -> str:
@@ -373,12 +431,20 @@ def main(
     def check(program: Program) -> Sequence[Check]:
         return run_checks(program, *clients_for(program, env))
 
+    def space_id(program: Program) -> str:
+        client, _ = clients_for(program, env)
+        try:
+            return find_space(client, program.stack.space.slug, program.stack.space.name).id
+        except (PreflightError, SegmentError) as error:
+            raise PromotionStopped(f"target space: {first_line(error)}") from None
+
     try:
         promotion = Promotion(
             ops=ops or AutomationStackOps(project_dir, out),
             git=git or LocalGit(project_dir),
             load=lambda stack, config: load_program(config, stack, project_dir),
             check=check,
+            space_id=space_id,
             project_dir=project_dir,
             source=arguments.from_stack,
             target=arguments.to_stack,

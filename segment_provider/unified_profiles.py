@@ -72,6 +72,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             enabled=stack.salesforce.enabled,
             settings={"salesforce-environment": stack.salesforce.environment},
             adopt=stack.adopt or stack.salesforce.adopt,
+            environment=stack.environment,
             opts=child,
         )
         self.warehouse = Warehouse(
@@ -83,6 +84,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             secret_settings=secret_dict(stack.warehouse_credentials),
             validate_connection=stack.warehouse.validate_connection,
             adopt=stack.adopt or stack.warehouse.adopt,
+            environment=stack.environment,
             opts=with_snowflake,
         )
         self.connection = WarehouseConnection(
@@ -90,6 +92,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             warehouse_id=self.warehouse.warehouse_id,
             source_id=self.salesforce.source_id,
             adopt=stack.adopt or (stack.warehouse.adopt and stack.salesforce.adopt),
+            environment=stack.environment,
             opts=child,
         )
         self.reverse_etl_source = Source(
@@ -101,6 +104,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             settings=retl_settings,
             secret_settings=secret_dict(stack.reverse_etl_credentials),
             adopt=stack.adopt or stack.reverse_etl.adopt,
+            environment=stack.environment,
             opts=with_snowflake,
         )
         model = program.definitions.model
@@ -113,6 +117,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             query=model.sql(),
             query_identifier_column=model.identifier_column,
             adopt=stack.adopt or stack.reverse_etl.adopt,
+            environment=stack.environment,
             opts=child,
         )
         self.profiles_destination = Destination(
@@ -121,6 +126,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             catalog_slug=PROFILES_DESTINATION_SLUG,
             name=stack.profiles.destination_name,
             adopt=stack.adopt or stack.profiles.adopt,
+            environment=stack.environment,
             opts=child,
         )
         mapping = program.definitions.mapping
@@ -146,12 +152,14 @@ class UnifiedProfiles(pulumi.ComponentResource):
             model_id=self.model.model_id,
             schedule=stack.schedule.model_dump(mode="json"),
             adopt=stack.adopt or stack.profiles.adopt,
+            environment=stack.environment,
             opts=child,
         )
         self.activation = DestinationActivation(
             "profiles-destination-enabled",
             destination_id=self.profiles_destination.destination_id,
             enabled=stack.profiles.enabled,
+            environment=stack.environment,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.mapping]),
         )
 

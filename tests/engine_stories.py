@@ -12,9 +12,11 @@ REPLACING_THE_SALESFORCE_SOURCE = [
     # and a second connection of the pair): the dependent connection goes first, then the source...
     "DELETE removeSourceConnectionFromWarehouse",
     "DELETE deleteSource",
-    # ...and the new source (created, then named: the stable create body has no name) gets its connection back.
+    # ...and the new source (created, then named: the stable create body has no name; then labelled with the
+    # stack's environment) gets its connection back.
     "POST createSource",
     "PATCH updateSource",
+    "POST addLabelsToSource",
     "POST addConnectionFromSourceToWarehouse",
 ]
 """A new ``salesforce.sourceSlug`` on a deployed dev stack."""

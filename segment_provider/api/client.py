@@ -13,7 +13,7 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 
 import pydantic
@@ -41,6 +41,7 @@ from segment_provider.api.models import (
     ComputedTrait,
     Destination,
     DestinationSubscription,
+    Label,
     ManualSync,
     ReverseEtlModel,
     ReverseEtlSchedule,
@@ -490,6 +491,15 @@ class SegmentClient:
 
     def delete_source(self, source_id: str) -> None:
         self._status("deleteSource", sourceId=source_id)
+
+    def add_labels_to_source(self, source_id: str, labels: Sequence[Label]) -> list[Label]:
+        """Add ``labels`` (each must exist in the workspace) to the source's labels; returns them all."""
+        op = operation("addLabelsToSource")
+        body = {
+            "labels": [_without_none(key=x.key, value=x.value, description=x.description) for x in labels]
+        }
+        items = self._items(op, self._send(op, {"sourceId": source_id}, None, body), op.data_key)
+        return [_parse(Label, item, op) for item in items]
 
     def list_connected_warehouses(self, source_id: str) -> list[Warehouse]:
         return self._list("listConnectedWarehousesFromSource", Warehouse, sourceId=source_id)

@@ -127,6 +127,8 @@ _ALL = (
     _op("createSource", "POST", "/sources", "stable", 201, "source"),
     _op("updateSource", "PATCH", "/sources/{sourceId}", "stable", 200, "source"),
     _op("deleteSource", "DELETE", "/sources/{sourceId}", "stable", 200, "status"),
+    # Labels (Segment's environment labels environment:dev / environment:prod mark which stack owns a source)
+    _op("addLabelsToSource", "POST", "/sources/{sourceId}/labels", "stable", 200, "labels"),
     _op(
         "listConnectedWarehousesFromSource",
         "GET",

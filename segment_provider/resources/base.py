@@ -57,6 +57,7 @@ from pulumi.output import Unknown
 from segment_provider.api import ClientSettings, SegmentClient, backoff
 from segment_provider.api import secrets as secret_values
 from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
+from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Workspace
 from segment_provider.resources import provider_errors
 from segment_provider.resources.provider_errors import UserError
@@ -75,6 +76,9 @@ CLIENT_TUNING_KEYS = {
     "segment:maxRateLimitWait": "max_rate_limit_wait",
 }
 CONFIG_KEYS = ("segment:token", "segment:region", "segment:endpoint", *CLIENT_TUNING_KEYS)
+ENVIRONMENT_KEY = "flex-unified-profiles:environment"
+"""Read by the providers only where the state does not say (objects deployed before environments were kept)."""
+ENVIRONMENT_LABEL = "environment"
 SETTLE_LOOKUPS = 4
 """Lookups spread over the read timeout after a create got no answer, before it may be sent again."""
 
@@ -114,6 +118,8 @@ class ResourceInputs(pydantic.BaseModel):
 
     adopt: bool = False
     """Take over the existing object with this natural key instead of creating one."""
+    environment: str | None = pydantic.Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$")
+    """The stack's environment (``dev``, ``prod``): objects under a source labelled for another one are refused."""
 
 
 class SettingsInputs(ResourceInputs):
@@ -310,12 +316,12 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     """Input fields Segment cannot change in place: a change replaces the object."""
     delete_before_replace: ClassVar[bool] = False
     """Segment refuses two objects with the same natural key at once (e.g. source slugs)."""
-    ignored_in_diff: ClassVar[frozenset[str]] = frozenset({"adopt"})
+    ignored_in_diff: ClassVar[frozenset[str]] = frozenset({"adopt", "environment"})
 
     # ----------------------------------------------------------------- credentials and client
 
     def configure(self, req: ConfigureRequest) -> None:
-        values = {key: req.config.get(key) for key in CONFIG_KEYS}
+        values = {key: req.config.get(key) for key in (*CONFIG_KEYS, ENVIRONMENT_KEY)}
         self.__dict__["_config_values"] = values
         self.__dict__["_client_lock"] = threading.Lock()
         self.__dict__.pop("_client", None)
@@ -388,6 +394,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             remote = self.find_existing(inputs)
             if remote is None:
                 raise ResourceError(self.adoption_target_missing(inputs))
+            self.refuse_foreign("adopt", inputs.model_dump(mode="json"), remote)
             log.info("adopting existing %s %s", self.kind, self.describe(inputs))
             remote = self._converge(remote, inputs)
         else:
@@ -414,12 +421,14 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             for f in self.inputs_model.model_fields
             if f not in self.ignored_in_diff and not same_value(olds.get(f), news.get(f))
         }
+        self.refuse_foreign("update", {**from_wire(olds), **inputs.model_dump(mode="json"), "id": id_}, None)
         remote = self.update_remote(id_, inputs, changed, from_wire(olds))
         return UpdateResult(self._outputs(remote, inputs))
 
     @withholds_credentials
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         try:
+            self.refuse_foreign("delete", {**from_wire(props), "id": id_}, None)
             self.delete_remote(id_, props)
         except NotFoundError:
             log.info("%s %s was already deleted", self.kind, id_)
@@ -496,6 +505,56 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
 
     def _outputs(self, remote: RemoteT, inputs: InputsT) -> dict[str, Any]:
         return {**inputs.model_dump(mode="json"), **self.computed_outputs(remote)}
+
+    # ----------------------------------------------------------------- ownership (one environment per stack)
+
+    def environment_of(self, props: Mapping[str, Any]) -> str | None:
+        """The stack's environment: as the state records it, else as the stack config sets it."""
+        configured = self.__dict__.get("_config_values", {}).get(ENVIRONMENT_KEY)
+        return props.get("environment") or (str(configured) if configured else None)
+
+    def owning_sources(self, props: Mapping[str, Any], remote: RemoteT | None) -> list[ApiSource]:
+        """The sources this object hangs off (its own source, the destination's source …), read from Segment.
+
+        By default the ``source_id`` or ``destination_id`` among the properties; kinds under no source (the space,
+        computed traits: bound through the space) or elsewhere (warehouses) override it.
+        """
+        if props.get("source_id"):
+            return [self.client.get_source(str(props["source_id"]))]
+        if props.get("destination_id"):
+            destination = self.client.get_destination(str(props["destination_id"]))
+            return [self.client.get_source(destination.source_id)]
+        return []
+
+    def refuse_foreign(self, action: str, props: Mapping[str, Any], remote: RemoteT | None) -> None:
+        """Refuse to ``action`` an object under a source Segment labels for another environment (no call made
+        that changes anything)."""
+        environment = self.environment_of(props)
+        if environment is None:
+            return
+        try:
+            sources = self.owning_sources(props, remote)
+        except NotFoundError:
+            return  # gone: nothing of another environment to protect
+        for source in sources:
+            foreign = sorted(
+                {x.value for x in source.labels if x.key == ENVIRONMENT_LABEL and x.value != environment}
+            )
+            if foreign:
+                whose = "it is" if self.kind == "Source" else f"it hangs off source '{source.slug}', which is"
+                raise ResourceError(
+                    f"refusing to {action} {self.kind} {props.get('id') or ''} ({self.describe_props(props)}): "
+                    f"{whose} labelled {ENVIRONMENT_LABEL}:{foreign[0]} in Segment, and this is the {environment} "
+                    f"stack. Nothing was changed. A stack only changes its own environment's objects: point "
+                    f"Pulumi.{environment}.yaml at this environment's own sources, or, if this stack's state "
+                    "holds another stack's objects, remove them from it with `pulumi state delete <urn>`."
+                )
+
+    def describe_props(self, props: Mapping[str, Any]) -> str:
+        try:
+            return self.describe(self._inputs(props))
+        except (pydantic.ValidationError, NotImplementedError):
+            return "as in the state"
 
     # ----------------------------------------------------------------- hooks each kind implements
 

@@ -121,9 +121,11 @@ class Destination(Resource, module="segment", name="Destination"):
         settings: pulumi.Input[Mapping[str, Any]] | None = None,
         secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
+            "environment": environment,
             "source_id": source_id,
             "catalog_slug": catalog_slug,
             "name": name,
@@ -193,7 +195,13 @@ class DestinationActivation(Resource, module="segment", name="DestinationActivat
         *,
         destination_id: pulumi.Input[str],
         enabled: pulumi.Input[bool] = True,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        inputs = {"destination_id": destination_id, "enabled": enabled, "adopt": True}
+        inputs = {
+            "destination_id": destination_id,
+            "enabled": enabled,
+            "adopt": True,
+            "environment": environment,
+        }
         super().__init__(DestinationActivationProvider(), resource_name, resource_props(inputs, ()), opts)

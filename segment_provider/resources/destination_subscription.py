@@ -228,9 +228,11 @@ class DestinationSubscription(Resource, module="segment", name="DestinationSubsc
         model_id: pulumi.Input[str] | None = None,
         schedule: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
+            "environment": environment,
             "destination_id": destination_id,
             "catalog_slug": catalog_slug,
             "action_slug": action_slug,

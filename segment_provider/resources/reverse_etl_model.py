@@ -159,9 +159,11 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
         description: pulumi.Input[str] = "",
         enabled: pulumi.Input[bool] = True,
         adopt: bool = False,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
+            "environment": environment,
             "source_id": source_id,
             "name": name,
             "description": description,

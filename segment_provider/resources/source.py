@@ -15,9 +15,11 @@ import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
-from segment_provider.api.errors import SegmentError
+from segment_provider.api.errors import SegmentError, ValidationError
+from segment_provider.api.models import Label
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.resources.base import (
+    ENVIRONMENT_LABEL,
     ResourceError,
     SegmentProvider,
     SettingsInputs,
@@ -43,11 +45,40 @@ class SourceInputs(SettingsInputs):
     enabled: bool = True
 
 
+def environment_label(source: ApiSource) -> str | None:
+    """The value of the source's environment label (``dev``, ``prod``), None when it has none."""
+    return next((x.value for x in source.labels if x.key == ENVIRONMENT_LABEL), None)
+
+
 class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
     kind = "Source"
     inputs_model = SourceInputs
     replace_on = frozenset({"slug", "catalog_slug"})
     delete_before_replace = True
+    # The environment is the source's environment label: one missing in Segment is put back by the next update.
+    ignored_in_diff = frozenset({"adopt"})
+
+    def owning_sources(self, props: Mapping[str, Any], remote: ApiSource | None) -> list[ApiSource]:
+        return [remote if remote is not None else self.client.get_source(str(props["id"]))]
+
+    def _label(self, source: ApiSource, environment: str | None) -> ApiSource:
+        """The source with its environment label (Segment's default labels environment:dev / environment:prod)."""
+        if environment is None or any(
+            x.key == ENVIRONMENT_LABEL and x.value == environment for x in source.labels
+        ):
+            return source
+        try:
+            labels = self.client.add_labels_to_source(
+                source.id, [Label(key=ENVIRONMENT_LABEL, value=environment)]
+            )
+        except ValidationError as error:
+            # Segment refuses a label the workspace does not have: an owner deleted the default one.
+            raise ResourceError(
+                f"source {source.slug} cannot be labelled {ENVIRONMENT_LABEL}:{environment} ({error}): a Workspace "
+                f"Owner must create that label again (Settings → Admin → Label Management; Segment's default "
+                "labels are environment:dev and environment:prod), then run `pulumi up` again"
+            ) from error
+        return source.model_copy(update={"labels": labels})
 
     def describe(self, inputs: SourceInputs) -> str:
         return f"'{inputs.slug}'"
@@ -65,15 +96,15 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
             settings=inputs.merged_settings(),
             disconnect_all_warehouses=True,
         )
-        if inputs.name is None or inputs.name == source.name:
-            return source
         try:
-            return self.client.update_source(source.id, name=inputs.name)
-        except SegmentError as error:
+            if inputs.name is not None and inputs.name != source.name:
+                source = self.client.update_source(source.id, name=inputs.name)
+            return self._label(source, inputs.environment)
+        except (SegmentError, ResourceError) as error:
             # Left in place, the unnamed source would hold the slug and refuse the next create (409).
             self._roll_back(inputs, source.id)
             raise ResourceError(
-                f"source {self.describe(inputs)} was created but could not be named ({error}); it was deleted "
+                f"source {self.describe(inputs)} was created but could not be named or labelled ({error}); it was deleted "
                 "again so the slug stays free. Run `pulumi up` again."
             ) from error
 
@@ -94,11 +125,13 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
     def update_remote(
         self, id_: str, inputs: SourceInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiSource:
-        return self.client.update_source(
-            id_,
-            **only_changed(inputs, changed, "name", "enabled"),
-            settings=self._settings_for_update(id_, inputs, changed, olds),
-        )
+        fields = only_changed(inputs, changed, "name", "enabled")
+        settings = self._settings_for_update(id_, inputs, changed, olds)
+        if settings is None and not any(v is not None for v in fields.values()):
+            source = self.client.get_source(id_)  # only the label was missing
+        else:
+            source = self.client.update_source(id_, **fields, settings=settings)
+        return self._label(source, inputs.environment)
 
     def _settings_for_update(
         self, id_: str, inputs: SourceInputs, changed: set[str], olds: Mapping[str, Any]
@@ -123,6 +156,7 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
             "catalog_slug": remote.metadata.slug,
             "name": remote.name if desired.get("name") is not None else None,
             "enabled": remote.enabled,
+            "environment": environment_label(remote) if desired.get("environment") else None,
             # Only keys the configuration sets: Segment adds its own (e.g. after OAuth).
             "settings": configured_subset(
                 remote.settings, desired, self._defaults_of_missing(remote, desired)
@@ -177,9 +211,11 @@ class Source(Resource, module="segment", name="Source"):
         settings: pulumi.Input[Mapping[str, Any]] | None = None,
         secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
+            "environment": environment,
             "slug": slug,
             "catalog_slug": catalog_slug,
             "name": name,

@@ -13,6 +13,7 @@ import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
+from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Warehouse as ApiWarehouse
 from segment_provider.resources.base import (
     ResourceError,
@@ -39,7 +40,11 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     kind = "Warehouse"
     inputs_model = WarehouseInputs
     replace_on = frozenset({"catalog_slug"})
-    ignored_in_diff = frozenset({"adopt", "validate_connection"})
+    ignored_in_diff = frozenset({"adopt", "environment", "validate_connection"})
+
+    def owning_sources(self, props: Mapping[str, Any], remote: ApiWarehouse | None) -> list[ApiSource]:
+        """A warehouse hangs off the sources connected to it."""
+        return self.client.list_connected_sources(remote.id if remote is not None else str(props["id"]))
 
     def describe(self, inputs: WarehouseInputs) -> str:
         return f"'{inputs.name}' ({inputs.catalog_slug})"
@@ -131,9 +136,11 @@ class Warehouse(Resource, module="segment", name="Warehouse"):
         enabled: pulumi.Input[bool] = True,
         validate_connection: bool = True,
         adopt: bool = False,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
+            "environment": environment,
             "catalog_slug": catalog_slug,
             "name": name,
             "enabled": enabled,

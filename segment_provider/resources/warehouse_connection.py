@@ -84,7 +84,13 @@ class WarehouseConnection(Resource, module="segment", name="WarehouseConnection"
         warehouse_id: pulumi.Input[str],
         source_id: pulumi.Input[str],
         adopt: bool = False,
+        environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        inputs = {"warehouse_id": warehouse_id, "source_id": source_id, "adopt": adopt}
+        inputs = {
+            "warehouse_id": warehouse_id,
+            "source_id": source_id,
+            "adopt": adopt,
+            "environment": environment,
+        }
         super().__init__(WarehouseConnectionProvider(), resource_name, resource_props(inputs, ()), opts)

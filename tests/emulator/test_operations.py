@@ -101,6 +101,30 @@ CASES = [
     case("listSources", "GET", "/sources", "sources", PAGE),
     case("updateSource", "PATCH", "/sources/{retl}", "source", body={"name": "Renamed"}),
     case("deleteSource", "DELETE", "/sources/{sfdc}", "status"),
+    case("listLabels", "GET", "/labels", "labels"),
+    case(
+        "createLabel",
+        "POST",
+        "/labels",
+        "label",
+        status=201,
+        body={"label": {"key": "team", "value": "flex"}},
+    ),
+    case("deleteLabel", "DELETE", "/labels/environment/dev", "status"),
+    case(
+        "addLabelsToSource",
+        "POST",
+        "/sources/{retl}/labels",
+        "labels",
+        body={"labels": [{"key": "environment", "value": "dev"}]},
+    ),
+    case(
+        "replaceLabelsInSource",
+        "PUT",
+        "/sources/{retl}/labels",
+        "labels",
+        body={"labels": [{"key": "environment", "value": "prod"}]},
+    ),
     case(
         "listConnectedWarehousesFromSource", "GET", "/sources/{sfdc}/connected-warehouses", "warehouses", PAGE
     ),
@@ -309,4 +333,5 @@ def test_success_statuses_are_segments() -> None:
         "createWarehouse",
         "addConnectionFromSourceToWarehouse",
         "createReverseEtlModel",
+        "createLabel",
     }

@@ -83,6 +83,10 @@ class HarnessStackOps:
         self.calls.append(("set_tags", stack))
         self.tags.setdefault(stack, {}).update(tags)
 
+    def outputs(self, stack: str) -> Mapping[str, object]:
+        self.calls.append(("outputs", stack))
+        return dict(self.engines[stack].state.outputs or {})
+
 
 @dataclass
 class StandInGit:
@@ -157,9 +161,11 @@ def test_a_verified_dev_stack_is_promoted_and_prod_ends_like_dev(setup: Setup) -
         ("refresh", "dev"),
         ("preview", "dev"),
         ("set_tags", "dev"),
+        ("outputs", "prod"),
         ("preview", "prod"),
         ("up", "prod"),
     ]
+    assert "✔ target space: prod has its own space slug unified-profiles-prod" in output
     tags = setup.ops.tags["dev"]
     assert tags[TAG_COMMIT] == COMMIT
     dev_config = setup.ops.config("dev")
@@ -281,6 +287,56 @@ def test_invalid_prod_config_is_named_before_the_prod_preview(setup: Setup) -> N
     assert code == EXIT_STOPPED
     assert f"{NS}:environment" in err and "fix Pulumi.prod.yaml" in err
     assert ("preview", "prod") not in setup.ops.calls
+
+
+def stopped_before_prod_changes(setup: Setup, check: str, *args: str) -> str:
+    code, output, err = setup.promote("--yes", *args)
+    assert code == EXIT_STOPPED, output + err
+    assert f"promotion stopped: {check}:" in err, err
+    assert ("preview", "prod") not in setup.ops.calls and ("up", "prod") not in setup.ops.calls
+    assert setup.prod_space_objects() == 0
+    return err
+
+
+def test_a_target_that_is_not_the_prod_environment_is_refused(setup: Setup) -> None:
+    # A stack whose name says neither dev nor prod, configured as dev, on its own objects.
+    staging = setup.prod
+    staging.config[f"{NS}:environment"] = "dev"
+    for key, part, value in (
+        ("space", "slug", "unified-profiles-staging"),
+        ("salesforce", "sourceSlug", "flex_staging_salesforce"),
+        ("reverseEtl", "sourceSlug", "flex_staging_reverse_etl"),
+        ("salesforce", "name", "Flex Staging Salesforce"),
+        ("reverseEtl", "name", "Flex Staging Reverse ETL"),
+        ("warehouse", "name", "Flex Staging Snowflake"),
+    ):
+        staging.config[f"{NS}:{key}"] = json.dumps({**json.loads(staging.config[f"{NS}:{key}"]), part: value})
+    setup.ops.engines["staging"] = staging
+
+    err = stopped_before_prod_changes(setup, "target environment", "--to-stack", "staging")
+    assert "stack staging is the dev environment, not prod" in err
+
+
+def test_a_target_naming_the_source_stacks_space_is_refused(setup: Setup) -> None:
+    setup.prod.config[f"{NS}:space"] = json.dumps({"slug": "unified-profiles-dev"})
+
+    # Refused twice over: the config check (Pulumi.dev.yaml names that space) comes first.
+    err = stopped_before_prod_changes(setup, "prod config")
+    assert "'unified-profiles-dev' is also the space slug of stack 'dev'" in err
+
+
+def test_a_target_naming_the_source_space_by_name_is_refused_by_its_live_id(setup: Setup) -> None:
+    setup.prod.config[f"{NS}:space"] = json.dumps({"name": "Unified Profiles Dev"})
+
+    err = stopped_before_prod_changes(setup, "target space")
+    assert "is the same Segment space as dev's" in err
+
+
+def test_a_target_deployed_on_another_space_than_its_config_names_is_refused(setup: Setup) -> None:
+    setup.prod.state.outputs = {"spaceId": "spc_somewhere_else"}
+
+    err = stopped_before_prod_changes(setup, "target space")
+    assert "was deployed on space spc_somewhere_else" in err
 
 
 def test_the_digest_follows_plain_values_and_definitions_but_not_secret_values() -> None:
