@@ -115,8 +115,10 @@ def create_mutations(kind: str, inputs: Mapping[str, Any]) -> int:
         return 0  # the API cannot create a space: it is looked up
     if kind == "DestinationSubscription" and inputs.get("schedule"):
         return 2  # Segment's create cannot carry the schedule: create, then PATCH it
-    if kind == "Source" and inputs.get("name"):
-        return 2  # only the alpha create takes a name, and it cannot keep the source off every warehouse
+    if kind == "Source":
+        # Only the alpha create takes a name, and it cannot keep the source off every warehouse; no create or
+        # update takes labels, so the environment label is one more call (addLabelsToSource).
+        return 1 + bool(inputs.get("name")) + bool(inputs.get("environment"))
     return 1
 
 

@@ -4,7 +4,8 @@
   objects there are (catalog pages are read once per provider process, the workspace once). Where Segment's API
   needs a second call the expectation says so: the space is looked up, never created (no call); a scheduled
   mapping is created and then given its schedule (the create cannot carry it); a named source is created and then
-  named (only the alpha create takes a name, and it cannot keep the source off every warehouse).
+  named (only the alpha create takes a name, and it cannot keep the source off every warehouse), then labelled
+  with its environment (no create or update takes labels).
 * A no-op ``up`` makes no mutating call.
 * A refresh reads each object once. Two reads do not depend on the objects: the workspace (once per provider
   process, for app URLs) and the source list that finds the space's Profiles source (the space resource reports
@@ -55,7 +56,8 @@ def check_all(measurements: Sequence[Measurement]) -> list[Check]:
                 f"{m.label}: a create costs one mutating call per object",
                 m.mutations == m.expected_mutations,
                 f"{_n(m.mutations, 'mutating call')} for {_n(m.objects, 'object')}, budget {m.expected_mutations} "
-                "(the space is looked up; the scheduled mapping and each named source take a second call)",
+                "(the space is looked up; the scheduled mapping takes a second call, each named source a second and a "
+                "third for its environment label)",
             )
         )
     stand_in_ups = [m for m in ups if m.engine == "stand-in"]

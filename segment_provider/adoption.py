@@ -69,6 +69,7 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "name": stack.salesforce.name,
                 "enabled": stack.salesforce.enabled,
                 "settings": {"salesforce-environment": stack.salesforce.environment},
+                "environment": stack.environment,
             },
         )
     if (stack.adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
@@ -92,6 +93,7 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "name": stack.reverse_etl.name,
                 "enabled": stack.reverse_etl.enabled,
                 "settings": {} if stack.snowflake.manage else stack.reverse_etl.settings,
+                "environment": stack.environment,
             },
         )
         model = definitions.model

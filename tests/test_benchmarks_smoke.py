@@ -24,6 +24,7 @@ GUIDE_TRAITS = 6
 # the destination's activation.
 FLEX_OBJECTS = 9 + GUIDE_TRAITS
 NAMED_SOURCES = 2
+LABELLED_SOURCES = 2
 SCHEDULED_MAPPINGS = 1
 
 
@@ -63,8 +64,9 @@ def test_creates_cost_one_mutating_call_per_object(report: Report) -> None:
         assert m.objects == FLEX_OBJECTS + m.custom_traits
         accepted_traits = m.calls_to("createComputedTrait") - m.calls_to("createComputedTrait", 429)
         assert accepted_traits == GUIDE_TRAITS + m.custom_traits
-        # None for the space (looked up), a second call for the scheduled mapping and for each named source.
-        assert m.accepted_mutations == m.objects - 1 + SCHEDULED_MAPPINGS + NAMED_SOURCES
+        # None for the space (looked up), a second call for the scheduled mapping and for each named source, and
+        # the environment label of each source.
+        assert m.accepted_mutations == m.objects - 1 + SCHEDULED_MAPPINGS + NAMED_SOURCES + LABELLED_SOURCES
         assert m.expected_mutations == m.accepted_mutations
 
 

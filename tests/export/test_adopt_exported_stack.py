@@ -316,3 +316,29 @@ def test_a_schedule_really_changed_in_segment_is_drift_and_restored(
     flex_emulator.clear_requests()
     assert changes(engine.up(MAIN)) == {"send-identify": "update"}
     assert mutating(flex_emulator) == ["PATCH updateSubscriptionForDestination"]
+
+
+def test_unlabelled_sources_are_adopted_with_their_environment_label_and_the_preview_says_so(
+    server: ProviderServer, flex_emulator: Emulator, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Built in the app without Segment's environment labels: the one change the program itself asks for.
+    build_by_hand(flex_emulator, environment=None)
+    run = run_export(flex_emulator, tmp_path)
+    engine = engine_from_export(server, flex_emulator, tmp_path, run.out)
+    flex_emulator.clear_requests()
+    with caplog.at_level(logging.WARNING):
+        engine.preview(MAIN)
+    assert mutating(flex_emulator) == []
+    warnings = adoption_warnings(caplog)
+    assert len(warnings) == 2 and all("changes its environment: Segment has None" in w for w in warnings), (
+        warnings
+    )
+
+    engine.up(MAIN)
+    assert mutating(flex_emulator) == ["POST addLabelsToSource", "POST addLabelsToSource"]
+    with flex_emulator.store_lock:
+        labelled = [s for s in flex_emulator.store.sources.values() if not s["slug"].startswith("personas_")]
+    assert [[(x["key"], x["value"]) for x in s["labels"]] for s in labelled] == [[("environment", "dev")]] * 2
+    flex_emulator.clear_requests()
+    engine.up(MAIN)
+    assert mutating(flex_emulator) == []

@@ -12,7 +12,8 @@ from typing import Any
 
 from segment_emulator import Emulator
 from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.api.models import TraitDefinition, TraitOptions
+from segment_provider.api.models import Label, TraitDefinition, TraitOptions
+from segment_provider.resources.base import ENVIRONMENT_LABEL
 from tests.conftest import SESSION_PACING_ENV
 
 SPACE = "unified-profiles-dev"
@@ -97,6 +98,11 @@ def snowflake_settings(database: str, username: str, private_key: str) -> dict[s
     }
 
 
+def label_as(client: SegmentClient, source_id: str, environment: str | None) -> None:
+    if environment is not None:
+        client.add_labels_to_source(source_id, [Label(key=ENVIRONMENT_LABEL, value=environment)])
+
+
 def build_by_hand(
     emulator: Emulator,
     *,
@@ -104,11 +110,13 @@ def build_by_hand(
     traits: tuple[HandTrait, ...] = APP_TRAITS,
     engage_key: str | None = None,
     disabled: frozenset[str] = frozenset(),
+    environment: str | None = "dev",
 ) -> HandBuilt:
     """Create the whole setup as a person would in the app; returns the ids Segment gave each object.
 
     ``disabled`` names the objects switched off in the app: ``salesforce``, ``warehouse``, ``retl``, ``model``,
-    ``destination``, ``mapping``.
+    ``destination``, ``mapping``. Each source carries the workspace's default label ``environment:<environment>``,
+    as Segment's convention has it; ``environment=None`` leaves them unlabelled.
     """
     client = client_for(emulator)
     catalog = client.catalog
@@ -123,6 +131,7 @@ def build_by_hand(
         # Completing the OAuth in the app stores the instance URL.
         client.update_source(source.id, settings={"instance-url": "https://acme.my.salesforce.com"})
         salesforce_ids.append(source.id)
+        label_as(client, source.id, environment)
     warehouse = client.create_warehouse(
         metadata_id=catalog.warehouse_by_slug("snowflake").id,
         name="Acme Snowflake",
@@ -138,6 +147,7 @@ def build_by_hand(
         name="Snowflake Reverse ETL",
         settings=snowflake_settings("SEGMENT_REVERSE_ETL", "SEGMENT_RETL_USER", RETL_PRIVATE_KEY),
     )
+    label_as(client, retl.id, environment)
     model = client.create_reverse_etl_model(
         source_id=retl.id,
         name="Salesforce accounts",
