@@ -191,7 +191,12 @@ STACK_CASES = [
     ("secret in plain text", put(f"{NS}:profileApiToken", "plain"), f"{NS}:profileApiToken", "--secret"),
     ("token in plain text", put("segment:token", "tok"), "segment:token", "--secret"),
     ("wrong region", put("segment:region", "apac"), "segment:region", "'us' or 'eu'"),
-    ("unknown environment", put(f"{NS}:environment", "staging"), f"{NS}:environment", "'dev' or 'prod'"),
+    (
+        "environment contradicting the stack",
+        put(f"{NS}:environment", "staging"),
+        f"{NS}:environment",
+        "is the dev stack",
+    ),
     ("managed snowflake without spec", put(f"{NS}:snowflake", {"manage": True}), f"{NS}:snowflake", "spec"),
 ]
 
