@@ -62,6 +62,10 @@ class Store:
     """spaceId → user_id → {traits: {key → value}} (the Profile API; see segment_emulator/profiles.py)."""
     profile_api_tokens: dict[str, str] = field(default_factory=dict)
     """spaceId → Profile API token set through the controls; other spaces use their seeded token."""
+    echo_warehouse_names: bool = True
+    """❓ Whether answers show a warehouse's name in ``settings.name`` (``WarehouseV1`` has no name field, and
+    Segment does not document an echo). Tests switch it off to play a Segment that keeps the name to itself;
+    a reset turns it back on. Not saved in the state file."""
 
     def __repr__(self) -> str:
         # Settings may hold credentials: show sizes only.

@@ -57,14 +57,18 @@ def source_view(source: Record) -> Record:
     }
 
 
-def warehouse_view(warehouse: Record) -> Record:
-    # WarehouseV1 has no name: Segment keeps the name given at creation in settings.name.
+def warehouse_view(warehouse: Record, *, echo_name: bool = True) -> Record:
+    # WarehouseV1 has no name: the emulator keeps the name given at creation in settings.name, and shows it
+    # unless told to play a Segment that does not echo it (Store.echo_warehouse_names).
+    settings = masked_settings(warehouse["settings"])
+    if not echo_name:
+        settings.pop("name", None)
     return {
         "id": warehouse["id"],
         "metadata": catalog.warehouse_metadata(warehouse["metadataId"]),
         "workspaceId": warehouse["workspaceId"],
         "enabled": warehouse["enabled"],
-        "settings": masked_settings(warehouse["settings"]),
+        "settings": settings,
     }
 
 
