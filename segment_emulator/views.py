@@ -158,3 +158,23 @@ def _finished_phases(sync_id: str, started: float, finished: float) -> Record:
             "finishedAt": iso_timestamp(finished),
         },
     }
+
+
+# The answer fields Segment's contract marks x-nullable (pagination links past either end, a MANUAL schedule's
+# config, catalog defaults, …). Every other field without a value is left out of an answer.
+NULLABLE_IN_ANSWERS = frozenset(
+    {
+        "alt", "choices", "code", "config", "connectionSettings", "defaultTrigger", "defaultValue", "definition",
+        "deployedAt", "displayName", "end", "function", "jsonSchema", "mark", "next", "previous", "result",
+        "space", "targetEntity", "trackingPlanId",
+    }
+)  # fmt: skip
+
+
+def without_nulls(value: Any) -> Any:
+    """An answer with ``null`` left out wherever the contract does not allow it (see NULLABLE_IN_ANSWERS)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None or k in NULLABLE_IN_ANSWERS}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

@@ -141,7 +141,7 @@ PREFIX = "input.reverseETLSchedule"
         (
             schedule("PERIODIC", {"interval": "5m"}),
             f"{PREFIX}.config.interval",
-            "at least 15m and less than 168h",
+            "more than 10m and less than 168h",
         ),
         (schedule("PERIODIC", {"interval": "168h"}), f"{PREFIX}.config.interval", "less than 168h"),
         (schedule("PERIODIC", {"interval": "1d"}), f"{PREFIX}.config.interval", "Go duration"),
