@@ -16,7 +16,7 @@ import pytest
 from segment_emulator import Emulator, RecordedRequest
 from segment_emulator.models import ScheduleInput
 from segment_emulator.views import NULLABLE_IN_ANSWERS
-from tests.emulator.conftest import SNOWFLAKE_RETL, Api, data, error
+from tests.emulator.conftest import SNOWFLAKE_RETL, Api, data, error, schedule
 from tests.lifecycles import Traffic, program_traffic
 
 DEV_SPACE = "unified-profiles-dev"
@@ -41,16 +41,6 @@ def refused(response: Any, field: str, reason: str, status: int = 422) -> None:
 
 
 # ------------------------------------------------------------------------------------------- schedules
-
-
-@pytest.fixture
-def mapping_path(api: Api) -> str:
-    destination = api.destination(api.source()["id"])["id"]
-    return f"/destinations/{destination}/subscriptions/{api.subscription(destination)['id']}"
-
-
-def with_schedule(strategy: str, config: Any = None) -> dict[str, Any]:
-    return {"input": {"reverseETLSchedule": {"strategy": strategy, "config": config}}}
 
 
 CONFIG = "input.reverseETLSchedule.config"
@@ -119,9 +109,9 @@ BAD_SCHEDULES = [
     ids=[case[0] for case in BAD_SCHEDULES],
 )
 def test_schedules_segment_refuses_are_refused(
-    api: Api, mapping_path: str, strategy: str, config: Any, field: str, reason: str
+    api: Api, subscription_path: str, strategy: str, config: Any, field: str, reason: str
 ) -> None:
-    refused(api.patch(mapping_path, with_schedule(strategy, config)), field, reason)
+    refused(api.patch(subscription_path, schedule(strategy, config)), field, reason)
 
 
 GOOD_SCHEDULES = [
@@ -136,9 +126,9 @@ GOOD_SCHEDULES = [
 
 @pytest.mark.parametrize(("strategy", "config"), GOOD_SCHEDULES, ids=[f"{s} {c}" for s, c in GOOD_SCHEDULES])
 def test_schedules_at_the_edge_of_the_rules_are_accepted(
-    api: Api, mapping_path: str, strategy: str, config: Any
+    api: Api, subscription_path: str, strategy: str, config: Any
 ) -> None:
-    mapping = data(api.patch(mapping_path, with_schedule(strategy, config)))["subscription"]
+    mapping = data(api.patch(subscription_path, schedule(strategy, config)))["subscription"]
 
     assert mapping["reverseETLSchedule"]["strategy"] == strategy
 
@@ -150,8 +140,8 @@ def test_the_program_sends_only_schedules_segment_takes(traffic: Traffic) -> Non
         if "reverseETLSchedule" in r.body["input"]
     ]
     assert {s["strategy"] for s in schedules} == {"PERIODIC", "SPECIFIC_DAYS", "CRON", "DBT_CLOUD", "MANUAL"}
-    for schedule in schedules:
-        ScheduleInput.model_validate(schedule)
+    for sent_schedule in schedules:
+        ScheduleInput.model_validate(sent_schedule)
 
 
 # ------------------------------------------------------------------------------------------------- traits
