@@ -11,6 +11,7 @@ ERROR_TYPES: dict[int, str] = {
     401: "unauthorized",
     404: "not-found",
     409: "conflict",
+    406: "not-acceptable",
     415: "unsupported-media-type",
     422: "input-validation",
     429: "RequestError",

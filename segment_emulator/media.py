@@ -2,9 +2,10 @@
 
 ``Accept`` picks the version: ``application/vnd.segment.v1+json`` (stable), ``…v1beta+json``, ``…v1alpha+json``
 or the ``vnd.segment.{stable,beta,alpha}+json`` spellings; ``application/json``, ``*/*`` or no header get the
-operation's most mature version. A version the operation does not have, or a media type the API does not
-know, is answered 415 (the emulator's choice: Segment does not document this case). A request body of an
-alpha-only operation must be sent as the alpha type.
+operation's most mature version. An ``Accept`` the operation cannot answer (a version it does not have, a
+media type the API does not know) is 406 Not Acceptable; a request body in a type it does not take is 415
+Unsupported Media Type (HTTP's split of the two). A request body of an alpha-only operation must be sent as the
+alpha type.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def negotiate(
 
 
 def _accepted_version(accept: str | None, versions: Sequence[str]) -> tuple[str, str] | None:
-    """(version, media type) for a versioned Accept; None for a generic one; ApiProblem 415 otherwise."""
+    """(version, media type) for a versioned Accept; None for a generic one; ApiProblem 406 otherwise."""
     refused: list[str] = []
     for media in _media_types(accept):
         if media in GENERIC_TYPES:
@@ -65,9 +66,9 @@ def _accepted_version(accept: str | None, versions: Sequence[str]) -> tuple[str,
         return None
     served = ", ".join(canonical_type(v) for v in versions)
     if any(media in VERSIONED_TYPES for media in refused):
-        raise ApiProblem(415, f"This operation is not available as {refused[0]}; it is served as: {served}")
+        raise ApiProblem(406, f"This operation is not available as {refused[0]}; it is served as: {served}")
     raise ApiProblem(
-        415, f"Unsupported media type '{refused[0]}' in Accept; use one of: {served}, application/json"
+        406, f"Unsupported media type '{refused[0]}' in Accept; use one of: {served}, application/json"
     )
 
 

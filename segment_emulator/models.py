@@ -1,17 +1,24 @@
 """The request bodies the emulator accepts, one pydantic model per operation input (Public API 73.2.0).
 
 Models are strict (no "true" for true, no 1 for "1"), ignore unknown fields (Segment's SDK models do, and
-the contract does not forbid them), and add a few rules Segment documents in prose: Reverse ETL schedule
-configs per strategy, and query limits. ``parse_body`` turns the first failure into Segment's 422 answer:
+the contract does not forbid them) except those Segment is documented not to take in a body (``refused_fields``:
+a schedule in a mapping's create, ``modelId`` in its update, ``options`` in a trait's update, ``name`` in the
+stable createSource), and add the rules Segment documents in prose: Reverse ETL schedule configs per strategy
+(no unknown keys, no duplicates, IANA time zones, cron at most every 15 minutes, PERIODIC over 10m and under
+168h), and query limits. ``parse_body`` turns the first failure into Segment's 422 answer:
 ``{"type": "input-validation", "message": "\\"name\\" is required", "field": "name"}``.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Self, TypeVar
+import zoneinfo
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeVar
 
 import pydantic
+from croniter import croniter
 from pydantic.alias_generators import to_camel
 
 from segment_emulator.errors import ApiProblem
@@ -24,8 +31,11 @@ ModelT = TypeVar("ModelT", bound="RequestModel")
 
 MAX_QUERY_LENGTH = 65535
 MAX_IDENTIFIER_COLUMN_LENGTH = 191
-MIN_PERIODIC_INTERVAL = 15 * 60
+MIN_PERIODIC_INTERVAL = 10 * 60
+"""PERIODIC intervals must be longer than this (Segment's reference: "more than 10m and less than 168h")."""
 MAX_PERIODIC_INTERVAL = 168 * 3600
+MIN_CRON_GAP = timedelta(minutes=15)
+"""A cron schedule may fire at most this often."""
 
 
 class InputProblem(ValueError):
@@ -47,6 +57,19 @@ class RequestModel(pydantic.BaseModel):
         protected_namespaces=(),
     )
 
+    refused_fields: ClassVar[Mapping[str, str]] = {}
+    """Wire names Segment does not take in this body, with the reason. The SDK's models would drop them
+    silently, and so would a lenient emulator: the program's request would seem to work while doing nothing."""
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _refuse_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, reason in cls.refused_fields.items():
+                if name in data:
+                    raise InputProblem((name,), reason)
+        return data
+
     def provided(self) -> dict[str, Any]:
         """The fields the request really carried (by attribute name), as plain JSON values."""
         dumped = self.model_dump(mode="json")
@@ -62,6 +85,7 @@ def _not_blank(value: str) -> str:
 Query = Annotated[
     str, pydantic.Field(min_length=1, max_length=MAX_QUERY_LENGTH), pydantic.AfterValidator(_not_blank)
 ]
+NonBlank = Annotated[str, pydantic.Field(min_length=1), pydantic.AfterValidator(_not_blank)]
 IdentifierColumn = Annotated[
     str,
     pydantic.Field(min_length=1, max_length=MAX_IDENTIFIER_COLUMN_LENGTH),
@@ -72,6 +96,8 @@ IdentifierColumn = Annotated[
 
 
 class CreateSourceV1(RequestModel):
+    refused_fields = {"name": "is not allowed: only the alpha createSource takes a name"}
+
     slug: str
     enabled: bool
     metadata_id: str
@@ -174,7 +200,30 @@ class UpdateDestination(RequestModel):
 # ------------------------------------------------------------------------------ Reverse ETL schedules
 
 
-class PeriodicConfig(RequestModel):
+class ScheduleConfig(RequestModel):
+    """A schedule's config takes only its strategy's keys."""
+
+    model_config = pydantic.ConfigDict(**{**RequestModel.model_config, "extra": "forbid"})
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InputProblem((), "must be an IANA time zone such as America/New_York") from None
+    return value
+
+
+TimeZone = Annotated[str, pydantic.Field(min_length=1), pydantic.AfterValidator(_time_zone)]
+
+
+def _distinct(values: list[int]) -> list[int]:
+    if len(set(values)) != len(values):
+        raise InputProblem((), "must not contain duplicate values")
+    return values
+
+
+class PeriodicConfig(ScheduleConfig):
     interval: str
 
     @pydantic.model_validator(mode="after")
@@ -182,31 +231,41 @@ class PeriodicConfig(RequestModel):
         seconds = go_duration_seconds(self.interval)
         if seconds is None:
             raise InputProblem(("interval",), "must be a Go duration such as 15m, 1h or 1h30m")
-        if not MIN_PERIODIC_INTERVAL <= seconds < MAX_PERIODIC_INTERVAL:
-            raise InputProblem(("interval",), "must be at least 15m and less than 168h")
+        if not MIN_PERIODIC_INTERVAL < seconds < MAX_PERIODIC_INTERVAL:
+            raise InputProblem(("interval",), "must be more than 10m and less than 168h")
         return self
 
 
-class SpecificDaysConfig(RequestModel):
-    days: list[Annotated[int, pydantic.Field(ge=0, le=6)]] = pydantic.Field(min_length=1, max_length=7)
-    hours: list[Annotated[int, pydantic.Field(ge=0, le=23)]] = pydantic.Field(min_length=1, max_length=24)
-    timezone: str = pydantic.Field(min_length=1)
+class SpecificDaysConfig(ScheduleConfig):
+    days: Annotated[
+        list[Annotated[int, pydantic.Field(ge=0, le=6)]],
+        pydantic.Field(min_length=1, max_length=7),
+        pydantic.AfterValidator(_distinct),
+    ]
+    hours: Annotated[
+        list[Annotated[int, pydantic.Field(ge=0, le=23)]],
+        pydantic.Field(min_length=1, max_length=24),
+        pydantic.AfterValidator(_distinct),
+    ]
+    timezone: TimeZone
 
 
-class CronConfig(RequestModel):
+class CronConfig(ScheduleConfig):
     spec: str
-    timezone: str = pydantic.Field(min_length=1)
+    timezone: TimeZone
 
     @pydantic.model_validator(mode="after")
-    def _five_fields(self) -> Self:
-        if len(self.spec.split()) != 5:
+    def _at_most_every_15_minutes(self) -> Self:
+        if len(self.spec.split()) != 5 or not croniter.is_valid(self.spec):
             raise InputProblem(("spec",), "must be a cron expression with 5 fields")
+        if cron_shortest_gap(self.spec) < MIN_CRON_GAP:
+            raise InputProblem(("spec",), "must not run more often than every 15 minutes")
         return self
 
 
-class DbtCloudConfig(RequestModel):
-    job_id: str
-    account_id: str
+class DbtCloudConfig(ScheduleConfig):
+    job_id: NonBlank
+    account_id: NonBlank
 
 
 SCHEDULE_CONFIGS: dict[str, type[RequestModel]] = {
@@ -255,6 +314,11 @@ class ScheduleInput(RequestModel):
 class CreateSubscription(RequestModel):
     """The create body has no schedule: Segment sets it with an update."""
 
+    refused_fields = {
+        "reverseETLSchedule": "is not allowed: a mapping's schedule is set with an update",
+        "reverseETLModelId": "is not allowed: the model id is modelId when a mapping is created",
+    }
+
     name: str
     action_id: str
     trigger: str
@@ -264,6 +328,8 @@ class CreateSubscription(RequestModel):
 
 
 class SubscriptionChanges(RequestModel):
+    refused_fields = {"modelId": "is not allowed: the model id is reverseETLModelId in an update"}
+
     name: str | None = None
     trigger: str | None = None
     enabled: bool | None = None
@@ -330,6 +396,8 @@ class CreateComputedTrait(RequestModel):
 class UpdateComputedTrait(RequestModel):
     """Segment accepts ``options`` only at creation."""
 
+    refused_fields = {"options": "is not allowed: a trait's options can only be set when it is created"}
+
     enabled: bool | None = None
     name: str | None = None
     description: str | None = None
@@ -379,6 +447,7 @@ def describe(error: Any) -> tuple[Location, str]:
 
 _REASONS = {
     "missing": "is required",
+    "extra_forbidden": "is not allowed",
     "string_type": "must be a string",
     "bool_type": "must be a boolean",
     "int_type": "must be an integer",
@@ -414,3 +483,18 @@ def go_duration_seconds(text: str) -> float | None:
         total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
         position = match.end()
     return total if position > 0 else None
+
+
+def cron_shortest_gap(spec: str) -> timedelta:
+    """The shortest time between two runs of a 5-field cron ``spec`` over a week of runs (UTC)."""
+    runs = croniter(spec, datetime(2026, 1, 4, tzinfo=UTC))
+    previous: datetime = runs.get_next(datetime)
+    shortest = timedelta.max
+    end = previous + timedelta(days=8)
+    while previous <= end:
+        following: datetime = runs.get_next(datetime)
+        shortest = min(shortest, following - previous)
+        if shortest < MIN_CRON_GAP:
+            break
+        previous = following
+    return shortest

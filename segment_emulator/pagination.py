@@ -2,7 +2,8 @@
 
 Accepted: ``pagination[count]=..&pagination[cursor]=..`` (Go and TypeScript SDKs),
 ``pagination.count=..&pagination.cursor=..`` (Segment's docs) and ``pagination={"count":..,"cursor":..}``
-(the Python SDK). A cursor is the base64 of the item offset: the first page is ``MA==``.
+(the Python SDK), one form per request. Mixed forms, a ``pagination`` key of no known form, and values that
+are null or empty are refused (422). A cursor is the base64 of the item offset: the first page is ``MA==``.
 """
 
 from __future__ import annotations
@@ -80,22 +81,41 @@ def page(items: Sequence[ItemT], request: PageRequest) -> tuple[list[ItemT], dic
     return list(items[request.offset : end]), output
 
 
+_FORMS = {
+    "bracket": ("pagination[count]", "pagination[cursor]"),
+    "dot": ("pagination.count", "pagination.cursor"),
+    "json": ("pagination",),
+}
+
+
 def _nested_values(query: Query) -> tuple[Any, str | None]:
-    for count_key, cursor_key in (
-        ("pagination[count]", "pagination[cursor]"),
-        ("pagination.count", "pagination.cursor"),
-    ):
-        if count_key in query or cursor_key in query:
-            return _first(query, count_key), _first(query, cursor_key)
+    keys = [key for key in query if key == "pagination" or key.startswith(("pagination[", "pagination."))]
+    unknown = sorted(k for k in keys if not any(k in form for form in _FORMS.values()))
+    if unknown:
+        raise ApiProblem(422, f'"{unknown[0]}" is not allowed', field=unknown[0])
+    forms = {name for name, form in _FORMS.items() if any(k in form for k in keys)}
+    if len(forms) > 1:
+        raise ApiProblem(422, '"pagination" must be sent in one form', field="pagination")
+    for key in keys:
+        values = query[key]
+        if len(values) != 1 or values[0].strip() in ("", "null"):
+            raise ApiProblem(422, f'"{key}" must have one value, not null or empty', field=key)
+    if forms <= {"bracket", "dot"}:
+        count_key, cursor_key = _FORMS[forms.pop()] if forms else ("", "")
+        return _first(query, count_key), _first(query, cursor_key)
     raw = _first(query, "pagination")
-    if raw is None:
-        return None, None
     try:
-        document = json.loads(raw)
+        document = json.loads(raw or "")
     except ValueError:
         document = None
     if not isinstance(document, dict):
         raise ApiProblem(422, '"pagination" must be of type object', field="pagination")
+    extra = sorted(set(document) - {"count", "cursor"})
+    if extra:
+        raise ApiProblem(422, f'"pagination.{extra[0]}" is not allowed', field=f"pagination.{extra[0]}")
+    for name in ("count", "cursor"):
+        if name in document and document[name] is None:
+            raise ApiProblem(422, f'"pagination.{name}" must not be null', field=f"pagination.{name}")
     cursor = document.get("cursor")
     if cursor is not None and not isinstance(cursor, str):
         raise ApiProblem(422, '"pagination.cursor" must be a string', field="pagination.cursor")

@@ -1,7 +1,7 @@
 """What happens to one request, independent of HTTP plumbing.
 
 Order: log it → latency → route → injected fault → auth (401) → unknown route (404) → rate limit (429) →
-media type (415) → JSON body and its model (422) → the handler, under the store lock (404, 409, 422) → save
+media type (406 for Accept, 415 for Content-Type) → JSON body and its model (422) → the handler, under the store lock (404, 409, 422) → save
 the state → answer, and hand the exchange to ``on_exchange``. Profile API paths (``/v1/spaces/…``) leave the
 order after the injected fault for ``segment_emulator.profiles``, which checks their Basic auth.
 """
@@ -32,6 +32,7 @@ from segment_emulator.records import RecordedRequest
 from segment_emulator.routing import Operation, route
 from segment_emulator.seeds import add_flex_events, seeded_store
 from segment_emulator.store import Record, Store
+from segment_emulator.views import without_nulls
 
 JSON = "application/json"
 
@@ -263,7 +264,7 @@ class Pipeline:
             data = {**data, "pagination": {**data["pagination"], "next": past_the_end}}
         return Outgoing(
             operation.success_status,
-            {"data": data},
+            {"data": without_nulls(data)},
             {"Content-Type": content_type, **_quota_headers(quota)},
             drip_seconds=fault.seconds if fault is not None and fault.kind == "drip" else None,
         )

@@ -77,6 +77,10 @@ class Store:
     """spaceId → Profile API token set through the controls; other spaces use their seeded token."""
     labels: dict[str, Record] = field(default_factory=default_labels)
     """The workspace's labels by ``key:value`` (each {key, value, description}); sources hold copies."""
+    echo_warehouse_names: bool = True
+    """❓ Whether answers show a warehouse's name in ``settings.name`` (``WarehouseV1`` has no name field, and
+    Segment does not document an echo). Tests switch it off to play a Segment that keeps the name to itself;
+    a reset turns it back on. Not saved in the state file."""
 
     def __repr__(self) -> str:
         # Settings may hold credentials: show sizes only.

@@ -57,14 +57,18 @@ def source_view(source: Record) -> Record:
     }
 
 
-def warehouse_view(warehouse: Record) -> Record:
-    # WarehouseV1 has no name: Segment keeps the name given at creation in settings.name.
+def warehouse_view(warehouse: Record, *, echo_name: bool = True) -> Record:
+    # WarehouseV1 has no name: the emulator keeps the name given at creation in settings.name, and shows it
+    # unless told to play a Segment that does not echo it (Store.echo_warehouse_names).
+    settings = masked_settings(warehouse["settings"])
+    if not echo_name:
+        settings.pop("name", None)
     return {
         "id": warehouse["id"],
         "metadata": catalog.warehouse_metadata(warehouse["metadataId"]),
         "workspaceId": warehouse["workspaceId"],
         "enabled": warehouse["enabled"],
-        "settings": masked_settings(warehouse["settings"]),
+        "settings": settings,
     }
 
 
@@ -154,3 +158,23 @@ def _finished_phases(sync_id: str, started: float, finished: float) -> Record:
             "finishedAt": iso_timestamp(finished),
         },
     }
+
+
+# The answer fields Segment's contract marks x-nullable (pagination links past either end, a MANUAL schedule's
+# config, catalog defaults, …). Every other field without a value is left out of an answer.
+NULLABLE_IN_ANSWERS = frozenset(
+    {
+        "alt", "choices", "code", "config", "connectionSettings", "defaultTrigger", "defaultValue", "definition",
+        "deployedAt", "displayName", "end", "function", "jsonSchema", "mark", "next", "previous", "result",
+        "space", "targetEntity", "trackingPlanId",
+    }
+)  # fmt: skip
+
+
+def without_nulls(value: Any) -> Any:
+    """An answer with ``null`` left out wherever the contract does not allow it (see NULLABLE_IN_ANSWERS)."""
+    if isinstance(value, dict):
+        return {k: without_nulls(v) for k, v in value.items() if v is not None or k in NULLABLE_IN_ANSWERS}
+    if isinstance(value, list):
+        return [without_nulls(v) for v in value]
+    return value

@@ -34,6 +34,7 @@ import yaml
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import (
+    WAREHOUSE_NAME_SETTING,
     ComputedTrait,
     Destination,
     DestinationSubscription,
@@ -455,16 +456,18 @@ class _Exporter:
                 f"warehouse {warehouse.id} is {warehouse.metadata.slug}; the program supports "
                 f"{', '.join(WAREHOUSE_TYPES)}."
             )
-        if not warehouse.name:
-            raise ExportError(
-                f"warehouse {warehouse.id} has no name, and the program finds warehouses by name: name it in the "
-                "Segment app (the warehouse → Settings) and export again."
+        name = warehouse.name
+        if not name:
+            # Segment's answer need not carry the name: the program then finds the warehouse by its connection.
+            name = f"{warehouse.metadata.name} warehouse"
+            summary.notes.append(
+                f"warehouse {warehouse.id} shows no name: exported as '{name}', found by its connection settings"
             )
         options = self.client.catalog.warehouse_by_slug(warehouse.metadata.slug).options
-        plain, secret = self._split_settings(warehouse.settings, options, drop={"name"})
+        plain, secret = self._split_settings(warehouse.settings, options, drop={WAREHOUSE_NAME_SETTING})
         self.config[f"{NAMESPACE}:warehouse"] = {
             "type": warehouse.metadata.slug,
-            "name": warehouse.name,
+            "name": name,
             "enabled": warehouse.enabled,
             "settings": plain,
         }
@@ -479,7 +482,7 @@ class _Exporter:
         others = [s.slug for s in connected if s.id != salesforce.id]
         if others:
             connection.notes.append(
-                f"sources also loading into '{warehouse.name}' stay connected, unmanaged: {', '.join(others)}"
+                f"sources also loading into '{name}' stay connected, unmanaged: {', '.join(others)}"
             )
 
     def _export_retl_source(self, source: Source) -> None:

@@ -71,10 +71,15 @@ class TraitDefinitionError(ValueError):
 
 # ----------------------------------------------------------------------------- quoting
 
-# Segment documents single-quoted strings but no way to write a quote inside one. The chosen rule: a backslash
-# escapes the character after it, so ' is written \' and a backslash is written \\.
+# Segment documents single-quoted strings but no way to write a quote inside one (❓). The chosen rule is SQL's:
+# a quote inside a string is doubled, so `customer's tier` is written 'customer''s tier' and every string keeps
+# its quotes balanced (a quote escaped with a backslash leaves an odd number of them, which a checker that knows
+# no escapes reads as an unclosed string). A backslash is still the escape of the dot in a property path (below),
+# so a backslash in the text is written \\. Both rules live in `quote` and `unquote` only.
 ESCAPE = "\\"
 QUOTE = "'"
+QUOTE_IN_STRING = QUOTE * 2
+"""❓ How a quote is written inside a quoted string."""
 # `.` in a property name means "go into a nested object"; a key that itself contains a dot is written with the
 # dot escaped (Segment's schema shows such a key as `ingredients\.salad`). The path is then quoted like any
 # string, so the query holds `'ingredients\\.salad'`.
@@ -83,13 +88,13 @@ PATH_SEPARATOR = "."
 
 def quote(text: str) -> str:
     """A single-quoted query-language string."""
-    escaped = text.replace(ESCAPE, ESCAPE * 2).replace(QUOTE, ESCAPE + QUOTE)
+    escaped = text.replace(ESCAPE, ESCAPE * 2).replace(QUOTE, QUOTE_IN_STRING)
     return f"{QUOTE}{escaped}{QUOTE}"
 
 
 def unquote(quoted: str) -> str:
-    """The text of a string written by :func:`quote`."""
-    return _unescape(quoted[1:-1])
+    """The text of a string written by :func:`quote` (or of an older query's backslash-escaped quote)."""
+    return _unescape(quoted[1:-1].replace(QUOTE_IN_STRING, QUOTE))
 
 
 def property_path_text(path: tuple[str, ...]) -> str:
@@ -762,7 +767,7 @@ class _Token(NamedTuple):
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
-    | (?P<string>'(?:[^'\\]|\\.)*')
+    | (?P<string>'(?:[^'\\]|\\.|'')*')
     | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
     | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<operator>!=|>=|<=|==|=|>|<)

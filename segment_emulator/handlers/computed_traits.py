@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from segment_emulator.clock import iso_timestamp
-from segment_emulator.errors import not_found
+from segment_emulator.errors import ApiProblem, not_found
 from segment_emulator.handlers.common import SUCCESS, Call, listed, require
 from segment_emulator.models import CreateComputedTrait, UpdateComputedTrait
 from segment_emulator.store import Record
@@ -24,13 +24,17 @@ def trait_key(name: str) -> str:
 def create_computed_trait(call: Call) -> Record:
     space = require(call.store.spaces, call.params["spaceId"], "space")
     body = call.input(CreateComputedTrait)
+    key = trait_key(body.name)
+    # A trait's key is its name on profiles, unique in the space: Segment refuses a second one.
+    if any(t["spaceId"] == space["id"] and t["key"] == key for t in call.store.computed_traits.values()):
+        raise ApiProblem(409, f"A computed trait with key '{key}' already exists in this space")
     stamp = iso_timestamp(call.now)
     trait: Record = {
         "id": call.store.new_id(),
         "spaceId": space["id"],
         "name": body.name,
         "description": body.description,
-        "key": trait_key(body.name),
+        "key": key,
         "enabled": True if body.enabled is None else body.enabled,
         "definition": body.definition.model_dump(mode="json"),
         "status": COMPUTING,

@@ -68,7 +68,7 @@ def delete_source(call: Call) -> Record:
 def list_connected_warehouses_from_source(call: Call) -> Record:
     source = require(call.store.sources, call.params["sourceId"], "source")
     connected = [
-        warehouse_view(w)
+        warehouse_view(w, echo_name=call.store.echo_warehouse_names)
         for w in call.store.warehouses.values()
         if (w["id"], source["id"]) in call.store.connections
     ]

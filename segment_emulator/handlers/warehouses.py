@@ -30,17 +30,27 @@ def create_warehouse(call: Call) -> Record:
     # Segment connects a new warehouse to every source unless told not to.
     if not body.disconnect_all_sources:
         store.connections.update((warehouse["id"], source_id) for source_id in store.sources)
-    return {"warehouse": warehouse_view(warehouse)}
+    return {"warehouse": warehouse_view(warehouse, echo_name=call.store.echo_warehouse_names)}
 
 
 def get_warehouse(call: Call) -> Record:
     return {
-        "warehouse": warehouse_view(require(call.store.warehouses, call.params["warehouseId"], "warehouse"))
+        "warehouse": warehouse_view(
+            require(call.store.warehouses, call.params["warehouseId"], "warehouse"),
+            echo_name=call.store.echo_warehouse_names,
+        )
     }
 
 
 def list_warehouses(call: Call) -> Record:
-    return listed("warehouses", [warehouse_view(w) for w in call.store.warehouses.values()], call)
+    return listed(
+        "warehouses",
+        [
+            warehouse_view(w, echo_name=call.store.echo_warehouse_names)
+            for w in call.store.warehouses.values()
+        ],
+        call,
+    )
 
 
 def update_warehouse(call: Call) -> Record:
@@ -56,7 +66,7 @@ def update_warehouse(call: Call) -> Record:
     warehouse["settings"] = settings
     if body.enabled is not None:
         warehouse["enabled"] = body.enabled
-    return {"warehouse": warehouse_view(warehouse)}
+    return {"warehouse": warehouse_view(warehouse, echo_name=call.store.echo_warehouse_names)}
 
 
 def delete_warehouse(call: Call) -> Record:

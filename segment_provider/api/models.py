@@ -190,11 +190,17 @@ class Source(WireModel):
         return keys
 
 
+WAREHOUSE_NAME_SETTING = "name"
+"""❓ The settings key Segment keeps a warehouse's name in: ``WarehouseV1`` has no ``name``, and whether Segment
+echoes the ``name`` given at creation (and where) is not documented. The program writes the name here on every
+create and update, and an answer without it is not drift (the warehouse is then matched by its connection)."""
+
+
 class Warehouse(WireModel):
     """A warehouse destination (``WarehouseV1``).
 
-    Segment's schema has no top-level ``name``: the name given at creation is kept in ``settings.name``. A
-    top-level ``name`` is used when the answer carries one.
+    Segment's schema has no top-level ``name``: the name is read from ``settings`` (``WAREHOUSE_NAME_SETTING``),
+    or from a top-level ``name`` when the answer carries one. It is None when Segment echoes neither.
     """
 
     id: str
@@ -208,8 +214,9 @@ class Warehouse(WireModel):
 
     @pydantic.model_validator(mode="after")
     def _name_from_settings(self) -> Self:
-        if self.name is None and isinstance(self.settings.get("name"), str):
-            object.__setattr__(self, "name", self.settings["name"])
+        named = self.settings.get(WAREHOUSE_NAME_SETTING)
+        if self.name is None and isinstance(named, str) and named:
+            object.__setattr__(self, "name", named)
         return self
 
 

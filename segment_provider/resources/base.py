@@ -56,7 +56,13 @@ from pulumi.output import Unknown
 
 from segment_provider.api import ClientSettings, SegmentClient, backoff
 from segment_provider.api import secrets as secret_values
-from segment_provider.api.errors import ConfigurationError, NotFoundError, OutcomeUnknownError, mask
+from segment_provider.api.errors import (
+    ConfigurationError,
+    ConflictError,
+    NotFoundError,
+    OutcomeUnknownError,
+    mask,
+)
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Workspace
 from segment_provider.resources import provider_errors
@@ -449,6 +455,10 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             attempt += 1
             try:
                 return self.create_remote(inputs)
+            except ConflictError as conflict:
+                # A 409 is a lost answer seen late: an earlier create (one whose answer never came, in this run
+                # or a failed one before it) went through, and the natural key is taken.
+                return self._adopt_after_conflict(inputs, conflict)
             except OutcomeUnknownError as error:
                 # No idempotency keys exist: the object may or may not have been created.
                 remote = self._find_after_lost_answer(inputs, error)
@@ -467,6 +477,21 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
                     settings.max_retries,
                 )
                 time.sleep(backoff(attempt, settings.backoff_base, settings.backoff_cap))
+
+    def _adopt_after_conflict(self, inputs: InputsT, conflict: ConflictError) -> RemoteT:
+        remote = self.find_existing(inputs)
+        if remote is None:
+            raise ResourceError(
+                f"Segment refused to create {self.kind} {self.describe(inputs)} because one already exists "
+                f"({conflict}), but none was found by that name to take over. Rename it in the configuration or "
+                "in Segment, then run `pulumi up` again."
+            ) from None
+        log.warning(
+            "create of %s %s answered 409: it exists already (an earlier answer was lost); adopting it",
+            self.kind,
+            self.describe(inputs),
+        )
+        return self._converge(remote, inputs)
 
     def _find_after_lost_answer(self, inputs: InputsT, error: OutcomeUnknownError) -> RemoteT | None:
         remote = self.find_existing(inputs)

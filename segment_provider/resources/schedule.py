@@ -6,16 +6,22 @@ strategy, checked here so a bad schedule fails in ``check`` instead of after the
 
 from __future__ import annotations
 
-import itertools
 import re
 import zoneinfo
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any, Literal
 
 import pydantic
+from croniter import croniter
 
 Strategy = Literal["PERIODIC", "SPECIFIC_DAYS", "CRON", "DBT_CLOUD", "MANUAL"]
-MIN_INTERVAL_MINUTES = 15
+MIN_INTERVAL_MINUTES = 10
+"""A PERIODIC interval must be longer than this (Segment's reference: "more than 10m and less than 168h")."""
 MAX_INTERVAL_MINUTES = 168 * 60
+CRON_MIN_GAP_MINUTES = 15
+"""A CRON schedule may fire at most this often."""
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
 _UNIT_MINUTES = {"h": 60.0, "m": 1.0, "s": 1 / 60}
 
@@ -30,39 +36,26 @@ def duration_minutes(text: str) -> float:
     return sum(float(n) * _UNIT_MINUTES[u] for n, u in parts)
 
 
-def cron_minutes(field: str) -> set[int]:
-    """Minutes of the hour a cron minute field fires on."""
-    minutes: set[int] = set()
-    for part in field.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            low, high = 0, 59
-        elif "-" in base:
-            low_text, high_text = base.split("-", 1)
-            low, high = int(low_text), int(high_text)
-        else:
-            low = int(base)
-            high = 59 if step_text else low
-        if not (0 <= low <= high <= 59) or step < 1:
-            raise ValueError(f"cron minute field '{field}' is out of range 0-59")
-        minutes.update(range(low, high + 1, step))
-    return minutes
+def cron_runs(spec: str, weeks: int = 1) -> Iterator[datetime]:
+    """The runs of a 5-field cron ``spec`` from a fixed Sunday on (UTC), over ``weeks`` weeks and one run more."""
+    runs = croniter(spec, datetime(2026, 1, 4, tzinfo=UTC))
+    end = datetime(2026, 1, 4, tzinfo=UTC) + timedelta(weeks=weeks)
+    while True:
+        run: datetime = runs.get_next(datetime)
+        yield run
+        if run > end:
+            return
 
 
 def cron_problem(spec: str) -> str | None:
-    fields = spec.split()
-    if len(fields) != 5:
-        return f"cron spec '{spec}' must have 5 fields (minute hour day-of-month month day-of-week)"
-    try:
-        minutes = sorted(cron_minutes(fields[0]))
-    except ValueError as error:
-        return str(error)
-    gaps = [b - a for a, b in itertools.pairwise(minutes)]
-    if fields[1] == "*" or "/" in fields[1] or "," in fields[1] or "-" in fields[1]:
-        gaps.append(60 - minutes[-1] + minutes[0])  # the hour wraps into the next run
-    if any(gap < MIN_INTERVAL_MINUTES for gap in gaps):
-        return f"cron spec '{spec}' fires more often than every {MIN_INTERVAL_MINUTES} minutes, which Segment refuses"
+    if len(spec.split()) != 5 or not croniter.is_valid(spec):
+        return f"cron spec '{spec}' is not a cron expression with 5 fields (minute hour day-of-month month day-of-week)"
+    # Gaps are read over a week of runs: every pattern of minutes, hours and weekdays repeats within it.
+    if any(
+        later - earlier < timedelta(minutes=CRON_MIN_GAP_MINUTES)
+        for earlier, later in pairwise(cron_runs(spec))
+    ):
+        return f"cron spec '{spec}' fires more often than every {CRON_MIN_GAP_MINUTES} minutes, which Segment refuses"
     return None
 
 
@@ -131,8 +124,8 @@ def schedule_problem(strategy: str, config: dict[str, Any]) -> str | None:
             minutes = duration_minutes(str(config["interval"]))
         except ValueError as error:
             return str(error)
-        if not MIN_INTERVAL_MINUTES <= minutes < MAX_INTERVAL_MINUTES:
-            return f"a PERIODIC interval must be at least {MIN_INTERVAL_MINUTES}m and less than 168h"
+        if not MIN_INTERVAL_MINUTES < minutes < MAX_INTERVAL_MINUTES:
+            return f"a PERIODIC interval must be more than {MIN_INTERVAL_MINUTES}m and less than 168h"
         return None
     if strategy == "SPECIFIC_DAYS":
         return (

@@ -1,7 +1,10 @@
 """Warehouse destinations (Snowflake, BigQuery, Postgres, Redshift) that Salesforce data is loaded into.
 
-Natural key: name + catalog type. Credentials live in ``secret_settings``; Segment masks them when reading
-back, so they are compared with what was last applied, never with what the API shows.
+Natural key: catalog type + name, or catalog type + connection identity (account or host, database, user) where
+Segment's answer carries no name: ``WarehouseV1`` has none, so the name is written into the settings
+(``WAREHOUSE_NAME_SETTING``) on every create and update, and a name absent from an answer is not drift.
+Credentials live in ``secret_settings``; Segment masks them when reading back, so they are compared with what
+was last applied, never with what the API shows.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
+from segment_provider.api.models import WAREHOUSE_NAME_SETTING
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Warehouse as ApiWarehouse
 from segment_provider.resources.base import (
@@ -26,6 +30,23 @@ from segment_provider.resources.base import (
 )
 
 WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres", "redshift")
+# ❓ The settings that say which database a warehouse loads into, per catalog type (the catalog's option names
+# as far as we know them): two warehouses of one type with the same values are the same connection.
+CONNECTION_IDENTITY: dict[str, tuple[str, ...]] = {
+    "snowflake": ("account", "database", "username"),
+    "bigquery": ("project",),
+    "postgres": ("hostname", "port", "database", "username"),
+    "redshift": ("hostname", "port", "database", "username"),
+}
+
+
+def connection_identity(catalog_slug: str, settings: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """The connection identity of warehouse ``settings`` (case-insensitive), None when a part of it is unset."""
+    keys = CONNECTION_IDENTITY.get(catalog_slug, ())
+    values = [settings.get(key) for key in keys]
+    if not keys or any(v is None or v == "" for v in values):
+        return None
+    return tuple(str(v).strip().casefold() for v in values)
 
 
 class WarehouseInputs(SettingsInputs):
@@ -49,19 +70,43 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     def describe(self, inputs: WarehouseInputs) -> str:
         return f"'{inputs.name}' ({inputs.catalog_slug})"
 
+    def extra_checks(self, inputs: WarehouseInputs) -> list[tuple[str, str]]:
+        if WAREHOUSE_NAME_SETTING in inputs.merged_settings():
+            return [
+                (
+                    f"settings.{WAREHOUSE_NAME_SETTING}",
+                    "the warehouse's name is set by `name`, not in settings",
+                )
+            ]
+        return []
+
     def find_existing(self, inputs: WarehouseInputs) -> ApiWarehouse | None:
-        matches = [
+        same_type = [w for w in self.client.list_warehouses() if w.metadata.slug == inputs.catalog_slug]
+        named = [w for w in same_type if w.name == inputs.name]
+        if named:
+            return self.single_match(named, inputs)
+        # Where Segment does not echo the name, the connection says which warehouse this is.
+        identity = connection_identity(inputs.catalog_slug, inputs.merged_settings())
+        unnamed = [
             w
-            for w in self.client.list_warehouses()
-            if w.name == inputs.name and w.metadata.slug == inputs.catalog_slug
+            for w in same_type
+            if w.name is None
+            and identity is not None
+            and connection_identity(inputs.catalog_slug, w.settings) == identity
         ]
-        return self.single_match(matches, inputs)
+        return self.single_match(unnamed, inputs)
+
+    def remote_settings(self, inputs: WarehouseInputs) -> dict[str, Any]:
+        """The settings sent on create and update: the configured ones, credentials, and the name."""
+        return {**inputs.merged_settings(), WAREHOUSE_NAME_SETTING: inputs.name}
 
     def create_remote(self, inputs: WarehouseInputs) -> ApiWarehouse:
         metadata = self.client.catalog.warehouse_by_slug(inputs.catalog_slug)
-        settings = inputs.merged_settings()
+        settings = self.remote_settings(inputs)
         if inputs.validate_connection:
-            status = self.client.validate_warehouse(metadata_id=metadata.id, settings=settings).status
+            status = self.client.validate_warehouse(
+                metadata_id=metadata.id, settings=inputs.merged_settings()
+            ).status
             if status != "CONNECTED":
                 raise ResourceError(
                     f"Segment could not connect to {inputs.catalog_slug} warehouse {self.describe(inputs)} "
@@ -82,11 +127,12 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     def update_remote(
         self, id_: str, inputs: WarehouseInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiWarehouse:
-        # Segment requires settings on every warehouse PATCH, and replaces them as a whole.
+        # Segment requires settings on every warehouse PATCH and replaces them as a whole: the name goes in
+        # every time, and what the app set that the config does not is sent back as it was.
         current = self.client.get_warehouse(id_).settings
         return self.client.update_warehouse(
             id_,
-            settings=settings_keeping_unmanaged(current, inputs.merged_settings(), olds),
+            settings=settings_keeping_unmanaged(current, self.remote_settings(inputs), olds),
             name=inputs.name if "name" in changed else None,
             enabled=inputs.enabled if "enabled" in changed else None,
         )
@@ -97,7 +143,8 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     def observed(self, remote: ApiWarehouse, desired: Mapping[str, Any]) -> dict[str, Any]:
         return {
             "catalog_slug": remote.metadata.slug,
-            "name": remote.name,
+            # A name Segment does not echo is not drift: the warehouse was found by id (or its connection).
+            "name": remote.name if remote.name is not None else desired.get("name"),
             "enabled": remote.enabled,
             "settings": configured_subset(remote.settings, desired),
         }

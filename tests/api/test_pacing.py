@@ -16,6 +16,7 @@ from segment_provider.api import (
     SegmentClient,
     rate_limits,
 )
+from segment_provider.api.models import TraitDefinition
 from segment_provider.api.pacing import (
     PACING_ENV,
     SEGMENT_LIMITS,
@@ -182,6 +183,30 @@ def test_the_client_books_every_attempt_and_still_waits_as_a_429_asks(
 
     assert pacer.calls == ["listSources", "listSources"]
     assert sleeps == [7.0]
+
+
+def test_no_client_timeout_runs_while_a_call_waits_its_turn_in_the_pacer(fresh_emulator: Any) -> None:
+    # A create that waits its turn longer than the read timeout and the deadline must still go out once and get
+    # its answer: a timeout counted from before the wait would give up on a create that then happens anyway.
+    space_id = fresh_emulator.space(DEV_SPACE)["id"]
+    settings = ClientSettings.resolve(
+        token=fresh_emulator.token,
+        endpoint=fresh_emulator.url,
+        env={},
+        read_timeout=0.3,
+        deadline=0.3,
+        max_retries=0,
+    )
+    pacer = Pacer({"createComputedTrait": Limit(1, 0.9)}, margin=0)
+    client = SegmentClient(settings, pacer=pacer)
+    definition = TraitDefinition(type="USERS", query="event('Flex - Engagement Initiated').count()")
+
+    for name in ("First trait", "Second trait"):
+        client.create_computed_trait(space_id, name=name, definition=definition)
+
+    assert pacer.waited()["createComputedTrait"] > settings.read_timeout
+    sent = [r for r in fresh_emulator.requests if r.operation_id == "createComputedTrait"]
+    assert [r.status for r in sent] == [200, 200]
 
 
 def test_a_paced_client_meets_no_429_where_an_unpaced_one_does(fresh_emulator: Any) -> None:

@@ -61,10 +61,34 @@ def documented_leniency(body: Any) -> Any:
     return normalised
 
 
+def strict_nulls(contract: dict[str, Any]) -> dict[str, Any]:
+    """``contract`` with ``null`` allowed only where it marks a property ``x-nullable``.
+
+    The contract comes from the SDK's pydantic models, which accept ``null`` for every optional field; the API
+    spec marks the fields that really take (and send) ``null`` with ``x-nullable``. Elsewhere an absent field is
+    the way to say "no value", in a request and in an answer.
+    """
+    strict = copy.deepcopy(contract)
+    for schema in strict["schemas"].values():
+        for name, prop in (schema.get("properties") or {}).items():
+            branches = prop.get("anyOf")
+            if prop.get("x-nullable") or not isinstance(branches, list):
+                continue
+            kept = [b for b in branches if b != {"type": "null"}]
+            if len(kept) < len(branches) and kept:
+                rest = {k: v for k, v in prop.items() if k not in ("anyOf", "default")}
+                schema["properties"][name] = (
+                    {**rest, **kept[0]} if len(kept) == 1 else {**rest, "anyOf": kept}
+                )
+    return strict
+
+
 class ContractSchemas:
-    """jsonschema validators for ``#/schemas/<Name>`` references of the contract, built once each."""
+    """jsonschema validators for ``#/schemas/<Name>`` references of the contract, built once each; ``null`` is
+    valid only where the contract marks a property ``x-nullable`` (see ``strict_nulls``)."""
 
     def __init__(self, contract: dict[str, Any]) -> None:
+        contract = strict_nulls(contract)
         resource = Resource.from_contents(contract, default_specification=DRAFT202012)
         self._registry: Registry[Any] = Registry().with_resource(CONTRACT_URI, resource)
         self._validators: dict[str, Draft202012Validator] = {}

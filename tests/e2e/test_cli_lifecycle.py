@@ -7,6 +7,7 @@ import re
 import subprocess
 from typing import Any
 
+import pytest
 import yaml
 
 from segment_emulator import Emulator, catalog
@@ -25,6 +26,7 @@ from tests.e2e.conftest import (
     stack_file,
 )
 from tests.engine_stories import NEW_SALESFORCE_SLUG, REPLACING_THE_SALESFORCE_SOURCE, SPECIFIC_DAYS_SCHEDULE
+from tests.lifecycles import SCHEDULES
 from tests.program.ready_stack import SAMPLE_USER, finish_the_manual_steps
 
 RENAMED = "Renamed in the Segment app"
@@ -139,6 +141,23 @@ def test_a_specific_days_schedule_goes_to_segment_as_integers_end_to_end(
     assert sent["strategy"] == "SPECIFIC_DAYS"
     assert sent["config"]["days"] == [1, 3, 5] and all(type(d) is int for d in sent["config"]["days"])
     assert sent["config"]["hours"] == [6, 18] and all(type(h) is int for h in sent["config"]["hours"])
+
+    flex_emulator.clear_requests()
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+    cli_stack.up()
+    assert mutating(flex_emulator) == []
+
+
+@pytest.mark.parametrize("strategy", ["PERIODIC", "CRON", "DBT_CLOUD", "MANUAL"])
+def test_every_other_schedule_strategy_deploys_end_to_end(
+    strategy: str, cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    # PERIODIC is 12m: Segment takes an interval over 10m (its app offers 15m and up).
+    schedule = SCHEDULES[strategy]
+    edit_stack_file(cli_stack, "dev", lambda config: config.update({f"{NS}:schedule": schedule}))
+    cli_stack.up()
+    (mapping,) = flex_emulator.store.subscriptions.values()
+    assert mapping["reverseETLSchedule"] == {"strategy": strategy, "config": schedule.get("config")}
 
     flex_emulator.clear_requests()
     cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")

@@ -151,6 +151,18 @@ def error(response: requests.Response, status: int) -> dict[str, Any]:
 
 
 @pytest.fixture
+def subscription_path(api: Api) -> str:
+    """The path of a new mapping (of a new destination of a new source)."""
+    destination = api.destination(api.source()["id"])["id"]
+    return f"/destinations/{destination}/subscriptions/{api.subscription(destination)['id']}"
+
+
+def schedule(strategy: str, config: Any = None) -> dict[str, Any]:
+    """A mapping update that sets only the schedule."""
+    return {"input": {"reverseETLSchedule": {"strategy": strategy, "config": config}}}
+
+
+@pytest.fixture
 def api(emulator: Emulator) -> Api:
     return Api(emulator)
 

@@ -27,7 +27,7 @@ def test_a_destination_starts_disabled_and_can_lose_its_name(api: Api) -> None:
     assert (destination["enabled"], destination["name"], destination["settings"]) == (False, "Profiles", {})
     assert destination["metadata"]["slug"] == "actions-segment-profiles"
     updated = data(api.patch(path, {"name": None, "enabled": True, "settings": {"x": 1}}))["destination"]
-    assert (updated["name"], updated["enabled"], updated["settings"]) == (None, True, {"x": 1})
+    assert (updated.get("name"), updated["enabled"], updated["settings"]) == (None, True, {"x": 1})
     assert data(api.patch(path, {"enabled": False}))["destination"]["settings"] == {"x": 1}
 
 
@@ -43,7 +43,7 @@ def test_a_mapping_carries_its_action_slug_from_the_catalog(api: Api) -> None:
         "sendTrack",
         destination,
     )
-    assert (mapping["modelId"], mapping["reverseETLSchedule"], mapping["settings"]) == (
+    assert (mapping["modelId"], mapping.get("reverseETLSchedule"), mapping["settings"]) == (
         model,
         None,
         {"event_name": "x"},
@@ -144,7 +144,7 @@ def test_a_manual_sync_runs_then_succeeds_after_the_scaled_time(
     clock.advance(0.1)
     done = data(api.get(path))["reverseETLSyncStatus"]
 
-    assert (running["syncStatus"], running["finishedAt"], running["extractPhase"]) == (
+    assert (running["syncStatus"], running.get("finishedAt"), running.get("extractPhase")) == (
         "IN_PROGRESS",
         None,
         None,
@@ -245,4 +245,4 @@ def test_a_subscription_create_needs_only_what_segment_requires(api: Api) -> Non
 
     created = data(api.post(f"/destinations/{destination}/subscriptions", body))["destinationSubscription"]
 
-    assert (created["settings"], created["modelId"]) == ({}, None)
+    assert (created["settings"], created.get("modelId")) == ({}, None)

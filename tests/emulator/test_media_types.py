@@ -47,15 +47,15 @@ def test_a_stable_operation_serves_the_version_asked_for_and_echoes_it(
 
 
 @pytest.mark.parametrize("accept", [STABLE, BETA, "application/vnd.segment.stable+json"])
-def test_an_alpha_operation_asked_for_as_stable_or_beta_is_415(api: Api, accept: str) -> None:
-    item = error(api.get("/spaces", headers={"Accept": accept}), 415)
+def test_an_alpha_operation_asked_for_as_stable_or_beta_is_406(api: Api, accept: str) -> None:
+    item = error(api.get("/spaces", headers={"Accept": accept}), 406)
 
-    assert item["type"] == "unsupported-media-type"
+    assert item["type"] == "not-acceptable"
     assert ALPHA in item["message"]
 
 
-def test_an_unknown_accept_is_415(api: Api) -> None:
-    assert "text/html" in error(api.get("/", headers={"Accept": "text/html"}), 415)["message"]
+def test_an_unknown_accept_is_406(api: Api) -> None:
+    assert "text/html" in error(api.get("/", headers={"Accept": "text/html"}), 406)["message"]
 
 
 def test_an_alpha_body_must_be_sent_as_alpha(api: Api, emulator: Emulator) -> None:
@@ -95,12 +95,12 @@ def test_the_alpha_create_source_takes_a_name(api: Api, emulator: Emulator) -> N
     assert emulator.requests[-1].version == "v1alpha"
 
 
-def test_the_stable_create_source_ignores_a_name(api: Api) -> None:
-    body = {"slug": "unnamed", "enabled": True, "metadataId": SNOWFLAKE_RETL, "name": "Ignored"}
+def test_the_stable_create_source_refuses_a_name(api: Api) -> None:
+    body = {"slug": "unnamed", "enabled": True, "metadataId": SNOWFLAKE_RETL, "name": "Dropped by Segment"}
 
-    created = data(api.post("/sources", body), 201)
+    item = error(api.post("/sources", body), 422)
 
-    assert created["source"]["name"] is None
+    assert item["field"] == "name" and "alpha" in item["message"]
 
 
 def test_a_versioned_body_with_a_generic_accept_uses_the_body_version(api: Api, emulator: Emulator) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from segment_emulator import Emulator
 from segment_emulator.models import go_duration_seconds
-from tests.emulator.conftest import DEV_SPACE, SNOWFLAKE_RETL, SNOWFLAKE_WAREHOUSE, Api, data, error
+from tests.emulator.conftest import DEV_SPACE, SNOWFLAKE_RETL, SNOWFLAKE_WAREHOUSE, Api, data, error, schedule
 
 TRAIT = {"name": "t", "definition": {"type": "USERS", "query": "event('x').count()"}}
 MODEL = {
@@ -114,16 +114,6 @@ def test_model_updates_follow_the_same_rules(api: Api) -> None:
 # ------------------------------------------------------------------------------------------- schedules
 
 
-@pytest.fixture
-def subscription_path(api: Api) -> str:
-    destination = api.destination(api.source()["id"])["id"]
-    return f"/destinations/{destination}/subscriptions/{api.subscription(destination)['id']}"
-
-
-def schedule(strategy: str, config: Any = None) -> dict[str, Any]:
-    return {"input": {"reverseETLSchedule": {"strategy": strategy, "config": config}}}
-
-
 PREFIX = "input.reverseETLSchedule"
 
 
@@ -141,7 +131,7 @@ PREFIX = "input.reverseETLSchedule"
         (
             schedule("PERIODIC", {"interval": "5m"}),
             f"{PREFIX}.config.interval",
-            "at least 15m and less than 168h",
+            "more than 10m and less than 168h",
         ),
         (schedule("PERIODIC", {"interval": "168h"}), f"{PREFIX}.config.interval", "less than 168h"),
         (schedule("PERIODIC", {"interval": "1d"}), f"{PREFIX}.config.interval", "Go duration"),

@@ -290,3 +290,21 @@ def test_an_invalid_adopt_value_names_its_key() -> None:
     with pytest.raises(ConfigError) as error:
         load_program_config(values.get, lambda key: False, "dev", REPO)
     assert [p.key for p in error.value.problems] == [f"{NAMESPACE}:adopt"]
+
+
+def test_a_warehouse_segment_shows_no_name_for_is_exported_under_its_catalog_name(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    build_by_hand(emulator)
+    with emulator.store_lock:
+        emulator.store.echo_warehouse_names = False
+    try:
+        run = run_export(emulator, tmp_path)
+    finally:
+        with emulator.store_lock:
+            emulator.store.echo_warehouse_names = True
+
+    assert run.code == 0, run.err
+    config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
+    assert config[f"{NAMESPACE}:warehouse"]["name"] == "Snowflake warehouse"
+    assert "shows no name" in run.out + run.err

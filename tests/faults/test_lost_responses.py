@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from segment_emulator import Emulator
-from tests.faults.conftest import CREATES, MAIN, assert_converged, calls, engine_for, mutating
+from segment_provider.api.models import TraitDefinition
+from tests.faults.conftest import CREATES, MAIN, api_client, assert_converged, calls, engine_for, mutating
 from tests.harness import ProviderServer
 
 
@@ -57,4 +58,49 @@ def test_a_create_lost_on_the_way_in_is_sent_again_once_it_is_certainly_absent(
     lookups = [r.operation_id for r in flex_emulator.requests if r.operation_id == "listWarehouses"]
     assert lookups, "the warehouse must be looked up before it is created again"
     assert mutating(flex_emulator).count("POST createWarehouse") == 2
+    assert_converged(engine, flex_emulator, converged)
+
+
+def test_a_409_to_every_kinds_create_is_a_lost_answer_adopted_by_natural_key(
+    server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
+) -> None:
+    # Segment created the object but answered 409 (as it does when an earlier create's answer was lost and the
+    # key is taken): the object is looked up by its natural key and adopted, never created again.
+    engine = engine_for(server, flex_emulator)
+    for operation, (_, lost) in CREATES.items():
+        flex_emulator.add_fault("commit_then_fail", operation=operation, status=409, count=lost)
+
+    result = engine.up(MAIN)
+
+    assert result.failures == []
+    for operation, (objects, lost) in CREATES.items():
+        sent = calls(flex_emulator, operation)
+        assert len(sent) == objects, f"{operation} was sent {len(sent)} times for {objects} object(s)"
+        assert [r.status for r in sent].count(409) == lost, operation
+    assert_converged(engine, flex_emulator, converged)
+
+
+def test_a_trait_create_answered_409_leaves_exactly_one_trait(
+    server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
+) -> None:
+    # The previous up's create went through after its call timed out: the key exists when this up creates it.
+    space_id = flex_emulator.space("unified-profiles-dev")["id"]
+    api_client(flex_emulator).create_computed_trait(
+        space_id,
+        name="Total inbounds",
+        definition=TraitDefinition(
+            type="USERS",
+            query="event('Flex - Engagement Initiated').where(property('direction') = 'Inbound').count()",
+        ),
+        enabled=True,
+    )
+    engine = engine_for(server, flex_emulator)
+
+    result = engine.up(MAIN)
+
+    assert result.failures == []
+    assert [r.status for r in calls(flex_emulator, "createComputedTrait")].count(409) == 1
+    with flex_emulator.store_lock:
+        keys = [t["key"] for t in flex_emulator.store.computed_traits.values()]
+    assert sorted(keys) == sorted(set(keys)) and len(keys) == 6
     assert_converged(engine, flex_emulator, converged)

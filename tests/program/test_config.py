@@ -137,7 +137,7 @@ STACK_CASES = [
         "periodic too short",
         put(f"{NS}:schedule", {"strategy": "PERIODIC", "config": {"interval": "5m"}}),
         f"{NS}:schedule",
-        "at least 15m",
+        "more than 10m",
     ),
     (
         "periodic without interval",

@@ -261,7 +261,9 @@ def where_text(trait: TraitSpec | RawTrait) -> str:
 # ----------------------------------------------------------------------------- quoting and literals
 
 NAMES = [
-    ("O'Brien", r"'O\'Brien'"),
+    ("O'Brien", "'O''Brien'"),
+    ("''", "''''''"),
+    ("it's a\\'b", r"'it''s a\\''b'"),
     ("back\\slash", r"'back\\slash'"),
     ("with space", "'with space'"),
     ("Flex - Engagement", "'Flex - Engagement'"),
@@ -277,8 +279,22 @@ def test_quote_escapes_quotes_and_backslashes(text: str, expected: str) -> None:
     assert unquote(quote(text)) == text
 
 
+def balanced(query: str) -> bool:
+    """What a checker that knows no escapes sees: every quote opened is closed (an even number of them)."""
+    return query.count("'") % 2 == 0 and "\\'" not in query.replace("\\\\", "")
+
+
+@pytest.mark.parametrize("text", [t for t, _ in NAMES if t], ids=[n[0] for n in NAMES if n[0]])
+def test_a_quote_in_a_name_keeps_the_query_balanced_and_reads_back(text: str) -> None:
+    trait = spec(event="Order", where=PropertyCondition(property=text, operator="=", value=text))
+
+    assert balanced(trait.query), trait.query
+    parsed = try_from_query(trait.query, "Quoted")
+    assert parsed is not None and parsed.query == trait.query
+
+
 def test_event_names_are_quoted_without_path_escaping() -> None:
-    assert spec(event="It's a.b - c\\d").query == r"event('It\'s a.b - c\\d').count()"
+    assert spec(event="It's a.b - c\\d").query == r"event('It''s a.b - c\\d').count()"
 
 
 PATHS = [
@@ -286,7 +302,7 @@ PATHS = [
     (("a.b",), r"property('a\\.b')"),  # one key containing a dot: \. in the path, quoted as \\.
     (("a", "b"), "property('a.b')"),  # nested: the dot is a separator
     (("context", "page.url", "x"), r"property('context.page\\.url.x')"),
-    (("it's",), r"property('it\'s')"),
+    (("it's",), "property('it''s')"),
     (("back\\slash",), r"property('back\\\\slash')"),
     (("with space", "and-hyphen"), "property('with space.and-hyphen')"),
 ]
