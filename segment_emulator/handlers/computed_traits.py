@@ -26,7 +26,7 @@ def create_computed_trait(call: Call) -> Record:
     body = call.input(CreateComputedTrait)
     stamp = iso_timestamp(call.now)
     trait: Record = {
-        "id": call.store.new_id(),
+        "id": call.store.new_id(f"trait:{space['id']}:{body.name}"),
         "spaceId": space["id"],
         "name": body.name,
         "description": body.description,
