@@ -530,19 +530,27 @@ def _nearest(word: str, known: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def _known_keys(namespace: str) -> list[str] | None:
+    if namespace == NAMESPACE:
+        return [f"{NAMESPACE}:{k}" for k in (*STACK_KEYS, *SECRET_STACK_KEYS)]
+    return list(SEGMENT_KEYS) if namespace == "segment" else None
+
+
+def _nearest_known(key: str) -> str | None:
+    """For a key of this program's namespaces that nothing reads, the nearest one that is read."""
+    known = _known_keys(key.partition(":")[0])
+    return None if known is None or key in known else _nearest(key, known)
+
+
 def unknown_keys(keys: Iterable[str], stack_file: str) -> list[ConfigProblem]:
     """Keys of this program's namespaces that nothing reads (a typo, most likely), each with the nearest known
     key. Without this a typo'd ``warehous:`` only showed as ``warehouse: required``."""
-    known = {
-        NAMESPACE: [f"{NAMESPACE}:{k}" for k in (*STACK_KEYS, *SECRET_STACK_KEYS)],
-        "segment": list(SEGMENT_KEYS),
-    }
     problems = []
     for key in sorted(set(keys)):
-        namespace, _, _ = key.partition(":")
-        if namespace not in known or key in known[namespace]:
+        known = _known_keys(key.partition(":")[0])
+        if known is None or key in known:
             continue
-        nearest = _nearest(key, known[namespace])
+        nearest = _nearest(key, known)
         hint = f"did you mean {nearest}? Rename it" if nearest else "remove it"
         problems.append(
             ConfigProblem(
@@ -669,8 +677,16 @@ def load_program_config(
     if stack is not None:
         problems.extend(_shared_with_other_stacks(stack, stack_name, project_dir))
     if problems or stack is None or definitions is None:
-        raise ConfigError([_with_file(p, stack_file, Path(given).name) for p in problems])
+        raise ConfigError(
+            [_with_file(p, stack_file, Path(given).name) for p in _without_misspelt(problems, keys)]
+        )
     return Program(stack=stack, definitions=definitions, traits=traits)
+
+
+def _without_misspelt(problems: list[ConfigProblem], keys: Iterable[str]) -> list[ConfigProblem]:
+    """A "required" key that a misspelt key stands for is said once, by the misspelt key's problem."""
+    meant = {nearest for key in keys if (nearest := _nearest_known(key))}
+    return [p for p in problems if not (p.key in meant and p.message.startswith("required"))]
 
 
 def _with_file(problem: ConfigProblem, stack_file: str, definitions_file: str) -> ConfigProblem:
@@ -764,7 +780,13 @@ def _load_definitions(
     try:
         data = load_yaml(text)
     except yaml.YAMLError as error:
-        problems.append(ConfigProblem(key=prefix, message=f"is not valid YAML: {yaml_problem(error)}"))
+        problems.append(
+            ConfigProblem(
+                key=prefix,
+                message=f"is not valid YAML: {yaml_problem(error)}: check the indentation of that line and the "
+                "one above it (spaces only; a key's children indented one step more than the key)",
+            )
+        )
         return None, {}
     if data is None:
         problems.append(
