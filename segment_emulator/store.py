@@ -44,11 +44,24 @@ class IdFactory:
 
     seed: str
     counter: int = 0
+    issued: set[str] = field(default_factory=set)
+    """Ids drawn by ``keyed``, so none is handed out twice (kept in the state file)."""
 
     def next(self, length: int = 22) -> str:
         rng = random.Random(f"{self.seed}:{self.counter}")
         self.counter += 1
         return "".join(rng.choice(BASE62) for _ in range(length))
+
+    def keyed(self, key: str, length: int = 22) -> str:
+        """An id drawn from ``key`` (an object's natural key), not from the order of creation: a program that
+        creates its objects concurrently gets the same ids on every run. A key used again gets the next id of
+        its own sequence."""
+        rng = random.Random(f"{self.seed}:{key}")
+        while True:
+            candidate = "".join(rng.choice(BASE62) for _ in range(length))
+            if candidate not in self.issued:
+                self.issued.add(candidate)
+                return candidate
 
 
 @dataclass
@@ -87,8 +100,9 @@ class Store:
         sizes = ", ".join(f"{name}={len(getattr(self, name))}" for name in _COLLECTIONS)
         return f"Store(workspace={self.workspace.get('slug')!r}, {sizes})"
 
-    def new_id(self) -> str:
-        return self.ids.next(22)
+    def new_id(self, key: str | None = None) -> str:
+        """A new object id; with ``key`` (kind and natural key) independent of the order of creation."""
+        return self.ids.next(22) if key is None else self.ids.keyed(key)
 
     def new_write_key(self) -> str:
         return self.ids.next(32)
@@ -112,6 +126,7 @@ class Store:
             "format": STATE_FORMAT,
             "seed": self.seed,
             "idCounter": self.ids.counter,
+            "issuedIds": sorted(self.ids.issued),
             "workspace": self.workspace,
             "userId": self.user_id,
             "connections": [list(pair) for pair in sorted(self.connections)],
@@ -131,7 +146,9 @@ class Store:
             )
         store = cls(
             seed=str(document["seed"]),
-            ids=IdFactory(str(document["seed"]), int(document["idCounter"])),
+            ids=IdFactory(
+                str(document["seed"]), int(document["idCounter"]), set(document.get("issuedIds", []))
+            ),
             workspace=dict(document["workspace"]),
             user_id=str(document["userId"]),
             connections={(str(w), str(s)) for w, s in document.get("connections", [])},

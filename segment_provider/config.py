@@ -14,9 +14,10 @@ never show in reprs, logs or error messages.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ from segment_provider.ownership import (
     environment_problem,
     other_stacks,
 )
+from segment_provider.resources.base import CONFIG_KEYS as SEGMENT_CONFIG_KEYS
 from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
 from segment_provider.resources.schedule import Schedule
 from segment_provider.snowflake import SnowflakeSpec
@@ -78,14 +80,27 @@ SECRET_KEYS = {
 class ConfigProblem(pydantic.BaseModel):
     key: str
     message: str
+    file: str | None = None
+    """The file to edit (``Pulumi.dev.yaml``, ``definitions.yaml``); None when the key is itself a file."""
 
 
 class ConfigError(Exception):
-    """All configuration problems of a stack, each naming its key and the fix."""
+    """All configuration problems of a stack, each naming its file, its key and the fix.
+
+    The message is one block, problems grouped under the file that holds them::
+
+        invalid stack configuration (nothing was created):
+          in Pulumi.dev.yaml:
+          - flex-unified-profiles:warehous: unknown key: did you mean flex-unified-profiles:warehouse? …
+    """
 
     def __init__(self, problems: list[ConfigProblem]) -> None:
         self.problems = problems
-        lines = [secret_values.mask(f"  - {p.key}: {p.message}") for p in problems]
+        lines: list[str] = []
+        for file in dict.fromkeys(p.file for p in problems):
+            if file is not None:
+                lines.append(f"  in {file}:")
+            lines.extend(secret_values.mask(f"  - {p.key}: {p.message}") for p in problems if p.file == file)
         super().__init__("invalid stack configuration (nothing was created):\n" + "\n".join(lines))
 
 
@@ -505,14 +520,86 @@ def _problems(
     return problems
 
 
+# Namespaces something reads: this program, its Segment providers, pulumi-snowflake, and Pulumi itself.
+READ_NAMESPACES = (NAMESPACE, "segment", "snowflake", "pulumi")
+SEGMENT_KEYS = tuple(sorted(SEGMENT_CONFIG_KEYS))
+
+
+def _nearest(word: str, known: Iterable[str]) -> str | None:
+    matches = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _known_keys(namespace: str) -> list[str] | None:
+    if namespace == NAMESPACE:
+        return [f"{NAMESPACE}:{k}" for k in (*STACK_KEYS, *SECRET_STACK_KEYS)]
+    return list(SEGMENT_KEYS) if namespace == "segment" else None
+
+
+def _nearest_known(key: str) -> str | None:
+    """For a key of this program's namespaces that nothing reads, the nearest one that is read."""
+    known = _known_keys(key.partition(":")[0])
+    return None if known is None or key in known else _nearest(key, known)
+
+
+def unknown_keys(keys: Iterable[str], stack_file: str) -> list[ConfigProblem]:
+    """Keys of this program's namespaces that nothing reads (a typo, most likely), each with the nearest known
+    key. Without this a typo'd ``warehous:`` only showed as ``warehouse: required``."""
+    problems = []
+    for key in sorted(set(keys)):
+        known = _known_keys(key.partition(":")[0])
+        if known is None or key in known:
+            continue
+        nearest = _nearest(key, known)
+        hint = f"did you mean {nearest}? Rename it" if nearest else "remove it"
+        problems.append(
+            ConfigProblem(
+                key=key,
+                message=f"unknown key: {hint} in {stack_file} (the README's configuration reference lists "
+                "every key)",
+                file=stack_file,
+            )
+        )
+    return problems
+
+
+def unread_namespace_warnings(keys: Iterable[str], stack_file: str) -> list[str]:
+    """One warning per config key in a namespace nobody reads (``flex-unified-profile:…``): silently ignored
+    otherwise."""
+    warnings = []
+    for key in sorted(set(keys)):
+        namespace, colon, rest = key.partition(":")
+        if not colon or namespace in READ_NAMESPACES:
+            continue
+        nearest = _nearest(namespace, READ_NAMESPACES)
+        hint = f": did you mean {nearest}:{rest}?" if nearest else ""
+        warnings.append(
+            f"{stack_file}: config key {key} is in the namespace '{namespace}', which nothing in this program "
+            f"reads, so it is ignored{hint}"
+        )
+    return warnings
+
+
+def stack_file_name(stack_name: str) -> str:
+    return f"Pulumi.{stack_name}.yaml"
+
+
 def load_program_config(
     get: ConfigGetter,
     is_secret: SecretCheck,
     stack_name: str,
     project_dir: Path,
+    *,
+    keys: Iterable[str] = (),
+    stack_file: str | None = None,
 ) -> Program:
-    """Read and validate the stack config and the shared definitions; raise ConfigError listing every problem."""
-    problems: list[ConfigProblem] = []
+    """Read and validate the stack config and the shared definitions; raise ConfigError listing every problem.
+
+    ``keys`` are all the stack's config keys (those of the program's namespaces that nothing reads are reported
+    with the nearest known key); ``stack_file`` names the file they come from (default ``Pulumi.<stack>.yaml``).
+    """
+    stack_file = stack_file or stack_file_name(stack_name)
+    problems: list[ConfigProblem] = unknown_keys(keys, stack_file)
     raw: dict[str, Any] = {}
     for key, field in STACK_KEYS.items():
         value = get(f"{NAMESPACE}:{key}")
@@ -590,8 +677,26 @@ def load_program_config(
     if stack is not None:
         problems.extend(_shared_with_other_stacks(stack, stack_name, project_dir))
     if problems or stack is None or definitions is None:
-        raise ConfigError(problems)
+        raise ConfigError(
+            [_with_file(p, stack_file, Path(given).name) for p in _without_misspelt(problems, keys)]
+        )
     return Program(stack=stack, definitions=definitions, traits=traits)
+
+
+def _without_misspelt(problems: list[ConfigProblem], keys: Iterable[str]) -> list[ConfigProblem]:
+    """A "required" key that a misspelt key stands for is said once, by the misspelt key's problem."""
+    meant = {nearest for key in keys if (nearest := _nearest_known(key))}
+    return [p for p in problems if not (p.key in meant and p.message.startswith("required"))]
+
+
+def _with_file(problem: ConfigProblem, stack_file: str, definitions_file: str) -> ConfigProblem:
+    if problem.file is not None:
+        return problem
+    if problem.key.startswith((f"{NAMESPACE}:", "segment:")):
+        return problem.model_copy(update={"file": stack_file})
+    if problem.key.startswith(f"{definitions_file}:") or problem.key == definitions_file:
+        return problem.model_copy(update={"file": definitions_file})
+    return problem
 
 
 def _shared_with_other_stacks(stack: StackConfig, stack_name: str, project_dir: Path) -> list[ConfigProblem]:
@@ -675,7 +780,13 @@ def _load_definitions(
     try:
         data = load_yaml(text)
     except yaml.YAMLError as error:
-        problems.append(ConfigProblem(key=prefix, message=f"is not valid YAML: {yaml_problem(error)}"))
+        problems.append(
+            ConfigProblem(
+                key=prefix,
+                message=f"is not valid YAML: {yaml_problem(error)}: check the indentation of that line and the "
+                "one above it (spaces only; a key's children indented one step more than the key)",
+            )
+        )
         return None, {}
     if data is None:
         problems.append(

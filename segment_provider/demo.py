@@ -1,9 +1,18 @@
-"""`make demo`: run the dev stack against a local Segment emulator and print what users would see.
+"""`make demo`: run the dev stack against a local Segment emulator in two acts, as a first week really goes.
+
+1. The first ``pulumi up``: every Segment object is created, but the computed traits wait, because the space
+   has not seen a Flex event yet (the output says which traits and why).
+2. A simulated Flex interaction (the emulator's space receives the Flex events), then the second ``pulumi up``,
+   which creates the traits.
 
 With the real ``pulumi`` CLI on PATH the program runs under ``pulumi up`` (a throwaway local file backend and
 passphrase, in a scratch copy of the project so your stack files are untouched). Without it, the program runs
-through the SDK-level engine stand-in the tests use (``tests/harness``), and the output says so.
-Snowflake management is off: the emulator stands in for Segment only.
+through the SDK-level engine stand-in the tests use (``tests/harness``), and the output says so. Both run one
+resource at a time (``--parallel 1``), so ids and order are the same on every run. Snowflake management is off:
+the emulator stands in for Segment only.
+
+Exit status: 0 when both acts ran, 1 when a ``pulumi`` step failed, 2 when the demo cannot run (invalid
+configuration, no CLI with ``--engine cli``, an emulator that does not answer). ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -16,20 +25,37 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
+from segment_provider.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, USER_ERRORS, add_debug_flag, report
+
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "emulator-token"
+PROFILE_TOKEN_KEY = "flex-unified-profiles:profileApiToken"
 DEMO_SECRETS = {
     "segment:token": TOKEN,
     "flex-unified-profiles:warehouseCredentials": json.dumps({"private_key": "demo-destination-private-key"}),
     "flex-unified-profiles:reverseEtlCredentials": json.dumps({"private_key": "demo-retl-private-key"}),
 }
+SPACE_SLUG = "unified-profiles-dev"
+
+
+class DemoError(Exception):
+    """A step of the demo failed; the message says which and what Pulumi printed."""
+
+
+class CannotRun(Exception):
+    """The demo cannot start (the stack file, the emulator); the message says what to do."""
+
+
+CANNOT_RUN: tuple[type[BaseException], ...] = (CannotRun, *USER_ERRORS)
 
 
 def free_port() -> int:
@@ -39,39 +65,56 @@ def free_port() -> int:
 
 
 @contextmanager
-def emulator(seed_flex_events: bool) -> Iterator[str]:
-    port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "segment_emulator",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--token",
-        TOKEN,
-    ]
-    if seed_flex_events:
-        command.append("--seed-flex-events")
+def emulator() -> Iterator[str]:
+    """A fresh emulator of this process (a space that has seen no Flex event yet); its URL."""
+    command = [sys.executable, "-m", "segment_emulator", "--port", str(free_port()), "--token", TOKEN]
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         line = process.stdout.readline().strip()
         if "http://" not in line:
-            raise SystemExit(
-                f"the emulator did not start (it printed {line!r}); run `python -m segment_emulator`"
-            )
-        print(f"▸ {line}")
+            raise CannotRun(f"the emulator did not start (it printed {line!r}); run `segment-emulator`")
+        print("▸ a local Segment emulator (segment_emulator) stands in for Segment")
         yield line[line.index("http://") :]
     finally:
         process.terminate()
         process.wait(timeout=10)
 
 
+class Control:
+    """The emulator's control endpoints (``/__emulator/…``): what happens in the Segment app, simulated."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def call(self, method: str, action: str, body: Mapping[str, Any] | None = None) -> Any:
+        data = json.dumps(body or {}).encode() if method == "POST" else None
+        request = urllib.request.Request(f"{self.url}/__emulator/{action}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return json.loads(answer.read() or b"{}")
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise CannotRun(
+                f"the emulator at {self.url} does not answer {method} /__emulator/{action} ({error}); start one "
+                "with `make emulator`, or leave out --endpoint to let the demo start its own"
+            ) from None
+
+    def profile_api_token(self) -> str:
+        return str(self.call("GET", "profile-api-tokens")["tokens"][SPACE_SLUG])
+
+
 def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, str]:
     """A stack file as the engine hands it to the program (structured values as JSON), pointed at ``url``."""
-    raw = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    path = REPO / f"Pulumi.{stack}.yaml"
+    try:
+        raw = yaml.safe_load(path.read_text())["config"]
+    except yaml.YAMLError as error:
+        from segment_provider.config import yaml_problem
+
+        raise CannotRun(
+            f"{path.name} is not valid YAML: {yaml_problem(error)}; fix it and run again"
+        ) from None
     config = {
         k: json.dumps(v) if isinstance(v, dict | list) else str(v).lower() if isinstance(v, bool) else str(v)
         for k, v in raw.items()
@@ -81,100 +124,174 @@ def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, 
     return config
 
 
-def run_with_harness(config: Mapping[str, str], why: str) -> dict[str, Any]:
-    print(f"▸ engine: the SDK-level engine stand-in (tests/harness) — {why}")
-    sys.path.insert(0, str(REPO))
-    from tests.harness import ProgramEngine, ProviderServer
+class Engine(Protocol):
+    def up(self) -> dict[str, Any]: ...
 
-    with ProviderServer(cwd=REPO) as server:
-        engine = ProgramEngine(server, stack="dev", config=config, secret_keys=DEMO_SECRETS.keys())
-        result = engine.up(REPO / "__main__.py")
+
+class StandIn:
+    """The SDK-level engine stand-in of the tests, one stack kept between the two acts."""
+
+    def __init__(self, config: Mapping[str, str], secrets: Mapping[str, str], exits: ExitStack) -> None:
+        sys.path.insert(0, str(REPO))
+        from tests.harness import ProgramEngine, ProviderServer
+
+        server = exits.enter_context(ProviderServer(cwd=REPO))
+        self.engine = ProgramEngine(
+            server, stack="dev", config={**config, **secrets}, secret_keys=secrets.keys(), parallel=1
+        )
+
+    def up(self) -> dict[str, Any]:
+        import pulumi
+
+        from tests.harness import DeploymentFailed
+
+        print("▸ pulumi up --stack dev (the engine stand-in)\n")
+        try:
+            result = self.engine.up(REPO / "__main__.py")
+        except pulumi.RunError as error:
+            raise DemoError(f"the program stopped:\n{error}") from None
+        except DeploymentFailed as error:
+            raise DemoError(str(error)) from None
         for step in result.steps:
             print(f"  {step.op:<8} {step.type.rsplit(':', 1)[-1]:<24} {step.name}")
         return {k: "[secret]" if k in result.secret_outputs else v for k, v in result.outputs.items()}
 
 
-class DemoError(Exception):
-    """A step of the demo failed; the message says which and what Pulumi printed."""
-
-
-def run_with_cli(url: str) -> dict[str, Any]:
+class Cli:
     """``pulumi up --stack dev`` with the committed stack file, as a user runs it, in a scratch copy of the
     project on a throwaway file backend; Pulumi's own output goes straight to the terminal."""
-    pulumi_path = shutil.which("pulumi")
-    version = subprocess.run(
-        [pulumi_path or "pulumi", "version"], capture_output=True, text=True
-    ).stdout.strip()
-    print(f"▸ engine: the real `pulumi` CLI {version} ({pulumi_path}) with a throwaway local file backend")
-    with tempfile.TemporaryDirectory(prefix="flex-demo-") as scratch:
-        project = Path(scratch) / "project"
+
+    def __init__(self, url: str, secrets: Mapping[str, str], exits: ExitStack) -> None:
+        scratch = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="flex-demo-")))
+        self.project = scratch / "project"
         shutil.copytree(
-            REPO, project, ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache", ".demo")
+            REPO,
+            self.project,
+            ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache", ".demo"),
         )
-        (project / ".venv").symlink_to(REPO / ".venv")
-        backend = Path(scratch) / "backend"
+        (self.project / ".venv").symlink_to(REPO / ".venv")
+        backend = scratch / "backend"
         backend.mkdir()
-        env = {
+        self.env = {
             **os.environ,
             "PULUMI_BACKEND_URL": backend.as_uri(),
             "PULUMI_CONFIG_PASSPHRASE": "demo",
             "PULUMI_SKIP_UPDATE_CHECK": "true",
             "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
         }
-
-        def pulumi(*args: str, stdin: str | None = None, show: bool = False) -> str:
-            done = subprocess.run(
-                ["pulumi", *args, "--non-interactive"],
-                cwd=project,
-                env=env,
-                input=stdin,
-                stdout=None if show else subprocess.PIPE,
-                stderr=None if show else subprocess.PIPE,
-                text=True,
-            )
-            if done.returncode != 0:
-                printed = "" if show else f"\n{done.stdout}{done.stderr}"
-                raise DemoError(f"`pulumi {' '.join(args)}` exited {done.returncode}{printed}")
-            return done.stdout or ""
-
-        pulumi("stack", "init", "dev")
-        pulumi("config", "set", "--stack", "dev", "segment:endpoint", url)
-        for key, value in DEMO_SECRETS.items():
+        self.pulumi("stack", "init", "dev")
+        self.pulumi("config", "set", "--stack", "dev", "segment:endpoint", url)
+        for key, value in secrets.items():
             # On standard input, so no secret is on a command line.
-            pulumi("config", "set", "--secret", "--stack", "dev", key, stdin=value)
-        print("▸ pulumi up --stack dev --yes\n", flush=True)
-        pulumi("up", "--stack", "dev", "--yes", show=True)
-        return dict(json.loads(pulumi("stack", "output", "--json", "--stack", "dev")))
+            self.pulumi("config", "set", "--secret", "--stack", "dev", key, stdin=value)
+
+    def pulumi(self, *args: str, stdin: str | None = None, show: bool = False) -> str:
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.project,
+            env=self.env,
+            input=stdin,
+            stdout=None if show else subprocess.PIPE,
+            stderr=None if show else subprocess.PIPE,
+            text=True,
+        )
+        if done.returncode != 0:
+            printed = "" if show else f"\n{done.stdout}{done.stderr}"
+            raise DemoError(f"`pulumi {' '.join(args)}` exited {done.returncode}{printed}")
+        return done.stdout or ""
+
+    def up(self) -> dict[str, Any]:
+        print("▸ pulumi up --stack dev --yes --parallel 1\n", flush=True)
+        self.pulumi("up", "--stack", "dev", "--yes", "--parallel", "1", show=True)
+        outputs = dict(json.loads(self.pulumi("stack", "output", "--json", "--stack", "dev")))
+        return {k: "[secret]" if k == "profileApiToken" and v else v for k, v in outputs.items()}
+
+
+def print_waiting(outputs: Mapping[str, Any]) -> None:
+    waiting = outputs.get("waitingTraits") or {}
+    print(f"\nComputed traits created: {len(outputs.get('computedTraits') or {})}; waiting: {len(waiting)}")
+    for trait_id, reason in sorted(waiting.items()):
+        print(f"  {trait_id}: {reason}")
 
 
 def print_outputs(outputs: Mapping[str, Any]) -> None:
     steps = outputs.get("manualSteps") or []
     print("\nOutputs")
-    for key, value in outputs.items():
-        if key != "manualSteps":
-            print(f"  {key}: {json.dumps(value, indent=None, default=str)}")
+    for key, value in sorted(outputs.items()):
+        if key == "profileApiToken":
+            print(f"  {key}: {value} (masked; `pulumi stack output {key} --show-secrets` shows it)")
+        elif key != "manualSteps":
+            print(f"  {key}: {json.dumps(value, indent=None, default=str, sort_keys=True)}")
     print("\nManual steps (what Segment's API cannot do)")
     for number, step in enumerate(steps, 1):
         print(f"  {number}. [{step['status']:>5}] {step['step']}\n           {step['how']}")
 
 
-def print_doctor(config: Mapping[str, str]) -> None:
-    """What ``python -m segment_provider.doctor --stack dev`` says right after the first ``up``."""
+def print_doctor(config: Mapping[str, str], secrets: Mapping[str, str], url: str) -> None:
+    """What ``flex-doctor --stack dev`` says after the second ``up``."""
     from segment_provider.checks import run_checks
-    from segment_provider.doctor import StackConfigValues, clients_for, load_program, render_table, summary
+    from segment_provider.doctor import (
+        StackConfigValues,
+        clients_for,
+        load_program,
+        render_table,
+        summary,
+        with_overrides,
+    )
 
-    values = StackConfigValues(config, frozenset(DEMO_SECRETS))
+    values = with_overrides(
+        StackConfigValues({**config, **secrets}, frozenset(secrets)), endpoint=url, profile_api_endpoint=url
+    )
     program = load_program(values, "dev", REPO)
     checks = run_checks(program, *clients_for(program, os.environ))
-    print("\nDoctor (python -m segment_provider.doctor --stack dev): what is left after the first up\n")
+    print("\nDoctor (flex-doctor --stack dev): what is left\n")
     print(render_table(checks))
     print(f"\n{summary(checks)}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--without-flex-events", action="store_true", help="show the traits waiting for Flex events"
+def act(title: str) -> None:
+    print(f"\n{'=' * 100}\n{title}\n{'=' * 100}\n", flush=True)
+
+
+def run_demo(url: str, engine_kind: str, why: str) -> None:
+    control = Control(url)
+    # The Profile API token is generated by hand in the app; the demo stores the emulator's as a secret.
+    secrets = {**DEMO_SECRETS, PROFILE_TOKEN_KEY: control.profile_api_token()}
+    config = stack_config(url)
+    with ExitStack() as exits:
+        engine: Engine
+        if engine_kind == "cli":
+            pulumi_path = shutil.which("pulumi")
+            version = subprocess.run(
+                [pulumi_path or "pulumi", "version"], capture_output=True, text=True
+            ).stdout.strip()
+            print(f"▸ engine: the real `pulumi` CLI {version} with a throwaway local file backend")
+            engine = Cli(url, secrets, exits)
+        else:
+            print(f"▸ engine: the SDK-level engine stand-in (tests/harness) — {why}")
+            engine = StandIn(config, secrets, exits)
+        act(
+            "Act 1 — the first `pulumi up`: every Segment object is created; the computed traits wait, because "
+            "the space has seen no Flex event yet"
+        )
+        print_waiting(engine.up())
+        act(
+            "Act 2 — a Flex interaction (simulated: the emulator's space receives the Flex events), then the "
+            "second `pulumi up`, which creates the traits"
+        )
+        control.call("POST", "seed-flex-events", {"spaceSlug": SPACE_SLUG})
+        print("▸ simulated: one call handled in Flex; the space has now seen the Flex events\n")
+        outputs = engine.up()
+        print_waiting(outputs)
+        print_outputs(outputs)
+    print_doctor(config, secrets, url)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="flex-demo",
+        description=(__doc__ or "").splitlines()[0],
+        epilog="Exit status: 0 when both acts ran, 1 when a pulumi step failed, 2 when the demo cannot run.",
     )
     parser.add_argument(
         "--engine",
@@ -182,32 +299,43 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="the real `pulumi` CLI, the SDK-level stand-in, or (auto) the CLI when it is on PATH",
     )
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--endpoint",
+        metavar="URL",
+        help="use this running emulator (`make emulator`) instead of starting one; the demo resets it first",
+    )
+    add_debug_flag(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_arguments(argv)
     use_cli = args.engine == "cli" or (args.engine == "auto" and shutil.which("pulumi") is not None)
     if use_cli and shutil.which("pulumi") is None:
         print(
             "demo: --engine cli needs `pulumi` on PATH (run `make pulumi`, or install Pulumi)",
             file=sys.stderr,
         )
-        return 2
-    with emulator(seed_flex_events=not args.without_flex_events) as url:
-        config = stack_config(url)
-        try:
-            if use_cli:
-                outputs = run_with_cli(url)
-            else:
-                why = (
-                    "as asked"
-                    if args.engine == "stand-in"
-                    else "the `pulumi` CLI is not on PATH (`make pulumi`)"
+        return EXIT_CANNOT_RUN
+    why = "as asked" if args.engine == "stand-in" else "the `pulumi` CLI is not on PATH (`make pulumi`)"
+    try:
+        with ExitStack() as exits:
+            if args.endpoint:
+                url = args.endpoint.rstrip("/")
+                Control(url).call("POST", "reset")
+                print(
+                    f"▸ the emulator at {url}, reset to its seeds (its state file keeps what the demo makes)"
                 )
-                outputs = run_with_harness(config, why)
-        except DemoError as error:
-            print(f"\ndemo: {error}", file=sys.stderr)
-            return 1
-        print_outputs(outputs)
-        print_doctor(config)
-    return 0
+            else:
+                url = exits.enter_context(emulator())
+            run_demo(url, "cli" if use_cli else "stand-in", why)
+    except DemoError as error:
+        report("\ndemo", error, debug=args.debug, err=sys.stderr)
+        return EXIT_NOT_DONE
+    except CANNOT_RUN as error:
+        report("demo", error, debug=args.debug, err=sys.stderr)
+        return EXIT_CANNOT_RUN
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ Where the config comes from:
 * by default, Pulumi's Automation API (``LocalWorkspace`` → ``select_stack`` → ``get_all_config``), which runs
   the ``pulumi`` CLI to read the stack and decrypt its secrets;
 * with ``--config-file Pulumi.dev.yaml``, that file, with the secrets from the environment:
-  ``SEGMENT_TOKEN`` (the Public API token) and ``SEGMENT_PROFILE_API_TOKEN``. Secrets are never taken from the
+  ``SEGMENT_API_TOKEN`` (the Public API token; ``SEGMENT_TOKEN`` is read too) and ``SEGMENT_PROFILE_API_TOKEN``. Secrets are never taken from the
   command line, where shell history and process lists would keep them.
 """
 
@@ -28,9 +28,11 @@ from typing import Any, Protocol, TextIO
 import yaml
 
 from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
-from segment_provider.api.errors import SegmentError
+from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
+from segment_provider.api.errors import AuthenticationError, NotFoundError, SegmentError, TransportError
 from segment_provider.api.profiles import PROFILE_TOKEN_ENV
 from segment_provider.checks import Check, all_passed, run_checks
+from segment_provider.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, add_debug_flag, report
 from segment_provider.config import (
     NAMESPACE,
     ConfigError,
@@ -41,14 +43,16 @@ from segment_provider.config import (
 )
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-TOKEN_ENV = "SEGMENT_TOKEN"
+TOKEN_ENV = API_TOKEN_ENV
+"""One name for the Public API token everywhere (the client's ``SEGMENT_API_TOKEN``)."""
+TOKEN_ENV_ALIAS = "SEGMENT_TOKEN"
+"""The name older docs gave; still read when ``SEGMENT_API_TOKEN`` is unset."""
 SECRETS_FROM_ENV = {
-    "segment:token": TOKEN_ENV,
-    f"{NAMESPACE}:profileApiToken": PROFILE_TOKEN_ENV,
+    "segment:token": (TOKEN_ENV, TOKEN_ENV_ALIAS),
+    f"{NAMESPACE}:profileApiToken": (PROFILE_TOKEN_ENV,),
 }
-EXIT_READY = 0
-EXIT_GAPS = 1
-EXIT_CANNOT_RUN = 2
+EXIT_READY = EXIT_OK
+EXIT_GAPS = EXIT_NOT_DONE
 COLUMNS = (("check", 36), ("state", 6), ("detail", 52), ("next action", 58))
 
 
@@ -158,8 +162,8 @@ class FileConfig:
                 continue
             values[full] = _engine_form(value)
         secret_keys = set()
-        for key, variable in SECRETS_FROM_ENV.items():
-            secret = self.env.get(variable, "").strip()
+        for key, variables in SECRETS_FROM_ENV.items():
+            secret = next((v for name in variables if (v := self.env.get(name, "").strip())), "")
             if secret:
                 values[key] = secret
                 secret_keys.add(key)
@@ -198,8 +202,36 @@ def with_overrides(
     return StackConfigValues(values, config.secret_keys)
 
 
-def load_program(config: StackConfigValues, stack: str, project_dir: Path) -> Program:
-    return load_program_config(config.get, config.is_secret, stack, project_dir)
+def load_program(
+    config: StackConfigValues, stack: str, project_dir: Path, *, stack_file: str | None = None
+) -> Program:
+    return load_program_config(
+        config.get, config.is_secret, stack, project_dir, keys=config.values, stack_file=stack_file
+    )
+
+
+def reach(client: SegmentClient) -> None:
+    """One request, no retries, before the checks: an API that cannot be reached, or that refuses the token,
+    stops the doctor with one line (instead of every check waiting out its retries and saying the same)."""
+    probe = SegmentClient(client.settings.model_copy(update={"max_retries": 0, "pacing_time_scale": 0}))
+    url = client.settings.base_url
+    try:
+        probe.get_workspace()
+    except TransportError:
+        raise DoctorError(
+            f"cannot reach Segment's Public API at {url}: nothing answers there. Check the address "
+            "(--endpoint, segment:endpoint or SEGMENT_API_URL; segment:region) and the network"
+        ) from None
+    except AuthenticationError:
+        raise DoctorError(
+            f"Segment's Public API at {url} refused the token (HTTP 401): set a valid Public API token in "
+            f"segment:token (or {TOKEN_ENV})"
+        ) from None
+    except NotFoundError:
+        raise DoctorError(
+            f"{url} answered 404 for the workspace: it is not the base URL of Segment's Public API. Give the "
+            "address without a path (e.g. https://api.segmentapis.com, not …/v1)"
+        ) from None
 
 
 def clients_for(program: Program, env: Mapping[str, str]) -> tuple[SegmentClient, ProfileApiClient | None]:
@@ -265,8 +297,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "is left, and the next action for each gap.",
         epilog=f"Exit status: {EXIT_READY} when every check is ok (rows in state 'manual' are reminders the API "
         f"cannot check and do not fail the run), {EXIT_GAPS} when any check is a gap or an error, "
-        f"{EXIT_CANNOT_RUN} when the doctor cannot run (invalid config, no pulumi CLI, unknown stack). "
-        f"With --config-file the secrets come from {TOKEN_ENV} and {PROFILE_TOKEN_ENV}, never from arguments.",
+        f"{EXIT_CANNOT_RUN} when the doctor cannot run (invalid config, no pulumi CLI, unknown stack, an API "
+        "that cannot be reached or refuses the token). "
+        f"With --config-file the secrets come from {TOKEN_ENV} (or its old name {TOKEN_ENV_ALIAS}) and "
+        f"{PROFILE_TOKEN_ENV}, never from arguments.",
     )
     parser.add_argument("--stack", required=True, help="the stack to check, e.g. dev or prod")
     parser.add_argument(
@@ -287,6 +321,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile-api-endpoint", help="Profile API base URL instead of the region's (e.g. the emulator)"
     )
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -310,10 +345,12 @@ def main(
             endpoint=arguments.endpoint,
             profile_api_endpoint=arguments.profile_api_endpoint,
         )
-        program = load_program(config, arguments.stack, arguments.project_dir)
+        stack_file = arguments.config_file.name if arguments.config_file else None
+        program = load_program(config, arguments.stack, arguments.project_dir, stack_file=stack_file)
         client, profiles = clients_for(program, env)
-    except (DoctorError, ConfigError, SegmentError) as error:
-        print(f"doctor: {error}", file=err)
+        reach(client)
+    except (DoctorError, ConfigError, SegmentError, yaml.YAMLError) as error:
+        report("doctor", error, debug=arguments.debug, err=err)
         return EXIT_CANNOT_RUN
     if isinstance(source, FileConfig) and source.encrypted_keys:
         print(

@@ -11,7 +11,7 @@ Secrets are never written: Segment masks credentials when reading them back, and
 of files. Each one becomes a comment in the stack file with the ``pulumi config set --secret`` command that sets
 it, and the same commands close the printed output.
 
-The token comes from ``SEGMENT_TOKEN`` (or ``SEGMENT_API_TOKEN``), never from the command line.
+The token comes from ``SEGMENT_API_TOKEN`` (or its old name ``SEGMENT_TOKEN``), never from the command line.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from segment_provider.config import (
     load_program_config,
     load_yaml,
 )
-from segment_provider.doctor import TOKEN_ENV
+from segment_provider.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
 from segment_provider.resources.schedule import Schedule
 from segment_provider.resources.space import find_profiles_source
@@ -75,7 +75,7 @@ from segment_provider.unified_profiles import (
 )
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-FALLBACK_TOKEN_ENV = "SEGMENT_API_TOKEN"
+FALLBACK_TOKEN_ENV = TOKEN_ENV_ALIAS
 PLACEHOLDER = "<value-you-supply>"
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 EXIT_WRITTEN = 0

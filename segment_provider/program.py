@@ -17,7 +17,15 @@ import pulumi
 from segment_provider.adoption import planned_changes
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
-from segment_provider.config import NAMESPACE, ConfigError, Program, load_program_config, pulumi_config_getter
+from segment_provider.config import (
+    NAMESPACE,
+    ConfigError,
+    Program,
+    load_program_config,
+    pulumi_config_getter,
+    stack_file_name,
+    unread_namespace_warnings,
+)
 from segment_provider.preflight import Preflight, PreflightError, run_preflight
 from segment_provider.resources.base import client_tuning
 from segment_provider.traits import required_schema
@@ -42,7 +50,20 @@ PREDICTIONS = [
 
 def load() -> Program:
     get, is_secret = pulumi_config_getter()
-    return load_program_config(get, is_secret, pulumi.get_stack(), PROJECT_DIR)
+    keys = all_config_keys()
+    stack_file = stack_file_name(pulumi.get_stack())
+    for warning in unread_namespace_warnings(keys, stack_file):
+        pulumi.log.warn(warning)
+    return load_program_config(
+        get, is_secret, pulumi.get_stack(), PROJECT_DIR, keys=keys, stack_file=stack_file
+    )
+
+
+def all_config_keys() -> list[str]:
+    """Every config key the engine handed the program (the SDK keeps them in its config context)."""
+    from pulumi.runtime import config as runtime_config
+
+    return sorted({*runtime_config.CONFIG.get(), *runtime_config.get_config_env()})
 
 
 def client_for(program: Program) -> SegmentClient:

@@ -30,7 +30,7 @@ def create_computed_trait(call: Call) -> Record:
         raise ApiProblem(409, f"A computed trait with key '{key}' already exists in this space")
     stamp = iso_timestamp(call.now)
     trait: Record = {
-        "id": call.store.new_id(),
+        "id": call.store.new_id(f"trait:{space['id']}:{body.name}"),
         "spaceId": space["id"],
         "name": body.name,
         "description": body.description,

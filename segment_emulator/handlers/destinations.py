@@ -21,7 +21,7 @@ def create_destination(call: Call) -> Record:
     if catalog.destination_metadata(body.metadata_id) is None:
         raise not_found("destination metadata", body.metadata_id)
     destination: Record = {
-        "id": call.store.new_id(),
+        "id": call.store.new_id(f"destination:{body.source_id}:{body.name}"),
         "name": body.name,
         "enabled": bool(body.enabled),
         "metadataId": body.metadata_id,
@@ -71,7 +71,7 @@ def create_destination_subscription(call: Call) -> Record:
     if body.model_id is not None:
         require(call.store.models, body.model_id, "Reverse ETL model")
     subscription: Record = {
-        "id": call.store.new_id(),
+        "id": call.store.new_id(f"subscription:{destination['id']}:{body.name}"),
         "name": body.name,
         "actionId": action["id"],
         "actionSlug": action["slug"],

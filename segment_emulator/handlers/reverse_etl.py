@@ -17,7 +17,7 @@ def create_reverse_etl_model(call: Call) -> Record:
     body = call.input(CreateReverseEtlModel)
     require(call.store.sources, body.source_id, "source")
     model: Record = {
-        "id": call.store.new_id(),
+        "id": call.store.new_id(f"model:{body.source_id}:{body.name}"),
         "sourceId": body.source_id,
         "name": body.name,
         "description": body.description,

@@ -19,7 +19,7 @@ def create_source(call: Call) -> Record:
     _refuse_taken_slug(call.store, body.slug)
     store = call.store
     source: Record = {
-        "id": store.new_id(),
+        "id": store.new_id(f"source:{body.slug}"),
         "slug": body.slug,
         "name": body.name if isinstance(body, CreateSourceAlpha) else None,
         "metadataId": body.metadata_id,

@@ -20,7 +20,7 @@ def create_warehouse(call: Call) -> Record:
     if body.name is not None:
         settings["name"] = body.name
     warehouse: Record = {
-        "id": store.new_id(),
+        "id": store.new_id(f"warehouse:{settings.get('name')}"),
         "metadataId": body.metadata_id,
         "workspaceId": store.workspace["id"],
         "enabled": True if body.enabled is None else body.enabled,

@@ -226,7 +226,7 @@ def test_a_setup_the_config_cannot_express_is_refused_with_the_key(
 
 def test_the_token_comes_only_from_the_environment(emulator: Emulator, tmp_path: Path) -> None:
     run = run_export(emulator, tmp_path, env={})
-    assert run.code == export.EXIT_REFUSED and "SEGMENT_TOKEN" in run.err
+    assert run.code == export.EXIT_REFUSED and "SEGMENT_API_TOKEN" in run.err
     with pytest.raises(SystemExit):
         export.parse_arguments(["--space", SPACE, "--stack", "dev", "--token", emulator.token])
 

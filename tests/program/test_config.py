@@ -287,3 +287,32 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
         load(stack, project=project)
     keys = " ".join(p.key for p in raised.value.problems)
     assert "warehouse.type" in keys and "salesforce.sourceSlug" in keys and "model.query" in keys
+
+
+def load_with_keys(stack: dict[str, Any]) -> Any:
+    wire = {k: json.dumps(v) if isinstance(v, dict | list) else v for k, v in stack.items()}
+    return load_program_config(wire.get, lambda key: key in SECRET, "dev", REPO, keys=wire)
+
+
+def test_a_misspelt_top_level_key_is_named_with_the_nearest_known_key_under_its_file() -> None:
+    stack = {**VALID_STACK}
+    stack[f"{NS}:warehous"] = stack.pop(f"{NS}:warehouse")
+    stack["segment:tokn"] = "x"
+    with pytest.raises(ConfigError) as raised:
+        load_with_keys(stack)
+    message = str(raised.value)
+    assert "  in Pulumi.dev.yaml:\n" in message
+    assert (
+        f"- {NS}:warehous: unknown key: did you mean {NS}:warehouse? Rename it in Pulumi.dev.yaml" in message
+    )
+    assert "- segment:tokn: unknown key: did you mean segment:token?" in message
+    assert f"{NS}:warehouse: required" not in message, "the misspelt key already says it"
+
+
+def test_a_key_in_a_namespace_nobody_reads_is_a_warning_naming_the_namespace_meant() -> None:
+    from segment_provider.config import unread_namespace_warnings
+
+    keys = [f"{NS}:space", "flex-unified-profile:warehouse", "snowflake:accountName", "pulumi:tags"]
+    (warning,) = unread_namespace_warnings(keys, "Pulumi.dev.yaml")
+    assert "flex-unified-profile:warehouse" in warning and "nothing in this program reads" in warning
+    assert f"did you mean {NS}:warehouse?" in warning

@@ -31,23 +31,49 @@ def run_demo(*args: str) -> str:
 def assert_shows_the_stack_and_what_is_left(out: str) -> None:
     assert "spaceId:" in out and "computedTraits:" in out
     assert "Manual steps (what Segment's API cannot do)" in out
-    doctor = out[out.index("Doctor (python -m segment_provider.doctor --stack dev)") :]
+    doctor = out[out.index("Doctor (flex-doctor --stack dev)") :]
     assert "Unify space" in doctor and "Salesforce source" in doctor and "gap" in doctor
     assert "not ready" in doctor
 
 
-def test_the_demo_under_the_stand_in_deploys_the_dev_stack_and_shows_what_is_left() -> None:
+def assert_two_acts(out: str) -> None:
+    """The first up creates no trait and says why; the simulated Flex interaction; the second up creates them."""
+    first, second = out.split("Act 2 — ", 1)
+    assert "Act 1 — the first `pulumi up`" in first
+    assert "Computed traits created: 0; waiting: 6" in first
+    assert "total_inbounds: event 'Flex - Engagement Initiated' not seen in the space yet" in first
+    assert "simulated: one call handled in Flex" in second
+    assert "Computed traits created: 6; waiting: 0" in second
+    assert "profileApiToken: [secret] (masked;" in second, "the output the README promises, masked"
+    assert "[ done] Complete one Flex interaction" in second
+
+
+def demo_summary(out: str) -> list[str]:
+    """The lines two runs must share: all but Pulumi's live progress and timings."""
+    return [
+        line
+        for line in out.splitlines()
+        if not line.startswith(("@ ", " +  ", " ~  ", "    pulumi:pulumi:Stack", "Duration:"))
+        and "(0s)" not in line
+    ]
+
+
+def test_the_demo_under_the_stand_in_plays_both_acts_the_same_way_every_run() -> None:
     out = run_demo("--engine", "stand-in")
     assert "engine: the SDK-level engine stand-in" in out
-    assert out.count("create  ") >= 12, "every Segment object of the stack is created"
+    assert out.count("create  ") >= 16, "every Segment object of the stack is created, traits in act 2"
+    assert_two_acts(out)
     assert_shows_the_stack_and_what_is_left(out)
+    assert demo_summary(run_demo("--engine", "stand-in")) == demo_summary(out), "same ids, same order"
 
 
 @pytest.mark.e2e
-def test_the_demo_runs_the_real_pulumi_up_and_shows_pulumis_own_output() -> None:
+def test_the_demo_runs_the_real_pulumi_up_twice_with_the_same_ids_every_run() -> None:
     require_pulumi_cli()
     out = run_demo()
     assert "engine: the real `pulumi` CLI v3." in out
     assert "Updating (dev)" in out, "Pulumi's own output of `pulumi up`"
-    assert "17 created" in out
+    assert "11 created" in out and "6 created" in out, "act 1 without the traits, act 2 only the traits"
+    assert_two_acts(out)
     assert_shows_the_stack_and_what_is_left(out)
+    assert demo_summary(run_demo()) == demo_summary(out), "same ids, same order"

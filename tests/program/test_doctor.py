@@ -360,7 +360,7 @@ def test_without_the_pulumi_cli_the_doctor_names_the_alternative() -> None:
     assert code == EXIT_CANNOT_RUN and out.getvalue() == ""
     message = err.getvalue()
     assert "`pulumi` CLI is not on PATH" in message
-    assert "--config-file Pulumi.dev.yaml" in message and "SEGMENT_TOKEN" in message
+    assert "--config-file Pulumi.dev.yaml" in message and "SEGMENT_API_TOKEN" in message
 
 
 def test_a_stack_pulumi_cannot_read_is_a_clear_message() -> None:
@@ -419,3 +419,32 @@ def test_help_says_what_the_exit_status_means(capsys: pytest.CaptureFixture[str]
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "do not fail the run" in text and "SEGMENT_PROFILE_API_TOKEN" in text
+
+
+def run_doctor_at(endpoint: str, token: str, tmp_path: Path) -> tuple[int, str, str, float]:
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["--stack", "dev", "--config-file", str(stack_file(tmp_path)), "--endpoint", endpoint]
+    started = time.monotonic()
+    code = main(argv, env={"SEGMENT_API_TOKEN": token}, out=out, err=err)
+    return code, out.getvalue(), err.getvalue(), time.monotonic() - started
+
+
+def test_an_unreachable_api_stops_the_doctor_at_once_with_one_line_naming_the_url(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    code, out, err, seconds = run_doctor_at(url, "some-token", tmp_path)
+    assert code == EXIT_CANNOT_RUN and out == ""
+    assert err.count("\n") == 1 and url in err and "cannot reach" in err
+    assert seconds < 5, "no retries before saying it"
+
+
+def test_a_refused_token_or_an_address_with_a_path_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
+    code, out, err, _ = run_doctor_at(emulator.url, "not-the-token", tmp_path)
+    assert code == EXIT_CANNOT_RUN and out == "" and err.count("\n") == 1
+    assert "refused the token (HTTP 401)" in err and "SEGMENT_API_TOKEN" in err
+    code, out, err, _ = run_doctor_at(f"{emulator.url}/v1", emulator.token, tmp_path)
+    assert code == EXIT_CANNOT_RUN and err.count("\n") == 1
+    assert "not the base URL" in err and "does not exist" not in err
