@@ -1,7 +1,7 @@
 """What the command-line tools share: their exit codes, one clean block per user error, and ``--debug``.
 
-Every tool (``flex-doctor``, ``flex-export``, ``flex-promote``, ``flex-demo`` and ``segment-emulator``) answers a
-mistake of its user — invalid config, a file it cannot read, an API it cannot reach or that refuses the token —
+A tool that uses it (``python -m segment_provider.doctor`` and ``python -m segment_provider.demo`` so far) answers
+a mistake of its user — invalid config, a file it cannot read, an API it cannot reach or that refuses the token —
 with one block: the tool's name, the file and key when there is one, and the fix. No Python traceback, unless
 ``--debug`` asks for it. A bug (any other exception) keeps its traceback.
 """

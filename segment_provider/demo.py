@@ -228,7 +228,7 @@ def print_outputs(outputs: Mapping[str, Any]) -> None:
 
 
 def print_doctor(config: Mapping[str, str], secrets: Mapping[str, str], url: str) -> None:
-    """What ``flex-doctor --stack dev`` says after the second ``up``."""
+    """What ``python -m segment_provider.doctor --stack dev`` says after the second ``up``."""
     from segment_provider.checks import run_checks
     from segment_provider.doctor import (
         StackConfigValues,
@@ -244,7 +244,7 @@ def print_doctor(config: Mapping[str, str], secrets: Mapping[str, str], url: str
     )
     program = load_program(values, "dev", REPO)
     checks = run_checks(program, *clients_for(program, os.environ))
-    print("\nDoctor (flex-doctor --stack dev): what is left\n")
+    print("\nDoctor (python -m segment_provider.doctor --stack dev): what is left\n")
     print(render_table(checks))
     print(f"\n{summary(checks)}")
 
@@ -289,7 +289,7 @@ def run_demo(url: str, engine_kind: str, why: str) -> None:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="flex-demo",
+        prog="python -m segment_provider.demo",
         description=(__doc__ or "").splitlines()[0],
         epilog="Exit status: 0 when both acts ran, 1 when a pulumi step failed, 2 when the demo cannot run.",
     )

@@ -31,7 +31,7 @@ def run_demo(*args: str) -> str:
 def assert_shows_the_stack_and_what_is_left(out: str) -> None:
     assert "spaceId:" in out and "computedTraits:" in out
     assert "Manual steps (what Segment's API cannot do)" in out
-    doctor = out[out.index("Doctor (flex-doctor --stack dev)") :]
+    doctor = out[out.index("Doctor (python -m segment_provider.doctor --stack dev)") :]
     assert "Unify space" in doctor and "Salesforce source" in doctor and "gap" in doctor
     assert "not ready" in doctor
 
