@@ -194,6 +194,16 @@ class CliStack:
         self.transcript += [done.stdout, done.stderr]
         return done
 
+    def commit(self) -> str:
+        """Commit the scratch project as it is (promote verifies a clean checkout); returns the commit."""
+        git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
+        for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the verified commit"]):
+            subprocess.run([*git, *args], cwd=self.project, check=True, capture_output=True)
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=self.project, check=True, capture_output=True, text=True
+        )
+        return done.stdout.strip()
+
     def init(self, stack: str, emulator: Emulator) -> None:
         """A new stack from its committed stack file, pointed at the emulator, with every secret set."""
         self.pulumi("stack", "init", stack)

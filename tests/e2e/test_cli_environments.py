@@ -7,8 +7,6 @@ nothing: the program refuses the config before any call, and prod's objects are 
 
 from __future__ import annotations
 
-import subprocess
-
 import yaml
 
 from segment_emulator import Emulator
@@ -70,9 +68,7 @@ def test_promote_refuses_a_target_that_is_the_source_stacks_space(
     cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
     cli_stack.up()
     finish_the_manual_steps(flex_emulator)
-    git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the verified commit"]):
-        subprocess.run([*git, *args], cwd=cli_stack.project, check=True, capture_output=True)
+    cli_stack.commit()
     before = segment_objects(flex_emulator)
     flex_emulator.clear_requests()
 

@@ -4,7 +4,6 @@ promises, with the emulator's request log checked after every step."""
 from __future__ import annotations
 
 import re
-import subprocess
 from typing import Any
 
 import pytest
@@ -278,12 +277,7 @@ def test_promote_verifies_dev_and_deploys_the_same_commit_to_prod(
     cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
     cli_stack.up()
     finish_the_manual_steps(flex_emulator)
-    git = ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.invalid"]
-    for args in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "the verified commit"]):
-        subprocess.run([*git, *args], cwd=cli_stack.project, check=True, capture_output=True)
-    head = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=cli_stack.project, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    head = cli_stack.commit()
     flex_emulator.clear_requests()
 
     promoted = cli_stack.python(
