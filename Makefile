@@ -13,9 +13,10 @@ export PATH := $(PULUMI_BIN):$(PATH)
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_SKIP_UPDATE_CHECK := true
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,7 +39,7 @@ check: $(STAMP)
 
 ## make demo: start the local Segment emulator and run the dev stack against it
 demo: $(STAMP)
-	$(BIN)/python -m segment_provider.demo
+	$(BIN)/flex-demo
 
 ## make e2e: only the real-engine tests; without the CLI (`make pulumi`) each fails, saying why: never green with none run
 e2e: $(STAMP)

@@ -1,5 +1,5 @@
 """Pulumi program entry point: the Flex Unified Profiles setup of one stack (`pulumi up --stack dev`)."""
 
-from segment_provider.program import run
+from flex_program.program import run
 
 run()

@@ -32,8 +32,8 @@ from benchmarks.runner import (
     stack_label,
 )
 from benchmarks.stack import ONE_TRAIT_CHANGE, REPO, write_definitions
+from flex_tools.demo import DEMO_SECRETS
 from segment_emulator import Emulator
-from segment_provider.demo import DEMO_SECRETS
 
 REAL_ENGINE = "pulumi CLI"
 COMMAND_TIMEOUT = 900

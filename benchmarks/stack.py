@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from segment_provider.demo import DEMO_SECRETS, stack_config
+from flex_tools.demo import DEMO_SECRETS, stack_config
 
 REPO = Path(__file__).resolve().parent.parent
 NAMESPACE = "flex-unified-profiles"

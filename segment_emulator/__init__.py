@@ -4,7 +4,7 @@
     with Emulator(port=0) as emu:          # emu.url, emu.token
         ...
 
-Or from a shell: ``python -m segment_emulator --port 8765``. See docs/emulator.md.
+Or from a shell: ``segment-emulator --port 8765``. See docs/emulator.md.
 """
 
 from segment_emulator.emulator import DEFAULT_TOKEN, TOKEN_ENV, Emulator

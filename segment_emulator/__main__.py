@@ -1,4 +1,4 @@
-"""``python -m segment_emulator``: serve the emulator until interrupted (Ctrl-C or SIGTERM)."""
+"""``segment-emulator``: serve the emulator until interrupted (Ctrl-C or SIGTERM)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from segment_emulator.store import StateFileError
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m segment_emulator", description="A local Segment Public API."
-    )
+    parser = argparse.ArgumentParser(prog="segment-emulator", description="A local Segment Public API.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default 8765)"

@@ -170,7 +170,7 @@ _ALL = (
         "sources",
         pagination="nested",
     ),
-    # Read-only state the doctor checks (segment_provider.checks)
+    # Read-only state the doctor checks (flex_tools.checks)
     _op(
         "getConnectionStateFromWarehouse",
         "GET",

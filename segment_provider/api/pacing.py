@@ -17,7 +17,7 @@ Operations without a documented limit are not paced (the default limit is undocu
 
 Pacing is on by default. ``SEGMENT_API_PACING=off`` (or ``ClientSettings(pacing_time_scale=0)``) switches it
 off; a number scales the windows, for an emulator that shortens Segment's minute (``SEGMENT_API_PACING=0.01``
-against ``python -m segment_emulator --time-scale 0.01``). This module does not depend on Pulumi.
+against ``segment-emulator --time-scale 0.01``). This module does not depend on Pulumi.
 """
 
 from __future__ import annotations

@@ -16,13 +16,13 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ComputedTrait as ApiTrait
 from segment_provider.api.models import TraitDefinition, TraitOptions
+from segment_provider.query_tokens import same_query
 from segment_provider.resources.base import (
     ResourceInputs,
     SegmentProvider,
     only_changed,
     resource_props,
 )
-from segment_provider.traits import same_query
 
 
 class DefinitionInputs(pydantic.BaseModel):

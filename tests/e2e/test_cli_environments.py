@@ -72,9 +72,7 @@ def test_promote_refuses_a_target_that_is_the_source_stacks_space(
     before = segment_objects(flex_emulator)
     flex_emulator.clear_requests()
 
-    promoted = cli_stack.python(
-        "segment_provider.promote", "--from-stack", "dev", "--to-stack", "prod", "--yes"
-    )
+    promoted = cli_stack.python("flex_tools.promote", "--from-stack", "dev", "--to-stack", "prod", "--yes")
 
     assert promoted.returncode == 1, promoted.stdout + promoted.stderr
     assert "promotion stopped: target space:" in promoted.stderr, promoted.stderr

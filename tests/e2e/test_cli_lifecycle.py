@@ -259,13 +259,13 @@ def test_the_doctor_reads_the_deployed_stack_through_the_automation_api(
     cli_stack.up()
     flex_emulator.clear_requests()
 
-    fresh = cli_stack.python("segment_provider.doctor", "--stack", "dev")
+    fresh = cli_stack.python("flex_tools.doctor", "--stack", "dev")
     assert fresh.returncode == 1, fresh.stdout + fresh.stderr
     assert "Salesforce" in fresh.stdout and "Traceback" not in fresh.stderr
 
     finish_the_manual_steps(flex_emulator)
     flex_emulator.clear_requests()
-    ready = cli_stack.python("segment_provider.doctor", "--stack", "dev")
+    ready = cli_stack.python("flex_tools.doctor", "--stack", "dev")
     assert ready.returncode == 0, ready.stdout + ready.stderr
     assert mutating(flex_emulator) == [], "the doctor only reads"
 
@@ -280,9 +280,7 @@ def test_promote_verifies_dev_and_deploys_the_same_commit_to_prod(
     head = cli_stack.commit()
     flex_emulator.clear_requests()
 
-    promoted = cli_stack.python(
-        "segment_provider.promote", "--from-stack", "dev", "--to-stack", "prod", "--yes"
-    )
+    promoted = cli_stack.python("flex_tools.promote", "--from-stack", "dev", "--to-stack", "prod", "--yes")
 
     assert promoted.returncode == 0, f"promote failed\n{promoted.stdout}\n{promoted.stderr}"
     assert "✘" not in promoted.stdout

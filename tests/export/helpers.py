@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
+from flex_program.config import NAMESPACE
+from flex_tools import export
 from segment_emulator import Emulator
-from segment_provider import export
-from segment_provider.config import NAMESPACE
 from tests.conftest import SESSION_PACING_ENV
 
 REPO = Path(__file__).resolve().parents[2]

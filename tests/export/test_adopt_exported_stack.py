@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
+from flex_program.config import NAMESPACE
 from segment_emulator import Emulator
 from segment_provider.api.models import ReverseEtlSchedule
-from segment_provider.config import NAMESPACE
 from tests.export.helpers import (
     MAIN,
     REPO,

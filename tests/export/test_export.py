@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flex_program.config import NAMESPACE, ConfigError, load_program_config
+from flex_program.traits import RawTrait, TraitSpec, parse_trait_config, try_from_query
+from flex_tools import export
 from segment_emulator import Emulator
-from segment_provider import export
-from segment_provider.config import NAMESPACE, ConfigError, load_program_config
-from segment_provider.traits import RawTrait, TraitSpec, parse_trait_config, try_from_query
 from tests.export.helpers import REPO, requested_secret, run_export, secret_commands, stack_values
 from tests.export.workspace import (
     APP_TRAITS,
@@ -262,7 +262,7 @@ def test_the_module_runs_as_a_command_with_the_token_from_the_environment(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     build_by_hand(emulator)
-    command = [sys.executable, "-m", "segment_provider.export", "--space", SPACE, "--stack", "dev"]
+    command = [sys.executable, "-m", "flex_tools.export", "--space", SPACE, "--stack", "dev"]
     command += ["--endpoint", emulator.url, "--out", str(tmp_path)]
     env = {**os.environ, "SEGMENT_TOKEN": emulator.token}
     env.pop("SEGMENT_API_TOKEN", None)

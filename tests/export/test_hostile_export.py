@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from flex_program.config import NAMESPACE, load_yaml
+from flex_program.safe_yaml import comment
+from flex_tools import export
 from segment_emulator import Emulator
-from segment_provider import export
 from segment_provider.api.models import TraitDefinition
-from segment_provider.config import NAMESPACE, load_yaml
-from segment_provider.safe_yaml import comment
 from tests.export.helpers import run_export
 from tests.export.workspace import SPACE, build_by_hand, client_for
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from flex_tools.demo import DEMO_SECRETS, stack_config
 from segment_emulator import Emulator
 from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.demo import DEMO_SECRETS, stack_config
 from tests.conftest import SESSION_PACING_ENV
 from tests.harness import REPO_ROOT, ProgramEngine, ProviderServer, RunResult
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import time
 
+from flex_tools.demo import DEMO_SECRETS, stack_config
 from segment_emulator import Emulator
 from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.demo import DEMO_SECRETS, stack_config
 from tests.conftest import SESSION_PACING_ENV
 from tests.harness import REPO_ROOT, ProgramEngine, ProviderServer
 

@@ -22,7 +22,7 @@ import pulumi
 import pytest
 import yaml
 
-from segment_provider.demo import DEMO_SECRETS, stack_config
+from flex_tools.demo import DEMO_SECRETS, stack_config
 from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer
 
 REPO = Path(__file__).resolve().parents[2]

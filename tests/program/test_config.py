@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from segment_provider.config import NAMESPACE, ConfigError, load_program_config
+from flex_program.config import NAMESPACE, ConfigError, load_program_config
 
 REPO = Path(__file__).resolve().parents[2]
 NS = NAMESPACE
@@ -310,7 +310,7 @@ def test_a_misspelt_top_level_key_is_named_with_the_nearest_known_key_under_its_
 
 
 def test_a_key_in_a_namespace_nobody_reads_is_a_warning_naming_the_namespace_meant() -> None:
-    from segment_provider.config import unread_namespace_warnings
+    from flex_program.config import unread_namespace_warnings
 
     keys = [f"{NS}:space", "flex-unified-profile:warehouse", "snowflake:accountName", "pulumi:tags"]
     (warning,) = unread_namespace_warnings(keys, "Pulumi.dev.yaml")

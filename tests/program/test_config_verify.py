@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from segment_provider.config import NAMESPACE, ConfigError, expected_profile_traits
+from flex_program.config import NAMESPACE, ConfigError, expected_profile_traits
 from tests.program.ready_stack import GUIDE_TRAIT_KEYS
 from tests.program.test_config import REPO, VALID_STACK, load
 

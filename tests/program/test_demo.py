@@ -1,4 +1,4 @@
-"""``make demo`` (``python -m segment_provider.demo``), the main job: it starts its own emulator, deploys the dev
+"""``make demo`` (``python -m flex_tools.demo``), the main job: it starts its own emulator, deploys the dev
 stack, and prints the outputs, the manual steps and the doctor's table: under the real ``pulumi`` CLI when it
 is on PATH, otherwise under the SDK-level engine stand-in, and it says which one ran."""
 
@@ -15,7 +15,7 @@ from tests.harness import REPO_ROOT
 
 def run_demo(*args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "segment_provider.demo", *args],
+        [sys.executable, "-m", "flex_tools.demo", *args],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -31,7 +31,7 @@ def run_demo(*args: str) -> str:
 def assert_shows_the_stack_and_what_is_left(out: str) -> None:
     assert "spaceId:" in out and "computedTraits:" in out
     assert "Manual steps (what Segment's API cannot do)" in out
-    doctor = out[out.index("Doctor (python -m segment_provider.doctor --stack dev)") :]
+    doctor = out[out.index("Doctor (flex-doctor --stack dev)") :]
     assert "Unify space" in doctor and "Salesforce source" in doctor and "gap" in doctor
     assert "not ready" in doctor
 

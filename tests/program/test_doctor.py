@@ -1,4 +1,4 @@
-"""``python -m segment_provider.doctor`` against the emulator: a fresh workspace, a deployed and finished one,
+"""``python -m flex_tools.doctor`` against the emulator: a fresh workspace, a deployed and finished one,
 one broken thing at a time, a wrong Profile API token, and the config seams (stack file, Automation API)."""
 
 from __future__ import annotations
@@ -14,11 +14,9 @@ import pytest
 import yaml
 from pulumi.automation import ConfigValue
 
-from segment_emulator import Emulator
-from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.checks import Check, run_checks
-from segment_provider.demo import DEMO_SECRETS, stack_config
-from segment_provider.doctor import (
+from flex_tools.checks import Check, run_checks
+from flex_tools.demo import DEMO_SECRETS, stack_config
+from flex_tools.doctor import (
     EXIT_CANNOT_RUN,
     EXIT_GAPS,
     EXIT_READY,
@@ -29,6 +27,8 @@ from segment_provider.doctor import (
     main,
     with_overrides,
 )
+from segment_emulator import Emulator
+from segment_provider.api import ClientSettings, SegmentClient
 from tests.conftest import SESSION_PACING_ENV
 from tests.harness import ProviderServer
 from tests.program.ready_stack import GUIDE_TRAIT_KEYS, NS, SAMPLE_USER, deploy, finish_the_manual_steps

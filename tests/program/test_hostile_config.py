@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from flex_program.config import ConfigError
 from segment_provider.api import secrets as secret_values
-from segment_provider.config import ConfigError
 from tests.program.test_config import NS, VALID_STACK, load
 
 TOKEN = "sgp_hostile_config_token_0123456789"

@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 import yaml
 
+from flex_tools.demo import DEMO_SECRETS, stack_config
 from segment_provider.api.operations import OPERATIONS
-from segment_provider.demo import DEMO_SECRETS, stack_config
 from tests.harness import ProgramEngine, ProviderServer
 from tests.program.test_snowflake import DESTINATION_KEY, RETL_KEY
 
@@ -38,8 +38,8 @@ COMMANDS = {
     "`pulumi up`": "up",
     "`pulumi destroy`": "destroy",
     "`pulumi refresh`": "refresh",
-    "`python -m segment_provider.doctor`": "doctor",
-    "`python -m segment_provider.export`": "export",
+    "`flex-doctor`": "doctor",
+    "`flex-export`": "export",
 }
 ANY_TOKEN = "any token"
 GRANT = "snowflake:index/grantPrivilegesToAccountRole:GrantPrivilegesToAccountRole"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from segment_provider.config import NAMESPACE, ConfigError, load_program_config
+from flex_program.config import NAMESPACE, ConfigError, load_program_config
 
 REPO = Path(__file__).resolve().parents[2]
 NS = NAMESPACE

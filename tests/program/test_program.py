@@ -12,7 +12,7 @@ import pulumi
 import pytest
 import yaml
 
-from segment_provider.demo import DEMO_SECRETS, stack_config
+from flex_tools.demo import DEMO_SECRETS, stack_config
 from tests.engine_stories import NEW_SALESFORCE_SLUG, REPLACING_THE_SALESFORCE_SOURCE, SPECIFIC_DAYS_SCHEDULE
 from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer, ResourceProtected
 from tests.program.ready_stack import GUIDE_TRAIT_KEYS

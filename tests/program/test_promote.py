@@ -1,4 +1,4 @@
-"""``python -m segment_provider.promote`` against the emulator, with the Pulumi side played by the engine stand-in
+"""``python -m flex_tools.promote`` against the emulator, with the Pulumi side played by the engine stand-in
 (one engine per stack, as the Automation API would drive the CLI) and git by a stand-in checkout.
 
 Each test starts from a dev stack that is deployed and ready (the doctor's checks pass) and an empty prod space.
@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from pulumi import automation as auto
 
-from segment_emulator import Emulator
-from segment_provider import promote
-from segment_provider.doctor import StackConfigValues
-from segment_provider.promote import (
+from flex_tools import promote
+from flex_tools.doctor import StackConfigValues
+from flex_tools.promote import (
     EXIT_PROMOTED,
     EXIT_STOPPED,
     TAG_COMMIT,
@@ -28,6 +27,7 @@ from segment_provider.promote import (
     PlanSummary,
     config_digest,
 )
+from segment_emulator import Emulator
 from tests.harness import REPO_ROOT, ProgramEngine, ProviderServer, RunResult
 from tests.program.ready_stack import MAIN, NS, deploy, finish_the_manual_steps, stack_engine
 

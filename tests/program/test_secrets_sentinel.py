@@ -36,9 +36,9 @@ from typing import Any
 import pulumi
 import pytest
 
+from flex_tools.demo import stack_config
 from segment_emulator import Emulator
 from segment_emulator.seeds import PERSONAS_METADATA_ID
-from segment_provider.demo import stack_config
 from tests.contract.recorder import session_recorder
 from tests.harness import (
     PROVIDER_KEY,

@@ -15,7 +15,7 @@ import pytest
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 
-from segment_provider.snowflake import (
+from flex_program.snowflake import (
     COMPONENT_TYPE,
     SEGMENT_IP_ALLOWLIST,
     SegmentSnowflake,

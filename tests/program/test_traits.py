@@ -11,7 +11,7 @@ import pydantic
 import pytest
 import yaml
 
-from segment_provider.traits import (
+from flex_program.traits import (
     GUIDE_TRAITS,
     MAX_NAME_LENGTH,
     AllOf,
@@ -745,7 +745,7 @@ def test_generated_traits_cover_every_aggregation_and_operator() -> None:
 
 
 def _conditions(condition: Condition | None) -> list[PropertyCondition]:
-    from segment_provider.traits import iter_conditions
+    from flex_program.traits import iter_conditions
 
     return list(iter_conditions(condition))
 

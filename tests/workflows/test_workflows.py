@@ -145,10 +145,7 @@ def test_promote_is_manual_bound_to_production_and_runs_the_promote_command() ->
     job = only_job("promote.yml")
     assert job["environment"] == "production"
     assert job["concurrency"] == {"group": "pulumi-stack-prod", "cancel-in-progress": False}
-    assert (
-        "python -m segment_provider.promote --from-stack dev --to-stack prod --yes"
-        in workflow_commands()["promote.yml"]
-    )
+    assert "flex-promote --from-stack dev --to-stack prod --yes" in workflow_commands()["promote.yml"]
 
 
 def test_ci_runs_the_repositorys_own_ci_script() -> None:

@@ -14,10 +14,8 @@ from typing import Any
 
 import pulumi
 
-from segment_provider.adoption import planned_changes
-from segment_provider.api import ClientSettings, SegmentClient
-from segment_provider.api.errors import SegmentError
-from segment_provider.config import (
+from flex_program.adoption import planned_changes
+from flex_program.config import (
     NAMESPACE,
     ConfigError,
     Program,
@@ -26,10 +24,12 @@ from segment_provider.config import (
     stack_file_name,
     unread_namespace_warnings,
 )
-from segment_provider.preflight import Preflight, PreflightError, run_preflight
+from flex_program.preflight import Preflight, PreflightError, run_preflight
+from flex_program.traits import required_schema
+from flex_program.unified_profiles import UnifiedProfiles
+from segment_provider.api import ClientSettings, SegmentClient
+from segment_provider.api.errors import SegmentError
 from segment_provider.resources.base import client_tuning
-from segment_provider.traits import required_schema
-from segment_provider.unified_profiles import UnifiedProfiles
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

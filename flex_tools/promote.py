@@ -1,4 +1,4 @@
-"""Promote a verified dev stack to prod: ``python -m segment_provider.promote --from-stack dev --to-stack prod``.
+"""Promote a verified dev stack to prod: ``flex-promote --from-stack dev --to-stack prod``.
 
 1. **Verify dev.** The working tree is clean; dev has no pending changes after a refresh (every Segment object of the
    stack was read back through the API and matches the program); the stack's read-only checks pass (the mapping's
@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
 
+from flex_program.config import ConfigError, Program
+from flex_program.preflight import PreflightError, find_space
+from flex_tools.checks import Check, run_checks
+from flex_tools.doctor import StackConfigValues, automation_config_values, clients_for, load_program
 from segment_provider.api.errors import SegmentError
-from segment_provider.checks import Check, run_checks
-from segment_provider.config import ConfigError, Program
-from segment_provider.doctor import StackConfigValues, automation_config_values, clients_for, load_program
-from segment_provider.preflight import PreflightError, find_space
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TAG_COMMIT = "verified-commit"
@@ -290,7 +290,7 @@ class Promotion:
             first = failed[0]
             raise PromotionStopped(
                 f"{stack} checks: {len(failed)} failed (first: {first.name}: {first.detail}). Next: "
-                f"{first.next_action or 'see `python -m segment_provider.doctor --stack ' + stack + '`'}"
+                f"{first.next_action or 'see `flex-doctor --stack ' + stack + '`'}"
             )
 
         self.source_program = program
@@ -391,7 +391,7 @@ def describe(changes: Mapping[str, int]) -> str:
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m segment_provider.promote",
+        prog="flex-promote",
         description="Verify the dev stack, record what was verified, then deploy that same commit to prod.",
     )
     parser.add_argument("--from-stack", default="dev", help="the verified stack (default: dev)")

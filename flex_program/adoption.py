@@ -4,7 +4,7 @@ A Pulumi preview of an adoption shows every object as a "create": the engine can
 an existing object over. So the program looks each object marked ``adopt`` up by its natural key, with
 read-only calls and the same lookup and comparison the providers use (``find_existing``, ``observed``), and
 warns once per field that differs from the config: exactly the fields the first ``up`` PATCHes. Nothing is
-listed when the config describes what exists, which is what ``segment_provider.export`` writes.
+listed when the config describes what exists, which is what ``flex_tools.export`` writes.
 """
 
 from __future__ import annotations
@@ -12,8 +12,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flex_program.config import Program
+from flex_program.safe_yaml import escaped
+from flex_program.unified_profiles import (
+    PROFILES_DESTINATION_SLUG,
+    SALESFORCE_CATALOG_SLUG,
+    SEND_IDENTIFY_ACTION_SLUG,
+    column_path,
+)
 from segment_provider.api import SegmentClient
-from segment_provider.config import Program
 from segment_provider.resources.base import SegmentProvider, same_value
 from segment_provider.resources.computed_trait import ComputedTraitProvider
 from segment_provider.resources.destination import DestinationProvider
@@ -21,13 +28,6 @@ from segment_provider.resources.destination_subscription import RETL_TRIGGERS, D
 from segment_provider.resources.reverse_etl_model import ReverseEtlModelProvider
 from segment_provider.resources.source import SourceProvider
 from segment_provider.resources.warehouse import WarehouseProvider
-from segment_provider.safe_yaml import escaped
-from segment_provider.unified_profiles import (
-    PROFILES_DESTINATION_SLUG,
-    SALESFORCE_CATALOG_SLUG,
-    SEND_IDENTIFY_ACTION_SLUG,
-    column_path,
-)
 
 
 class _Planner:

@@ -1,4 +1,4 @@
-"""Read-only checks of one stack's Segment setup, for ``python -m segment_provider.doctor`` and promotion.
+"""Read-only checks of one stack's Segment setup, for ``flex-doctor`` and promotion.
 
 Each check answers one question a person would otherwise click through the Segment app for, and returns a
 :class:`Check` row: ``ok``, ``gap`` (something to do or to wait for, with the next action), ``manual`` (the
@@ -17,6 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flex_program.config import NAMESPACE, Program, expected_profile_traits
+from flex_program.preflight import PreflightError, find_space, space_schema, waiting_traits
+from flex_program.traits import required_schema, trait_key
+from flex_program.unified_profiles import PROFILES_DESTINATION_SLUG, SALESFORCE_CATALOG_SLUG
 from segment_provider.api import SegmentClient
 from segment_provider.api.errors import (
     ApiError,
@@ -36,12 +40,8 @@ from segment_provider.api.models import (
     Warehouse,
 )
 from segment_provider.api.profiles import PROFILE_SPACE_KEY, PROFILE_TOKEN_KEY, ProfileApiClient
-from segment_provider.config import NAMESPACE, Program, expected_profile_traits
-from segment_provider.preflight import PreflightError, find_space, space_schema, waiting_traits
 from segment_provider.resources.base import WorkspaceLinks
 from segment_provider.resources.source import SALESFORCE_AUTHORIZED_SETTING
-from segment_provider.traits import required_schema, trait_key
-from segment_provider.unified_profiles import PROFILES_DESTINATION_SLUG, SALESFORCE_CATALOG_SLUG
 
 CheckState = Literal["ok", "gap", "manual", "error"]
 STATES: tuple[CheckState, ...] = ("ok", "gap", "manual", "error")

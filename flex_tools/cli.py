@@ -1,6 +1,6 @@
 """What the command-line tools share: their exit codes, one clean block per user error, and ``--debug``.
 
-A tool that uses it (``python -m segment_provider.doctor`` and ``python -m segment_provider.demo`` so far) answers
+A tool that uses it (``flex-doctor`` and ``flex-demo`` so far) answers
 a mistake of its user — invalid config, a file it cannot read, an API it cannot reach or that refuses the token —
 with one block: the tool's name, the file and key when there is one, and the fix. No Python traceback, unless
 ``--debug`` asks for it. A bug (any other exception) keeps its traceback.
@@ -14,8 +14,8 @@ from typing import TextIO
 
 import yaml
 
+from flex_program.config import ConfigError
 from segment_provider.api.errors import SegmentError
-from segment_provider.config import ConfigError
 
 EXIT_OK = 0
 EXIT_NOT_DONE = 1

@@ -1,4 +1,4 @@
-"""``python -m segment_provider.export --space SLUG --stack NAME``: describe a hand-built workspace as a stack.
+"""``flex-export --space SLUG --stack NAME``: describe a hand-built workspace as a stack.
 
 Reads, through the Public API and with read-only calls only, the Unify setup around one space — the space, the
 Salesforce source, the warehouse it loads into, the Reverse ETL source and model, the Segment Profiles
@@ -31,6 +31,31 @@ from typing import Any, TextIO
 import pydantic
 import yaml
 
+from flex_program.config import (
+    IDENTIFIER,
+    NAMESPACE,
+    WAREHOUSE_TYPES,
+    ConfigError,
+    load_program_config,
+    load_yaml,
+)
+from flex_program.safe_yaml import comment, dump, escaped
+from flex_program.traits import (
+    GUIDE_TRAITS,
+    RawTrait,
+    TraitDefinitionError,
+    TraitOptions,
+    parse_trait_config,
+    same_query,
+    trait_key,
+    try_from_query,
+)
+from flex_program.unified_profiles import (
+    PROFILES_DESTINATION_SLUG,
+    SALESFORCE_CATALOG_SLUG,
+    SEND_IDENTIFY_ACTION_SLUG,
+)
+from flex_tools.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import (
@@ -45,34 +70,9 @@ from segment_provider.api.models import (
     Warehouse,
 )
 from segment_provider.api.secrets import is_credential_setting
-from segment_provider.config import (
-    IDENTIFIER,
-    NAMESPACE,
-    WAREHOUSE_TYPES,
-    ConfigError,
-    load_program_config,
-    load_yaml,
-)
-from segment_provider.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
 from segment_provider.resources.schedule import Schedule
 from segment_provider.resources.space import find_profiles_source
-from segment_provider.safe_yaml import comment, dump, escaped
-from segment_provider.traits import (
-    GUIDE_TRAITS,
-    RawTrait,
-    TraitDefinitionError,
-    TraitOptions,
-    parse_trait_config,
-    same_query,
-    trait_key,
-    try_from_query,
-)
-from segment_provider.unified_profiles import (
-    PROFILES_DESTINATION_SLUG,
-    SALESFORCE_CATALOG_SLUG,
-    SEND_IDENTIFY_ACTION_SLUG,
-)
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 FALLBACK_TOKEN_ENV = TOKEN_ENV_ALIAS
@@ -827,7 +827,7 @@ def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
     ]
     header = [
         f"Stack {stack}: exported from Segment workspace '{export.workspace_slug}', space '{export.space_slug}',",
-        "by `python -m segment_provider.export`. It describes what exists; `adopt: true` makes the first",
+        "by `flex-export`. It describes what exists; `adopt: true` makes the first",
         "`pulumi up` take every object over without changing it (docs/migration.md).",
         "Secrets are NOT in this file: set each with the commands at the end before `pulumi preview`.",
         "",
@@ -850,7 +850,7 @@ def render_stack_file(export: Export, stack: str, definitions_ref: str) -> str:
 def render_definitions_file(export: Export, stack: str) -> str:
     header = [
         f"Definitions of stack {stack}: the Reverse ETL model, the Send Identify mapping and the computed traits",
-        f"of space '{export.space_slug}' as they exist in Segment (exported by `python -m segment_provider.export`).",
+        f"of space '{export.space_slug}' as they exist in Segment (exported by `flex-export`).",
         "Traits the builder can express are in builder form (docs/traits.md); others keep their query verbatim.",
         "",
     ]
@@ -956,7 +956,7 @@ def write_export(
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m segment_provider.export",
+        prog="flex-export",
         description="Describe a hand-built Unify setup as a stack (Pulumi.NAME.yaml + definitions.NAME.yaml) "
         "whose first `pulumi up` adopts every object unchanged. Read-only: nothing is written to Segment.",
         epilog=f"The token comes from {TOKEN_ENV} (or {FALLBACK_TOKEN_ENV}), never from the command line. "

@@ -16,8 +16,9 @@ from typing import Any
 
 import pulumi
 
-from segment_provider.config import Program, StackConfig
-from segment_provider.preflight import Preflight
+from flex_program.config import Program, StackConfig
+from flex_program.preflight import Preflight
+from flex_program.snowflake import SegmentSnowflake
 from segment_provider.resources import (
     RETL_TRIGGERS,
     ComputedTrait,
@@ -30,7 +31,6 @@ from segment_provider.resources import (
     Warehouse,
     WarehouseConnection,
 )
-from segment_provider.snowflake import SegmentSnowflake
 
 PROFILES_DESTINATION_SLUG = "actions-segment-profiles"
 SEND_IDENTIFY_ACTION_SLUG = "sendIdentify"

@@ -26,23 +26,15 @@ import yaml
 from pydantic import Field, SecretStr, ValidationInfo
 from pydantic.alias_generators import to_camel
 
-from segment_provider.api import secrets as secret_values
-from segment_provider.api.client import TOKEN_FIX
-from segment_provider.api.profiles import PROFILE_TOKEN_FIX
-from segment_provider.api.secrets import is_credential_setting
-from segment_provider.api.transport import endpoint_problem, token_problem
-from segment_provider.ownership import (
+from flex_program.ownership import (
     claims,
     conflicts,
     environment_of_stack,
     environment_problem,
     other_stacks,
 )
-from segment_provider.resources.base import CONFIG_KEYS as SEGMENT_CONFIG_KEYS
-from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
-from segment_provider.resources.schedule import Schedule
-from segment_provider.snowflake import SnowflakeSpec
-from segment_provider.traits import (
+from flex_program.snowflake import SnowflakeSpec
+from flex_program.traits import (
     FlexSchema,
     RawTrait,
     TraitDefinitionError,
@@ -51,6 +43,14 @@ from segment_provider.traits import (
     parse_trait_config,
     trait_key,
 )
+from segment_provider.api import secrets as secret_values
+from segment_provider.api.client import TOKEN_FIX
+from segment_provider.api.profiles import PROFILE_TOKEN_FIX
+from segment_provider.api.secrets import is_credential_setting
+from segment_provider.api.transport import endpoint_problem, token_problem
+from segment_provider.resources.base import CONFIG_KEYS as SEGMENT_CONFIG_KEYS
+from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
+from segment_provider.resources.schedule import Schedule
 
 NAMESPACE = "flex-unified-profiles"
 DEFAULT_DEFINITIONS_FILE = "definitions.yaml"
@@ -199,7 +199,7 @@ class SnowflakeConfig(_Model):
 
 
 class VerifyConfig(_Model):
-    """What ``python -m segment_provider.doctor`` (and promotion) checks on a real profile."""
+    """What ``flex-doctor`` (and promotion) checks on a real profile."""
 
     sample_user_id: str | None = Field(default=None, min_length=1, max_length=400)
     """A user_id whose profile should carry the computed traits (read through the Profile API)."""
@@ -269,7 +269,7 @@ class StackConfig(_Model):
     protect: bool
     adopt: bool = False
     """Take over every object that already exists (same natural key) instead of creating it, computed traits
-    included; the per-object ``adopt`` flags do the same for one object. ``segment_provider.export`` sets it."""
+    included; the per-object ``adopt`` flags do the same for one object. ``flex_tools.export`` sets it."""
     definitions_file: str = DEFAULT_DEFINITIONS_FILE
     region: Literal["us", "eu"] = "us"
     endpoint: str | None = None
@@ -701,7 +701,7 @@ def _with_file(problem: ConfigProblem, stack_file: str, definitions_file: str) -
 
 def _shared_with_other_stacks(stack: StackConfig, stack_name: str, project_dir: Path) -> list[ConfigProblem]:
     """Objects this stack names that another stack file of the project names too, and prod spaces (see
-    :mod:`segment_provider.ownership`)."""
+    :mod:`flex_program.ownership`)."""
     others, unreadable = other_stacks(project_dir, NAMESPACE, stack_name)
     problems = [
         ConfigProblem(
@@ -737,7 +737,7 @@ def _definitions_text(path: Path, given: str, project_dir: Path) -> tuple[str | 
     """``(text, None)`` of the definitions file, or ``(None, why it cannot be used)``.
 
     A relative ``definitionsFile`` must stay inside the project (no ``../`` out of it); an absolute one is an
-    explicit choice (``segment_provider.export`` writes one for definitions kept beside the exported stack).
+    explicit choice (``flex_tools.export`` writes one for definitions kept beside the exported stack).
     """
     fix = "point definitionsFile at a YAML file inside the project (by default definitions.yaml)"
     if not Path(given).is_absolute() and not path.resolve().is_relative_to(project_dir.resolve()):

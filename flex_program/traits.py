@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any, Literal, NamedTuple, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 import pydantic
 from pydantic import (
@@ -27,6 +27,8 @@ from pydantic import (
     ValidationInfo,
 )
 from pydantic.alias_generators import to_camel
+
+from segment_provider.query_tokens import Token, same_query, tokens
 
 # The Public API's CreateComputedTraitAlphaInput sets no maxLength on `name`; Segment's app refuses very long
 # names, so the builder stops at 255 characters (the computed-trait resource uses the same limit).
@@ -739,12 +741,12 @@ def _raw_schema(query: str) -> dict[str, set[str]]:
     schema: dict[str, set[str]] = {}
     open_events: list[tuple[int, str]] = []  # (parenthesis depth of its call chain, event name)
     depth = 0
-    tokens = _tokens(query)
-    for index, token in enumerate(tokens):
+    found = tokens(query)
+    for index, token in enumerate(found):
         depth += {"(": 1, ")": -1}.get(token.text, 0) if token.kind == "punctuation" else 0
         while open_events and open_events[-1][0] > depth:
             open_events.pop()
-        call = tokens[index : index + 3]
+        call = found[index : index + 3]
         if len(call) < 3 or token.kind != "word" or call[1].text != "(" or call[2].kind != "string":
             continue
         name = unquote(call[2].text)
@@ -759,30 +761,6 @@ def _raw_schema(query: str) -> dict[str, set[str]]:
 # ----------------------------------------------------------------------------- parsing
 
 
-class _Token(NamedTuple):
-    kind: str
-    text: str
-
-
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-    | (?P<string>'(?:[^'\\]|\\.|'')*')
-    | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
-    | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
-    | (?P<operator>!=|>=|<=|==|=|>|<)
-    | (?P<punctuation>[().,])
-    | (?P<other>.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-
-
-def _tokens(query: str) -> list[_Token]:
-    found = (_Token(m.lastgroup or "other", m.group()) for m in _TOKEN.finditer(query))
-    return [token for token in found if token.kind != "space"]
-
-
 class _Unparsable(Exception):
     """The query is outside the builder's grammar."""
 
@@ -791,20 +769,20 @@ class _Parser:
     """Recursive descent over the grammar :func:`compile_query` writes."""
 
     def __init__(self, query: str) -> None:
-        self.tokens = _tokens(query)
+        self.tokens = tokens(query)
         self.position = 0
 
-    def peek(self) -> _Token | None:
+    def peek(self) -> Token | None:
         return self.tokens[self.position] if self.position < len(self.tokens) else None
 
-    def accept(self, kind: str, text: str | None = None) -> _Token | None:
+    def accept(self, kind: str, text: str | None = None) -> Token | None:
         token = self.peek()
         if token is None or token.kind != kind or (text is not None and token.text != text):
             return None
         self.position += 1
         return token
 
-    def take(self, kind: str, text: str | None = None) -> _Token:
+    def take(self, kind: str, text: str | None = None) -> Token:
         token = self.accept(kind, text)
         if token is None:
             raise _Unparsable(f"expected {text or kind} at token {self.position}")
@@ -985,12 +963,7 @@ def try_from_query(
         window=window,
         aggregation=aggregation,
     )
-    return spec if _tokens(spec.query) == _tokens(query) else None
-
-
-def same_query(left: str, right: str) -> bool:
-    """Whether two queries differ at most in the whitespace between tokens (strings are compared verbatim)."""
-    return _tokens(left) == _tokens(right)
+    return spec if same_query(spec.query, query) else None
 
 
 # ----------------------------------------------------------------------------- config

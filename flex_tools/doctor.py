@@ -1,6 +1,6 @@
-"""``python -m segment_provider.doctor --stack dev``: is this stack's Segment setup working, and what is left?
+"""``flex-doctor --stack dev``: is this stack's Segment setup working, and what is left?
 
-Loads the stack's config, runs the read-only checks of :mod:`segment_provider.checks` and prints a table
+Loads the stack's config, runs the read-only checks of :mod:`flex_tools.checks` and prints a table
 (check, state, detail, next action). Nothing is changed in Segment.
 
 Where the config comes from:
@@ -27,13 +27,7 @@ from typing import Any, Protocol, TextIO
 
 import yaml
 
-from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
-from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
-from segment_provider.api.errors import AuthenticationError, NotFoundError, SegmentError, TransportError
-from segment_provider.api.profiles import PROFILE_TOKEN_ENV
-from segment_provider.checks import Check, all_passed, run_checks
-from segment_provider.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, add_debug_flag, report
-from segment_provider.config import (
+from flex_program.config import (
     NAMESPACE,
     ConfigError,
     Program,
@@ -41,6 +35,12 @@ from segment_provider.config import (
     load_yaml,
     yaml_problem,
 )
+from flex_tools.checks import Check, all_passed, run_checks
+from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, add_debug_flag, report
+from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
+from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
+from segment_provider.api.errors import AuthenticationError, NotFoundError, SegmentError, TransportError
+from segment_provider.api.profiles import PROFILE_TOKEN_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 TOKEN_ENV = API_TOKEN_ENV
@@ -101,7 +101,7 @@ class AutomationConfig:
             raise DoctorError(
                 "the `pulumi` CLI is not on PATH, and the Automation API needs it to read the stack's config and "
                 "decrypt its secrets. Install it (https://www.pulumi.com/docs/install/), or run "
-                f"`python -m segment_provider.doctor --stack {stack} --config-file Pulumi.{stack}.yaml` with the "
+                f"`flex-doctor --stack {stack} --config-file Pulumi.{stack}.yaml` with the "
                 f"secrets in {TOKEN_ENV} and {PROFILE_TOKEN_ENV}."
             )
         select = self._select_stack or _automation_select_stack()
@@ -292,7 +292,7 @@ def summary(checks: Sequence[Check]) -> str:
 
 def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m segment_provider.doctor",
+        prog="flex-doctor",
         description="Read-only checks of one stack's Segment setup for Flex Unified Profiles: what works, what "
         "is left, and the next action for each gap.",
         epilog=f"Exit status: {EXIT_READY} when every check is ok (rows in state 'manual' are reminders the API "

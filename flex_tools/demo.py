@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from segment_provider.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, USER_ERRORS, add_debug_flag, report
+from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, USER_ERRORS, add_debug_flag, report
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "emulator-token"
@@ -110,7 +110,7 @@ def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, 
     try:
         raw = yaml.safe_load(path.read_text())["config"]
     except yaml.YAMLError as error:
-        from segment_provider.config import yaml_problem
+        from flex_program.config import yaml_problem
 
         raise CannotRun(
             f"{path.name} is not valid YAML: {yaml_problem(error)}; fix it and run again"
@@ -228,9 +228,9 @@ def print_outputs(outputs: Mapping[str, Any]) -> None:
 
 
 def print_doctor(config: Mapping[str, str], secrets: Mapping[str, str], url: str) -> None:
-    """What ``python -m segment_provider.doctor --stack dev`` says after the second ``up``."""
-    from segment_provider.checks import run_checks
-    from segment_provider.doctor import (
+    """What ``flex-doctor --stack dev`` says after the second ``up``."""
+    from flex_tools.checks import run_checks
+    from flex_tools.doctor import (
         StackConfigValues,
         clients_for,
         load_program,
@@ -244,7 +244,7 @@ def print_doctor(config: Mapping[str, str], secrets: Mapping[str, str], url: str
     )
     program = load_program(values, "dev", REPO)
     checks = run_checks(program, *clients_for(program, os.environ))
-    print("\nDoctor (python -m segment_provider.doctor --stack dev): what is left\n")
+    print("\nDoctor (flex-doctor --stack dev): what is left\n")
     print(render_table(checks))
     print(f"\n{summary(checks)}")
 
@@ -289,7 +289,7 @@ def run_demo(url: str, engine_kind: str, why: str) -> None:
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m segment_provider.demo",
+        prog="flex-demo",
         description=(__doc__ or "").splitlines()[0],
         epilog="Exit status: 0 when both acts ran, 1 when a pulumi step failed, 2 when the demo cannot run.",
     )
