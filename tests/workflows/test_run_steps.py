@@ -7,8 +7,8 @@ repository's and environments' secrets of a GitHub run; prod's credentials are v
 
 One stand-in that is not GitHub's: a file backend cannot use a cloud KMS key, so the prod stack uses the passphrase
 too, given to the prod jobs as the cloud login step of docs/ci.md would give them the key. And the install step
-finds the packages already installed (the project's .venv, seen through a .pth file) with pip's index off, so a
-test run downloads nothing.
+finds the packages already installed (the project's .venv, seen through a .pth file), so a test run downloads only
+the pinned build backend of `pip install -e .`, once, into pip's cache.
 
 The tests that need the CLI skip, saying why, where `pulumi` (with its Python language host) is not on PATH;
 with REQUIRE_PULUMI_CLI=1, as .ci/run sets it, they fail instead (tests/conftest.py, require_pulumi_cli).
@@ -44,11 +44,12 @@ PROD_ONLY = {
     "PROD_WAREHOUSE_CREDENTIALS": json.dumps({"private_key": "prod-only-warehouse-key"}),
     "PROD_REVERSE_ETL_CREDENTIALS": json.dumps({"private_key": "prod-only-retl-key"}),
 }
-# Not GitHub's, this machine's: no plugin download (none can succeed offline), no update check, no package index.
+# Not GitHub's, this machine's: no plugin download (none can succeed offline), no update check. The package index
+# stays on for one thing only: `pip install -e .` fetches its pinned build backend (setuptools) into an isolated
+# build environment, as on GitHub; every requirement is already satisfied from the project's .venv.
 MACHINE_ENV = {
     "PULUMI_SKIP_UPDATE_CHECK": "true",
     "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-    "PIP_NO_INDEX": "1",
     "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     **SESSION_PACING_ENV,
 }
