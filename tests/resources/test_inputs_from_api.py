@@ -9,11 +9,12 @@ own cases below.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import pydantic
 import pytest
+from pulumi.dynamic import ConfigureRequest
+from pulumi.dynamic.config import Config
 
 from segment_provider.api.models import ReverseEtlSchedule
 from segment_provider.api.models import TraitOptions as ApiTraitOptions
@@ -64,10 +65,9 @@ NOT_IN_THE_ANSWER = {"DestinationSubscription": ("catalog_slug",)}
 
 
 def configured(provider: SegmentProvider[Any, Any], ctx: Context) -> SegmentProvider[Any, Any]:
-    settings = ctx.client.settings
-    provider.configure(
-        SimpleNamespace(config={"segment:token": ctx.emulator.token, "segment:endpoint": settings.endpoint})
-    )  # type: ignore[arg-type]
+    endpoint = ctx.client.settings.endpoint
+    values = {"segment:token": ctx.emulator.token, "segment:endpoint": endpoint}
+    provider.configure(ConfigureRequest(Config(values, "test")))
     return provider
 
 
@@ -91,6 +91,10 @@ def test_the_inputs_read_from_the_api_adopt_the_object_without_a_change(
     described = {**found.inputs, **{k: inputs[k] for k in NOT_IN_THE_ANSWER.get(case.kind, ())}}
     if found.secret_keys:
         described["secret_settings"] = {key: secrets[key] for key in found.secret_keys}
+    given = {key: value for key, value in inputs.items() if key not in ("secret_settings", "adopt")}
+    assert {key: described.get(key) for key in given} == given, (
+        "every input the object was made with reads back"
+    )
     case.provider().inputs_model.model_validate(described)
     emulator.clear_requests()
     adopted = driver.create("adopted", case.type_token, case.provider(), {**described, "adopt": True})
