@@ -66,6 +66,7 @@ from segment_provider.api.models import (
     Source,
     Space,
     Warehouse,
+    Workspace,
 )
 from segment_provider.resources import computed_trait as trait_kind
 from segment_provider.resources import destination as destination_kind
@@ -202,6 +203,20 @@ def export_workspace(
     return _Exporter(client, choices).run(space_slug, environment, region, endpoint)
 
 
+@dataclass(frozen=True)
+class _Found:
+    workspace: Workspace
+    space: Space
+    engage_key: str | None
+    """The write key of the space's Profiles source, when the token may read it."""
+    salesforce: Source
+    warehouse: Warehouse
+    mapping: DestinationSubscription
+    destination: Destination
+    model: ReverseEtlModel
+    retl_source: Source
+
+
 class _Exporter:
     def __init__(self, client: SegmentClient, choices: Choices) -> None:
         self.client = client
@@ -212,18 +227,54 @@ class _Exporter:
         self.secrets: list[SecretSetting] = [SecretSetting("segment:token", "Segment Public API token")]
 
     def run(self, space_slug: str, environment: str, region: str, endpoint: str | None) -> Export:
+        found = self._find(space_slug)
+        self._stack_settings(environment, region, endpoint)
+        # The walk over the kinds: each step reads its object through the kind's inputs_from_api and shapes it
+        # into the stack file or the definitions.
+        self._export_space(found.space)
+        self._export_salesforce(found.salesforce)
+        self._export_warehouse(found.warehouse, found.salesforce)
+        self._export_retl_source(found.retl_source)
+        definitions_mapping = self._export_mapping(found.mapping, found.model, found.engage_key)
+        definitions_model = self._export_model(found.model, definitions_mapping)
+        self._export_destination(found.destination)
+        self.config[f"{NAMESPACE}:snowflake"] = {"manage": False}
+        self.comments[f"{NAMESPACE}:snowflake"] = [
+            "the Snowflake side was built by hand too; see docs/snowflake.md before letting the stack manage it"
+        ]
+        definitions = {
+            "model": definitions_model,
+            "mapping": definitions_mapping,
+            "traits": self._export_traits(self.client.list_computed_traits(found.space.id)),
+        }
+        return Export(
+            workspace_slug=found.workspace.slug,
+            space_slug=found.space.slug,
+            environment=environment,
+            config=self.config,
+            comments=self.comments,
+            definitions=definitions,
+            secrets=self.secrets,
+            summary=self.summary,
+        )
+
+    def _find(self, space_slug: str) -> _Found:
+        """The objects of the setup around the space, chosen as ``self.choices`` says where there are several."""
         workspace = self.client.get_workspace()
         space = self._space(space_slug)
         sources = self.client.list_sources()
         profiles_source = find_profiles_source(sources, space)
         engage_key = profiles_source.write_keys[0] if profiles_source and profiles_source.write_keys else None
-
         salesforce = self._salesforce(sources)
         warehouse = self._warehouse(salesforce)
         mapping, destination = self._mapping(engage_key, space)
         model = self.client.get_reverse_etl_model(str(mapping.model_id))
         retl_source = self._retl_source(sources, model, destination, warehouse)
+        return _Found(
+            workspace, space, engage_key, salesforce, warehouse, mapping, destination, model, retl_source
+        )
 
+    def _stack_settings(self, environment: str, region: str, endpoint: str | None) -> None:
         self.config["segment:region"] = region
         if endpoint:
             self.config["segment:endpoint"] = endpoint
@@ -238,40 +289,6 @@ class _Exporter:
             "every object below already exists: the first `pulumi up` takes them over unchanged. Remove this",
             "line after that up (once `pulumi preview` reports no changes), then manage the stack normally.",
         ]
-        self.config[f"{NAMESPACE}:space"] = {"slug": space_kind.inputs_from_api(space).inputs["slug"]}
-        self.summary["Unify space"].exported = 1
-        if self.summary["Unify space"].found > 1:
-            others = self.summary["Unify space"].found - 1
-            self.summary["Unify space"].notes.append(
-                f"{others} other space(s) left out (one space per stack)"
-            )
-
-        self._export_salesforce(salesforce)
-        self._export_warehouse(warehouse, salesforce)
-        self._export_retl_source(retl_source)
-        definitions_mapping = self._export_mapping(mapping, model, engage_key)
-        definitions_model = self._export_model(model, definitions_mapping)
-        self._export_destination(destination)
-        self.config[f"{NAMESPACE}:snowflake"] = {"manage": False}
-        self.comments[f"{NAMESPACE}:snowflake"] = [
-            "the Snowflake side was built by hand too; see docs/snowflake.md before letting the stack manage it"
-        ]
-
-        definitions = {
-            "model": definitions_model,
-            "mapping": definitions_mapping,
-            "traits": self._export_traits(self.client.list_computed_traits(space.id)),
-        }
-        return Export(
-            workspace_slug=workspace.slug,
-            space_slug=space.slug,
-            environment=environment,
-            config=self.config,
-            comments=self.comments,
-            definitions=definitions,
-            secrets=self.secrets,
-            summary=self.summary,
-        )
 
     # ------------------------------------------------------------------------------------- finding objects
 
@@ -407,6 +424,13 @@ class _Exporter:
         return source
 
     # ------------------------------------------------------------------------------------ writing config
+
+    def _export_space(self, space: Space) -> None:
+        summary = self.summary["Unify space"]
+        self.config[f"{NAMESPACE}:space"] = {"slug": space_kind.inputs_from_api(space).inputs["slug"]}
+        summary.exported = 1
+        if summary.found > 1:
+            summary.notes.append(f"{summary.found - 1} other space(s) left out (one space per stack)")
 
     def _export_salesforce(self, source: Source) -> None:
         summary = self.summary["Salesforce source"]
