@@ -909,8 +909,12 @@ class Written:
     definitions_file: Path
 
 
-def output_paths(out_dir: Path, stack: str) -> Written:
-    return Written(out_dir / f"Pulumi.{stack}.yaml", out_dir / f"definitions.{stack}.yaml")
+def output_paths(out_dir: Path, stack: str, project_dir: Path | None = None) -> Written:
+    """The two files of ``stack`` in ``out_dir``; with ``project_dir``, refused when outside that project."""
+    paths = Written(out_dir / f"Pulumi.{stack}.yaml", out_dir / f"definitions.{stack}.yaml")
+    if project_dir is not None:
+        definitions_reference(paths.definitions_file, project_dir)
+    return paths
 
 
 def definitions_reference(definitions_file: Path, project_dir: Path) -> str:

@@ -78,7 +78,8 @@ def path_column(value: Any) -> str | None:
 
 def schedule_from_api(remote: ReverseEtlSchedule) -> Schedule:
     """The ``schedule`` input of a schedule Segment returned; raises ``pydantic.ValidationError`` when the
-    program would refuse it (an interval Segment itself no longer accepts, an unknown strategy …)."""
+    input would be refused (an interval outside Segment's documented bounds, a config that does not fit its
+    strategy)."""
     return Schedule(strategy=remote.strategy, config=remote.config or None)
 
 

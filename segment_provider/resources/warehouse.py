@@ -158,11 +158,12 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
         self.client.delete_warehouse(id_)
 
     def observed(self, remote: ApiWarehouse, desired: Mapping[str, Any]) -> dict[str, Any]:
+        found = inputs_from_api(remote).inputs
         return {
-            "catalog_slug": remote.metadata.slug,
+            "catalog_slug": found["catalog_slug"],
             # A name Segment does not echo is not drift: the warehouse was found by id (or its connection).
             "name": remote.name if remote.name is not None else desired.get("name"),
-            "enabled": remote.enabled,
+            "enabled": found["enabled"],
             "settings": configured_subset(remote.settings, desired),
         }
 

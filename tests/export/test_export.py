@@ -329,3 +329,11 @@ def test_a_warehouse_segment_shows_no_name_for_is_exported_under_its_catalog_nam
     config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
     assert config[f"{NAMESPACE}:warehouse"]["name"] == "Snowflake warehouse"
     assert "shows no name" in run.out + run.err
+
+
+def test_output_paths_refuse_a_folder_outside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    inside = export.output_paths(project / "exports", "dev", project)
+    assert inside.definitions_file == project / "exports" / "definitions.dev.yaml"
+    with pytest.raises(export.ExportError, match="definitionsFile"):
+        export.output_paths(tmp_path / "elsewhere", "dev", project)
