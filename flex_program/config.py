@@ -737,7 +737,7 @@ def _definitions_text(path: Path, given: str, project_dir: Path) -> tuple[str | 
     """``(text, None)`` of the definitions file, or ``(None, why it cannot be used)``.
 
     A relative ``definitionsFile`` must stay inside the project (no ``../`` out of it); an absolute one is an
-    explicit choice (``flex_tools.export`` writes one for definitions kept beside the exported stack).
+    explicit choice (``flex_tools.export`` always writes a relative one).
     """
     fix = "point definitionsFile at a YAML file inside the project (by default definitions.yaml)"
     if not Path(given).is_absolute() and not path.resolve().is_relative_to(project_dir.resolve()):

@@ -31,16 +31,12 @@ from segment_provider.resources import (
     Warehouse,
     WarehouseConnection,
 )
+from segment_provider.resources.destination_subscription import column_path
 
 PROFILES_DESTINATION_SLUG = "actions-segment-profiles"
 SEND_IDENTIFY_ACTION_SLUG = "sendIdentify"
 SALESFORCE_CATALOG_SLUG = "salesforce"
 COMPONENT_TYPE = "flex-unified-profiles:index:UnifiedProfiles"
-
-
-def column_path(column: str) -> dict[str, str]:
-    """A mapping value that reads one column of the model's row."""
-    return {"@path": f"$.properties.{column}"}
 
 
 def secret_dict(values: dict[str, Any]) -> pulumi.Output[dict[str, Any]] | None:

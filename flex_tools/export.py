@@ -59,19 +59,23 @@ from flex_tools.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import (
-    WAREHOUSE_NAME_SETTING,
     ComputedTrait,
     Destination,
     DestinationSubscription,
-    IntegrationOption,
     ReverseEtlModel,
     Source,
     Space,
     Warehouse,
+    Workspace,
 )
-from segment_provider.api.secrets import is_credential_setting
-from segment_provider.resources.destination_subscription import RETL_TRIGGERS, same_trigger
-from segment_provider.resources.schedule import Schedule
+from segment_provider.resources import computed_trait as trait_kind
+from segment_provider.resources import destination as destination_kind
+from segment_provider.resources import destination_subscription as subscription_kind
+from segment_provider.resources import reverse_etl_model as model_kind
+from segment_provider.resources import source as source_kind
+from segment_provider.resources import space as space_kind
+from segment_provider.resources import warehouse as warehouse_kind
+from segment_provider.resources.base import catalog_defaults
 from segment_provider.resources.space import find_profiles_source
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -86,10 +90,6 @@ EXIT_REFUSED = 1
 RETL_SOURCE_TYPES = (*WAREHOUSE_TYPES, "databricks")
 SALESFORCE_ENVIRONMENTS = ("production", "sandbox")
 SALESFORCE_ENVIRONMENT_SETTING = "salesforce-environment"
-# A setting is treated as a credential when the catalog calls it a password, its key looks like one, or Segment
-# returned it masked. Either way its value is never written.
-MASK_CHARACTER = "•"
-COLUMN_PATH = re.compile(r"^\$\.properties\.(?P<column>[A-Za-z_][A-Za-z0-9_$]*)$")
 TABLE_QUERY = re.compile(
     r"^SELECT (?P<columns>[A-Za-z_][A-Za-z0-9_$]*(?:, [A-Za-z_][A-Za-z0-9_$]*)*) "
     r"FROM (?P<table>[A-Za-z_][A-Za-z0-9_$]*(?:\.[A-Za-z_][A-Za-z0-9_$]*){0,2})$"
@@ -203,6 +203,20 @@ def export_workspace(
     return _Exporter(client, choices).run(space_slug, environment, region, endpoint)
 
 
+@dataclass(frozen=True)
+class _Found:
+    workspace: Workspace
+    space: Space
+    engage_key: str | None
+    """The write key of the space's Profiles source, when the token may read it."""
+    salesforce: Source
+    warehouse: Warehouse
+    mapping: DestinationSubscription
+    destination: Destination
+    model: ReverseEtlModel
+    retl_source: Source
+
+
 class _Exporter:
     def __init__(self, client: SegmentClient, choices: Choices) -> None:
         self.client = client
@@ -213,18 +227,54 @@ class _Exporter:
         self.secrets: list[SecretSetting] = [SecretSetting("segment:token", "Segment Public API token")]
 
     def run(self, space_slug: str, environment: str, region: str, endpoint: str | None) -> Export:
+        found = self._find(space_slug)
+        self._stack_settings(environment, region, endpoint)
+        # The walk over the kinds: each step reads its object through the kind's inputs_from_api and shapes it
+        # into the stack file or the definitions.
+        self._export_space(found.space)
+        self._export_salesforce(found.salesforce)
+        self._export_warehouse(found.warehouse, found.salesforce)
+        self._export_retl_source(found.retl_source)
+        definitions_mapping = self._export_mapping(found.mapping, found.model, found.engage_key)
+        definitions_model = self._export_model(found.model, definitions_mapping)
+        self._export_destination(found.destination)
+        self.config[f"{NAMESPACE}:snowflake"] = {"manage": False}
+        self.comments[f"{NAMESPACE}:snowflake"] = [
+            "the Snowflake side was built by hand too; see docs/snowflake.md before letting the stack manage it"
+        ]
+        definitions = {
+            "model": definitions_model,
+            "mapping": definitions_mapping,
+            "traits": self._export_traits(self.client.list_computed_traits(found.space.id)),
+        }
+        return Export(
+            workspace_slug=found.workspace.slug,
+            space_slug=found.space.slug,
+            environment=environment,
+            config=self.config,
+            comments=self.comments,
+            definitions=definitions,
+            secrets=self.secrets,
+            summary=self.summary,
+        )
+
+    def _find(self, space_slug: str) -> _Found:
+        """The objects of the setup around the space, chosen as ``self.choices`` says where there are several."""
         workspace = self.client.get_workspace()
         space = self._space(space_slug)
         sources = self.client.list_sources()
         profiles_source = find_profiles_source(sources, space)
         engage_key = profiles_source.write_keys[0] if profiles_source and profiles_source.write_keys else None
-
         salesforce = self._salesforce(sources)
         warehouse = self._warehouse(salesforce)
         mapping, destination = self._mapping(engage_key, space)
         model = self.client.get_reverse_etl_model(str(mapping.model_id))
         retl_source = self._retl_source(sources, model, destination, warehouse)
+        return _Found(
+            workspace, space, engage_key, salesforce, warehouse, mapping, destination, model, retl_source
+        )
 
+    def _stack_settings(self, environment: str, region: str, endpoint: str | None) -> None:
         self.config["segment:region"] = region
         if endpoint:
             self.config["segment:endpoint"] = endpoint
@@ -239,40 +289,6 @@ class _Exporter:
             "every object below already exists: the first `pulumi up` takes them over unchanged. Remove this",
             "line after that up (once `pulumi preview` reports no changes), then manage the stack normally.",
         ]
-        self.config[f"{NAMESPACE}:space"] = {"slug": space.slug}
-        self.summary["Unify space"].exported = 1
-        if self.summary["Unify space"].found > 1:
-            others = self.summary["Unify space"].found - 1
-            self.summary["Unify space"].notes.append(
-                f"{others} other space(s) left out (one space per stack)"
-            )
-
-        self._export_salesforce(salesforce)
-        self._export_warehouse(warehouse, salesforce)
-        self._export_retl_source(retl_source)
-        definitions_mapping = self._export_mapping(mapping, model, engage_key)
-        definitions_model = self._export_model(model, definitions_mapping)
-        self._export_destination(destination)
-        self.config[f"{NAMESPACE}:snowflake"] = {"manage": False}
-        self.comments[f"{NAMESPACE}:snowflake"] = [
-            "the Snowflake side was built by hand too; see docs/snowflake.md before letting the stack manage it"
-        ]
-
-        definitions = {
-            "model": definitions_model,
-            "mapping": definitions_mapping,
-            "traits": self._export_traits(self.client.list_computed_traits(space.id)),
-        }
-        return Export(
-            workspace_slug=workspace.slug,
-            space_slug=space.slug,
-            environment=environment,
-            config=self.config,
-            comments=self.comments,
-            definitions=definitions,
-            secrets=self.secrets,
-            summary=self.summary,
-        )
 
     # ------------------------------------------------------------------------------------- finding objects
 
@@ -409,16 +425,23 @@ class _Exporter:
 
     # ------------------------------------------------------------------------------------ writing config
 
+    def _export_space(self, space: Space) -> None:
+        summary = self.summary["Unify space"]
+        self.config[f"{NAMESPACE}:space"] = {"slug": space_kind.inputs_from_api(space).inputs["slug"]}
+        summary.exported = 1
+        if summary.found > 1:
+            summary.notes.append(f"{summary.found - 1} other space(s) left out (one space per stack)")
+
     def _export_salesforce(self, source: Source) -> None:
         summary = self.summary["Salesforce source"]
-        settings = source.settings or {}
-        environment = settings.get(SALESFORCE_ENVIRONMENT_SETTING)
+        found = source_kind.inputs_from_api(source).inputs
+        environment = found["settings"].get(SALESFORCE_ENVIRONMENT_SETTING)
         if environment is None:
             # The resource reads a setting the source does not store as the catalog's default, so only a
             # catalog without one makes this a change.
-            environment = self._catalog_default(
-                self.client.catalog.source_by_slug(SALESFORCE_CATALOG_SLUG).options,
-                SALESFORCE_ENVIRONMENT_SETTING,
+            options = self.client.catalog.source_by_slug(SALESFORCE_CATALOG_SLUG).options
+            environment = catalog_defaults(options, [SALESFORCE_ENVIRONMENT_SETTING]).get(
+                SALESFORCE_ENVIRONMENT_SETTING
             )
             if environment is None:
                 summary.gaps.append(
@@ -438,12 +461,11 @@ class _Exporter:
                 )
             )
             environment = "production"
-        config: dict[str, Any] = {"sourceSlug": source.slug}
-        if source.name:
-            config["name"] = source.name
-        config["environment"] = environment
-        config["enabled"] = source.enabled
-        self.config[f"{NAMESPACE}:salesforce"] = config
+        self.config[f"{NAMESPACE}:salesforce"] = {
+            **_slug_and_name(found),
+            "environment": environment,
+            "enabled": found["enabled"],
+        }
         summary.exported = 1
         others = summary.found - 1
         if others:
@@ -456,25 +478,28 @@ class _Exporter:
                 f"warehouse {warehouse.id} is {warehouse.metadata.slug}; the program supports "
                 f"{', '.join(WAREHOUSE_TYPES)}."
             )
-        name = warehouse.name
-        if not name:
+        options = self.client.catalog.warehouse_by_slug(warehouse.metadata.slug).options
+        found = warehouse_kind.inputs_from_api(warehouse, options)
+        name = found.inputs["name"]
+        if name is None:
             # Segment's answer need not carry the name: the program then finds the warehouse by its connection.
             name = f"{warehouse.metadata.name} warehouse"
             summary.notes.append(
                 f"warehouse {warehouse.id} shows no name: exported as '{name}', found by its connection settings"
             )
-        options = self.client.catalog.warehouse_by_slug(warehouse.metadata.slug).options
-        plain, secret = self._split_settings(warehouse.settings, options, drop={WAREHOUSE_NAME_SETTING})
         self.config[f"{NAMESPACE}:warehouse"] = {
-            "type": warehouse.metadata.slug,
+            "type": found.inputs["catalog_slug"],
             "name": name,
-            "enabled": warehouse.enabled,
-            "settings": plain,
+            "enabled": found.inputs["enabled"],
+            "settings": found.inputs["settings"],
         }
-        summary.secrets = self._credentials("warehouseCredentials", secret, "the warehouse destination")
-        self._warehouse_secret_comment("warehouse", "warehouseCredentials", secret)
+        summary.secrets = self._credentials(
+            "warehouseCredentials", found.secret_keys, "the warehouse destination"
+        )
+        self._secret_comment("warehouse", "warehouseCredentials", found.secret_keys)
         summary.exported = 1
 
+        # The connection has no config of its own: the program connects the two sources it manages.
         connection = self.summary["Warehouse connection"]
         connected = self.client.list_connected_sources(warehouse.id)
         connection.found = len(connected)
@@ -488,15 +513,16 @@ class _Exporter:
     def _export_retl_source(self, source: Source) -> None:
         summary = self.summary["Reverse ETL source"]
         options = self.client.catalog.source_by_slug(source.metadata.slug).options
-        plain, secret = self._split_settings(source.settings or {}, options)
-        config: dict[str, Any] = {"sourceSlug": source.slug}
-        if source.name:
-            config["name"] = source.name
-        config["enabled"] = source.enabled
-        config["settings"] = plain
-        self.config[f"{NAMESPACE}:reverseEtl"] = config
-        summary.secrets = self._credentials("reverseEtlCredentials", secret, "the Reverse ETL source")
-        self._warehouse_secret_comment("reverseEtl", "reverseEtlCredentials", secret)
+        found = source_kind.inputs_from_api(source, options)
+        self.config[f"{NAMESPACE}:reverseEtl"] = {
+            **_slug_and_name(found.inputs),
+            "enabled": found.inputs["enabled"],
+            "settings": found.inputs["settings"],
+        }
+        summary.secrets = self._credentials(
+            "reverseEtlCredentials", found.secret_keys, "the Reverse ETL source"
+        )
+        self._secret_comment("reverseEtl", "reverseEtlCredentials", found.secret_keys)
         summary.exported = 1
 
     def _export_model(self, model: ReverseEtlModel, mapping: Mapping[str, Any]) -> dict[str, Any]:
@@ -507,21 +533,23 @@ class _Exporter:
             summary.notes.append(
                 f"{summary.found - 1} other model(s) on the same source stay as they are, unmanaged"
             )
+        found = model_kind.inputs_from_api(model).inputs
         definition: dict[str, Any] = {
-            "name": model.name,
-            "description": model.description,
-            "enabled": model.enabled,
+            "name": found["name"],
+            "description": found["description"],
+            "enabled": found["enabled"],
         }
         # Table + columns only when the program writes back exactly this query; anything else stays raw SQL.
-        match = TABLE_QUERY.match(model.query)
+        query, identifier = found["query"], found["query_identifier_column"]
+        match = TABLE_QUERY.match(query)
         columns = match["columns"].split(", ") if match else []
         selected = {c.upper() for c in columns}
-        used = {mapping["userIdColumn"], model.query_identifier_column, *mapping["traits"].values()}
+        used = {mapping["userIdColumn"], identifier, *mapping["traits"].values()}
         if match and len(selected) == len(columns) and {c.upper() for c in used} <= selected:
             definition.update(table=match["table"], columns=columns)
         else:
-            definition["query"] = model.query
-        definition["identifierColumn"] = model.query_identifier_column
+            definition["query"] = query
+        definition["identifierColumn"] = identifier
         return definition
 
     def _export_mapping(
@@ -534,9 +562,8 @@ class _Exporter:
             summary.notes.append(
                 f"{others} other Send Identify mapping(s) left out (another space or no model)"
             )
-        trigger = next(
-            (key for key, text in RETL_TRIGGERS.items() if same_trigger(mapping.trigger, text)), None
-        )
+        found = subscription_kind.inputs_from_api(mapping, secret_fields=[ENGAGE_SPACE_SETTING])
+        trigger = subscription_kind.trigger_name(found.inputs["trigger"])
         if trigger is None:
             summary.gaps.append(
                 Gap(
@@ -547,9 +574,13 @@ class _Exporter:
                 )
             )
             trigger = "added_or_updated"
-        definition: dict[str, Any] = {"name": mapping.name, "enabled": mapping.enabled, "trigger": trigger}
-        settings = mapping.settings
-        user_id = _column_of(settings.get("user_id"))
+        definition: dict[str, Any] = {
+            "name": found.inputs["name"],
+            "enabled": found.inputs["enabled"],
+            "trigger": trigger,
+        }
+        settings = found.inputs["settings"]
+        user_id = subscription_kind.path_column(settings.get("user_id"))
         if user_id is None:
             summary.gaps.append(
                 Gap(
@@ -561,7 +592,7 @@ class _Exporter:
         definition["userIdColumn"] = user_id or model.query_identifier_column
         traits: dict[str, str] = {}
         for trait, value in (settings.get("traits") or {}).items():
-            column = _column_of(value)
+            column = subscription_kind.path_column(value)
             if column is None:
                 summary.gaps.append(
                     Gap(
@@ -573,14 +604,14 @@ class _Exporter:
                 continue
             traits[trait] = column
         definition["traits"] = traits
-        extra = sorted(set(settings) - {*MAPPING_SETTINGS, ENGAGE_SPACE_SETTING})
+        extra = sorted({*settings, *found.secret_keys} - {*MAPPING_SETTINGS, ENGAGE_SPACE_SETTING})
         if extra:
             summary.notes.append(
                 f"its settings {', '.join(extra)} stay as they are: the program maps only user_id and traits "
                 "and sends every other setting back unchanged"
             )
         self.config[f"{NAMESPACE}:schedule"] = self._schedule(mapping)
-        written_key = settings.get(ENGAGE_SPACE_SETTING)
+        written_key = mapping.settings.get(ENGAGE_SPACE_SETTING)
         if written_key is not None and written_key != engage_key:
             secret = SecretSetting(
                 f"{NAMESPACE}:engageSpaceWriteKey",
@@ -602,7 +633,7 @@ class _Exporter:
             )
             return {"strategy": "MANUAL"}
         try:
-            schedule = Schedule(strategy=remote.strategy, config=remote.config or None)
+            schedule = subscription_kind.schedule_from_api(remote)
         except pydantic.ValidationError as error:
             reason = _first_problem(error)
             summary.gaps.append(
@@ -613,20 +644,20 @@ class _Exporter:
 
     def _export_destination(self, destination: Destination) -> None:
         summary = self.summary["Segment Profiles destination"]
-        if not destination.name:
+        found = destination_kind.inputs_from_api(destination)
+        if found.inputs["name"] is None:
             raise ExportError(
                 f"Segment Profiles destination {destination.id} has no name, and the program finds it by name: "
                 "name it in the Segment app and export again."
             )
         self.config[f"{NAMESPACE}:profiles"] = {
-            "destinationName": destination.name,
-            "enabled": destination.enabled,
+            "destinationName": found.inputs["name"],
+            "enabled": found.inputs["enabled"],
         }
         summary.exported = 1
-        if destination.settings:
-            summary.notes.append(
-                f"its settings ({', '.join(sorted(destination.settings))}) stay as they are, unmanaged"
-            )
+        kept = sorted({*found.inputs["settings"], *found.secret_keys})
+        if kept:
+            summary.notes.append(f"its settings ({', '.join(kept)}) stay as they are, unmanaged")
 
     def _export_traits(self, traits: list[ComputedTrait]) -> dict[str, Any]:
         summary = self.summary["Computed traits"]
@@ -672,21 +703,23 @@ class _Exporter:
 
     def _trait_config(self, trait: ComputedTrait) -> dict[str, Any] | None:
         summary = self.summary["Computed traits"]
-        if trait.definition is None:
+        found = trait_kind.inputs_from_api(trait).inputs
+        definition = found["definition"]
+        if definition is None:
             summary.gaps.append(
                 Gap(f"trait '{trait.name}'", "Segment returned no definition", "left out: not managed")
             )
             return None
-        options = _trait_options(trait)
-        fields: dict[str, Any] = {
-            "description": trait.description,
-            "enabled": trait.enabled,
-            "entity": trait.definition.type,
-            "options": options,
-        }
         try:
-            spec = try_from_query(trait.definition.query, trait.name, **fields)
-            config = (spec or RawTrait(name=trait.name, query=trait.definition.query, **fields)).to_config()
+            options = found["options"]
+            fields: dict[str, Any] = {
+                "description": found["description"],
+                "enabled": found["enabled"],
+                "entity": definition["type"],
+                "options": TraitOptions(**options) if options is not None else None,
+            }
+            spec = try_from_query(definition["query"], found["name"], **fields)
+            config = (spec or RawTrait(name=found["name"], query=definition["query"], **fields)).to_config()
             parse_trait_config("trait", config)  # what the program will do with it
         except (pydantic.ValidationError, TraitDefinitionError) as error:
             reason = str(error) if isinstance(error, TraitDefinitionError) else _first_problem(error)
@@ -696,59 +729,22 @@ class _Exporter:
 
     # --------------------------------------------------------------------------------------- secrets
 
-    def _split_settings(
-        self, settings: Mapping[str, Any], options: Iterable[IntegrationOption], drop: set[str] | None = None
-    ) -> tuple[dict[str, Any], list[str]]:
-        option_types = {o.name: o.type for o in options}
-        plain: dict[str, Any] = {}
-        secret: list[str] = []
-        for key, value in sorted(settings.items()):
-            if drop and key in drop:
-                continue
-            masked = isinstance(value, str) and value.startswith(MASK_CHARACTER)
-            if is_credential_setting(key, option_types.get(key)) or masked:
-                secret.append(key)
-            else:
-                plain[key] = value
-        return plain, secret
-
-    def _credentials(self, config_key: str, keys: list[str], what: str) -> list[str]:
+    def _credentials(self, config_key: str, keys: Sequence[str], what: str) -> list[str]:
         secrets = [SecretSetting(f"{NAMESPACE}:{config_key}", f"{key} of {what}", nested=key) for key in keys]
         self.secrets.extend(secrets)
         return [secret.key for secret in secrets]
 
-    def _warehouse_secret_comment(self, section: str, config_key: str, keys: list[str]) -> None:
+    def _secret_comment(self, section: str, config_key: str, keys: Sequence[str]) -> None:
         if keys:
             self.comments[f"{NAMESPACE}:{section}"] = [
                 f"secret {config_key} ({', '.join(keys)}): not written here; set with the commands at the end"
             ]
 
-    @staticmethod
-    def _catalog_default(options: Iterable[IntegrationOption], name: str) -> Any:
-        return next((o.default_value for o in options if o.name == name), None)
 
-
-def _column_of(value: Any) -> str | None:
-    """The model column a mapping value reads, when it is exactly ``{"@path": "$.properties.<column>"}``."""
-    if not isinstance(value, Mapping) or set(value) != {"@path"} or not isinstance(value["@path"], str):
-        return None
-    match = COLUMN_PATH.match(value["@path"])
-    return match["column"] if match else None
-
-
-def _trait_options(trait: ComputedTrait) -> TraitOptions | None:
-    remote = trait.options
-    if remote is None:
-        return None
-    days = remote.backfill_duration_days
-    values = {
-        "include_historical_data": remote.include_historical_data,
-        "include_anonymous_users": remote.include_anonymous_users,
-        "backfill_duration_days": int(days) if days is not None and float(days).is_integer() else None,
-    }
-    if all(v is None for v in values.values()):
-        return None
-    return TraitOptions(**values)
+def _slug_and_name(source: Mapping[str, Any]) -> dict[str, Any]:
+    """``sourceSlug`` and, when Segment gave the source one, ``name`` of a source's config section."""
+    named = {"name": source["name"]} if source["name"] is not None else {}
+    return {"sourceSlug": source["slug"], **named}
 
 
 def _first_problem(error: pydantic.ValidationError) -> str:
@@ -790,7 +786,7 @@ def check_export(export: Export, stack: str) -> None:
     with tempfile.TemporaryDirectory(prefix="export-check-") as scratch:
         definitions = Path(scratch) / f"definitions.{stack}.yaml"
         definitions.write_text(render_definitions_file(export, stack))
-        values[f"{NAMESPACE}:definitionsFile"] = str(definitions)
+        values[f"{NAMESPACE}:definitionsFile"] = definitions.name
 
         def get(key: str) -> Any:
             value = values.get(key)
@@ -913,16 +909,25 @@ class Written:
     definitions_file: Path
 
 
-def output_paths(out_dir: Path, stack: str) -> Written:
-    return Written(out_dir / f"Pulumi.{stack}.yaml", out_dir / f"definitions.{stack}.yaml")
+def output_paths(out_dir: Path, stack: str, project_dir: Path | None = None) -> Written:
+    """The two files of ``stack`` in ``out_dir``; with ``project_dir``, refused when outside that project."""
+    paths = Written(out_dir / f"Pulumi.{stack}.yaml", out_dir / f"definitions.{stack}.yaml")
+    if project_dir is not None:
+        definitions_reference(paths.definitions_file, project_dir)
+    return paths
 
 
 def definitions_reference(definitions_file: Path, project_dir: Path) -> str:
-    """``definitionsFile`` as the program resolves it: relative to the project when inside it."""
+    """``definitionsFile`` as the program reads it: a path relative to the project, which must hold the file."""
     try:
         return definitions_file.resolve().relative_to(project_dir.resolve()).as_posix()
     except ValueError:
-        return str(definitions_file.resolve())
+        raise ExportError(
+            f"--out {definitions_file.parent} is outside the project directory {project_dir}, where the "
+            f"program could not read {definitions_file.name} (it reads definitionsFile only inside the project, "
+            "and Pulumi reads a stack file only beside Pulumi.yaml): nothing was written. Leave out --out to "
+            "write into the project, or give a folder inside it."
+        ) from None
 
 
 def refuse_to_overwrite(paths: Written, force: bool) -> None:
@@ -938,9 +943,9 @@ def write_export(
     export: Export, stack: str, out_dir: Path, *, project_dir: Path = PROJECT_DIR, force: bool = False
 ) -> Written:
     paths = output_paths(out_dir, stack)
+    reference = definitions_reference(paths.definitions_file, project_dir)
     refuse_to_overwrite(paths, force)
     out_dir.mkdir(parents=True, exist_ok=True)
-    reference = definitions_reference(paths.definitions_file, project_dir)
     definitions = render_definitions_file(export, stack)
     stack_text = render_stack_file(export, stack, reference)
     _loads_back(definitions, export.definitions, paths.definitions_file)

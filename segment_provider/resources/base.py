@@ -38,6 +38,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import pulumi
@@ -63,8 +64,8 @@ from segment_provider.api.errors import (
     OutcomeUnknownError,
     mask,
 )
+from segment_provider.api.models import IntegrationOption, Workspace
 from segment_provider.api.models import Source as ApiSource
-from segment_provider.api.models import Workspace
 from segment_provider.resources import provider_errors
 from segment_provider.resources.provider_errors import UserError
 
@@ -170,6 +171,55 @@ def configured_subset(
     remote_settings = {**(defaults or {}), **(remote_settings or {})}
     wanted = desired.get("settings") or {}
     return {k: remote_settings[k] for k in wanted if k in remote_settings}
+
+
+MASK_CHARACTER = "•"
+"""Segment returns a stored credential masked: its value starts with this character."""
+
+
+@dataclass(frozen=True)
+class FoundInputs:
+    """An object as Segment returned it, written as its kind's resource inputs (``Source(**inputs)`` …).
+
+    Credentials are never among them: Segment masks them when reading back. ``secret_keys`` names each setting
+    that belongs in ``secret_settings``, whose value only the user can supply.
+    """
+
+    inputs: dict[str, Any]
+    secret_keys: tuple[str, ...] = ()
+
+
+def split_settings(
+    settings: Mapping[str, Any] | None,
+    options: Iterable[IntegrationOption] = (),
+    *,
+    drop: Iterable[str] = (),
+    secret: Iterable[str] = (),
+) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """``(plain settings, credential keys)`` of settings read from Segment, sorted by key; ``drop`` is left out.
+
+    A setting is a credential when the catalog calls it a password, its key looks like one, it is in ``secret``,
+    or Segment returned it masked; its value is left out either way.
+    """
+    option_types = {o.name: o.type for o in options}
+    dropped, named_secret = set(drop), set(secret)
+    plain: dict[str, Any] = {}
+    credentials: list[str] = []
+    for key, value in sorted((settings or {}).items()):
+        if key in dropped:
+            continue
+        masked = isinstance(value, str) and value.startswith(MASK_CHARACTER)
+        if key in named_secret or masked or secret_values.is_credential_setting(key, option_types.get(key)):
+            credentials.append(key)
+        else:
+            plain[key] = value
+    return plain, tuple(credentials)
+
+
+def catalog_defaults(options: Iterable[IntegrationOption], names: Iterable[str]) -> dict[str, Any]:
+    """The catalog's default values of the settings ``names`` (those without a default are left out)."""
+    wanted = set(names)
+    return {o.name: o.default_value for o in options if o.name in wanted and o.default_value is not None}
 
 
 def settings_keeping_unmanaged(

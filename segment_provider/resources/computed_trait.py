@@ -18,6 +18,7 @@ from segment_provider.api.models import ComputedTrait as ApiTrait
 from segment_provider.api.models import TraitDefinition, TraitOptions
 from segment_provider.query_tokens import same_query
 from segment_provider.resources.base import (
+    FoundInputs,
     ResourceInputs,
     SegmentProvider,
     only_changed,
@@ -47,6 +48,38 @@ class ComputedTraitInputs(ResourceInputs):
     enabled: bool = True
     definition: DefinitionInputs
     options: OptionsInputs | None = None
+
+
+def options_from_api(remote: TraitOptions | None) -> dict[str, Any] | None:
+    """The ``options`` input of options Segment returned, None when it returned none.
+
+    The wire carries ``backfillDurationDays`` as a number; a whole one becomes the input's integer, any other
+    cannot be asked for and is left out.
+    """
+    if remote is None:
+        return None
+    days = remote.backfill_duration_days
+    values = {
+        "include_historical_data": remote.include_historical_data,
+        "include_anonymous_users": remote.include_anonymous_users,
+        "backfill_duration_days": int(days) if days is not None and float(days).is_integer() else None,
+    }
+    given = {key: value for key, value in values.items() if value is not None}
+    return given or None
+
+
+def inputs_from_api(remote: ApiTrait) -> FoundInputs:
+    """The trait as ``ComputedTrait`` inputs (``definition`` None when Segment returned none)."""
+    definition = remote.definition
+    inputs = {
+        "space_id": remote.space_id,
+        "name": remote.name,
+        "description": remote.description,
+        "enabled": remote.enabled,
+        "definition": {"type": definition.type, "query": definition.query} if definition else None,
+        "options": options_from_api(remote.options),
+    }
+    return FoundInputs(inputs)
 
 
 def split_trait_id(id_: str) -> tuple[str, str]:
@@ -106,17 +139,16 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
         self.client.delete_computed_trait(space_id, trait_id)
 
     def observed(self, remote: ApiTrait, desired: Mapping[str, Any]) -> dict[str, Any]:
-        definition = remote.definition
-        query = definition.query if definition else None
+        found = inputs_from_api(remote).inputs
+        definition = found["definition"]
         wanted = (desired.get("definition") or {}).get("query")
-        if query is not None and isinstance(wanted, str) and same_query(query, wanted):
-            query = wanted  # only the spacing differs (the app and the builder space queries differently)
+        if definition is not None and isinstance(wanted, str) and same_query(definition["query"], wanted):
+            # Only the spacing differs (the app and the builder space queries differently).
+            definition = {**definition, "query": wanted}
         return {
-            "space_id": remote.space_id,
-            "name": remote.name,
+            **found,
             "description": remote.description if desired.get("description") is not None else None,
-            "enabled": remote.enabled,
-            "definition": {"type": definition.type, "query": query} if definition else None,
+            "definition": definition,
             # Options are fixed at creation and Segment may adjust them (it can force includeHistoricalData on);
             # what was asked for stays the reference.
             "options": desired.get("options"),

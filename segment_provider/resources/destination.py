@@ -6,7 +6,7 @@ source, so a ``source_id`` change replaces it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
@@ -14,7 +14,9 @@ import pydantic
 from pulumi.dynamic import Resource
 
 from segment_provider.api.models import Destination as ApiDestination
+from segment_provider.api.models import IntegrationOption
 from segment_provider.resources.base import (
+    FoundInputs,
     ResourceInputs,
     SegmentProvider,
     SettingsInputs,
@@ -22,8 +24,27 @@ from segment_provider.resources.base import (
     only_changed,
     resource_props,
     settings_keeping_unmanaged,
+    split_settings,
     with_secret_outputs,
 )
+
+
+def inputs_from_api(remote: ApiDestination, options: Iterable[IntegrationOption] = ()) -> FoundInputs:
+    """The destination as ``Destination`` inputs; ``options`` (its catalog entry's) tell the credentials."""
+    settings, secret_keys = split_settings(remote.settings, options)
+    inputs = {
+        "source_id": remote.source_id,
+        "catalog_slug": remote.metadata.slug,
+        "name": remote.name or None,
+        "enabled": remote.enabled,
+        "settings": settings,
+    }
+    return FoundInputs(inputs, secret_keys)
+
+
+def activation_inputs_from_api(remote: ApiDestination) -> FoundInputs:
+    """Whether the destination is on, as ``DestinationActivation`` inputs."""
+    return FoundInputs({"destination_id": remote.id, "enabled": remote.enabled})
 
 
 class DestinationInputs(SettingsInputs):
@@ -81,11 +102,12 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
         self.client.delete_destination(id_)
 
     def observed(self, remote: ApiDestination, desired: Mapping[str, Any]) -> dict[str, Any]:
+        found = inputs_from_api(remote).inputs
         return {
-            "source_id": remote.source_id,
-            "catalog_slug": remote.metadata.slug,
+            "source_id": found["source_id"],
+            "catalog_slug": found["catalog_slug"],
             "name": remote.name,
-            "enabled": remote.enabled if desired.get("enabled") is not None else None,
+            "enabled": found["enabled"] if desired.get("enabled") is not None else None,
             "settings": configured_subset(remote.settings, desired),
         }
 
@@ -178,7 +200,7 @@ class DestinationActivationProvider(SegmentProvider[DestinationActivationInputs,
         self.client.update_destination(id_, enabled=False)
 
     def observed(self, remote: ApiDestination, desired: Mapping[str, Any]) -> dict[str, Any]:
-        return {"destination_id": remote.id, "enabled": remote.enabled}
+        return activation_inputs_from_api(remote).inputs
 
     def resource_id(self, remote: ApiDestination) -> str:
         return remote.id

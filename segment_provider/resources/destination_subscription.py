@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
@@ -20,6 +20,7 @@ from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import DestinationSubscription as ApiSubscription
 from segment_provider.api.models import ReverseEtlSchedule
 from segment_provider.resources.base import (
+    FoundInputs,
     ResourceError,
     SegmentProvider,
     SettingsInputs,
@@ -27,6 +28,7 @@ from segment_provider.resources.base import (
     only_changed,
     resource_props,
     settings_keeping_unmanaged,
+    split_settings,
     with_secret_outputs,
 )
 from segment_provider.resources.schedule import Schedule, duration_minutes
@@ -51,8 +53,61 @@ def same_trigger(left: str, right: str) -> bool:
     return _TRIGGER_TOKEN.findall(left) == _TRIGGER_TOKEN.findall(right)
 
 
+def trigger_name(trigger: str) -> str | None:
+    """The ``RETL_TRIGGERS`` key of a trigger Segment returned, or None when it is none of the app's four."""
+    return next((key for key, text in RETL_TRIGGERS.items() if same_trigger(trigger, text)), None)
+
+
+# A Reverse ETL mapping reads a model column as ``{"@path": "$.properties.<column>"}``: the row is the event's
+# properties.
+_COLUMN_PATH = re.compile(r"^\$\.properties\.(?P<column>[A-Za-z_][A-Za-z0-9_$]*)$")
+
+
+def column_path(column: str) -> dict[str, str]:
+    """A mapping value that reads one column of the model's row."""
+    return {"@path": f"$.properties.{column}"}
+
+
+def path_column(value: Any) -> str | None:
+    """The model column a mapping value reads, when it is exactly ``column_path(column)``; else None."""
+    if not isinstance(value, Mapping) or set(value) != {"@path"} or not isinstance(value["@path"], str):
+        return None
+    match = _COLUMN_PATH.match(value["@path"])
+    return match["column"] if match else None
+
+
+def schedule_from_api(remote: ReverseEtlSchedule) -> Schedule:
+    """The ``schedule`` input of a schedule Segment returned; raises ``pydantic.ValidationError`` when the
+    input would be refused (an interval outside Segment's documented bounds, a config that does not fit its
+    strategy)."""
+    return Schedule(strategy=remote.strategy, config=remote.config or None)
+
+
+def inputs_from_api(remote: ApiSubscription, secret_fields: Iterable[str] = ()) -> FoundInputs:
+    """The mapping as ``DestinationSubscription`` inputs, its settings and schedule as Segment holds them.
+
+    ``secret_fields`` are fields the action takes a credential in (Segment Profiles' ``engage_space`` takes a
+    write key): they go to ``secret_keys`` like any field whose name says credential.
+    """
+    settings, secret_keys = split_settings(remote.settings, secret=secret_fields)
+    schedule = remote.reverse_etl_schedule
+    inputs = {
+        "destination_id": remote.destination_id,
+        "action_slug": remote.action_slug,
+        "name": remote.name,
+        "trigger": remote.trigger,
+        "enabled": remote.enabled,
+        "settings": settings,
+        "model_id": remote.model_id,
+        "schedule": None
+        if schedule is None
+        else {"strategy": schedule.strategy.upper(), "config": schedule.config or None},
+    }
+    return FoundInputs(inputs, secret_keys)
+
+
 def _observed_schedule(
-    remote: ReverseEtlSchedule | None, desired: Mapping[str, Any] | None
+    remote: Mapping[str, Any] | None, desired: Mapping[str, Any] | None
 ) -> dict[str, Any] | None:
     """The remote schedule; an interval spelled differently but of the same length reads as the desired one.
 
@@ -60,7 +115,7 @@ def _observed_schedule(
     """
     if remote is None:
         return None
-    schedule: dict[str, Any] = {"strategy": remote.strategy.upper(), "config": remote.config or None}
+    schedule = dict(remote)
     wanted = (desired or {}).get("config") or {}
     interval, wanted_interval = (schedule["config"] or {}).get("interval"), wanted.get("interval")
     if schedule["strategy"] == "PERIODIC" and isinstance(interval, str) and isinstance(wanted_interval, str):
@@ -181,15 +236,12 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
     def observed(self, remote: ApiSubscription, desired: Mapping[str, Any]) -> dict[str, Any]:
         wanted_trigger = desired.get("trigger")
         same = isinstance(wanted_trigger, str) and same_trigger(remote.trigger, wanted_trigger)
+        found = inputs_from_api(remote).inputs
         return {
-            "destination_id": remote.destination_id,
-            "action_slug": remote.action_slug,
-            "name": remote.name,
+            **found,
             "trigger": wanted_trigger if same else remote.trigger,
-            "enabled": remote.enabled,
             "settings": configured_subset(remote.settings, desired),
-            "model_id": remote.model_id,
-            "schedule": _observed_schedule(remote.reverse_etl_schedule, desired.get("schedule")),
+            "schedule": _observed_schedule(found["schedule"], desired.get("schedule")),
         }
 
     def resource_id(self, remote: ApiSubscription) -> str:

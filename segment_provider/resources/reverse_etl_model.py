@@ -15,6 +15,7 @@ from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ReverseEtlModel as ApiModel
 from segment_provider.resources.base import (
+    FoundInputs,
     ResourceInputs,
     SegmentProvider,
     only_changed,
@@ -59,6 +60,19 @@ def single_statement_problem(sql: str) -> str | None:
     if len(separators) == 1 and not sql[separators[0] + 1 :].strip():
         return "remove the trailing ';': Segment wraps the query in a CTE, so it must be a single statement"
     return "the query holds several statements: a Reverse ETL model must be exactly one SELECT statement"
+
+
+def inputs_from_api(remote: ApiModel) -> FoundInputs:
+    """The model as ``ReverseEtlModel`` inputs."""
+    inputs = {
+        "source_id": remote.source_id,
+        "name": remote.name,
+        "description": remote.description,
+        "enabled": remote.enabled,
+        "query": remote.query,
+        "query_identifier_column": remote.query_identifier_column,
+    }
+    return FoundInputs(inputs)
 
 
 class ReverseEtlModelInputs(ResourceInputs):
@@ -121,14 +135,7 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
         self.client.delete_reverse_etl_model(id_)
 
     def observed(self, remote: ApiModel, desired: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "source_id": remote.source_id,
-            "name": remote.name,
-            "description": remote.description,
-            "enabled": remote.enabled,
-            "query": remote.query,
-            "query_identifier_column": remote.query_identifier_column,
-        }
+        return inputs_from_api(remote).inputs
 
     def resource_id(self, remote: ApiModel) -> str:
         return remote.id

@@ -8,7 +8,7 @@ deleting the old one first because two sources cannot share a slug.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
@@ -16,17 +16,20 @@ import pydantic
 from pulumi.dynamic import Resource
 
 from segment_provider.api.errors import SegmentError, ValidationError
-from segment_provider.api.models import Label
+from segment_provider.api.models import IntegrationOption, Label
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.resources.base import (
     ENVIRONMENT_LABEL,
+    FoundInputs,
     ResourceError,
     SegmentProvider,
     SettingsInputs,
+    catalog_defaults,
     configured_subset,
     only_changed,
     resource_props,
     settings_keeping_unmanaged,
+    split_settings,
     with_secret_outputs,
 )
 
@@ -48,6 +51,20 @@ class SourceInputs(SettingsInputs):
 def environment_label(source: ApiSource) -> str | None:
     """The value of the source's environment label (``dev``, ``prod``), None when it has none."""
     return next((x.value for x in source.labels if x.key == ENVIRONMENT_LABEL), None)
+
+
+def inputs_from_api(remote: ApiSource, options: Iterable[IntegrationOption] = ()) -> FoundInputs:
+    """The source as ``Source`` inputs; ``options`` (its catalog entry's) tell which settings are credentials."""
+    settings, secret_keys = split_settings(remote.settings, options)
+    inputs = {
+        "slug": remote.slug,
+        "catalog_slug": remote.metadata.slug,
+        "name": remote.name or None,
+        "enabled": remote.enabled,
+        "environment": environment_label(remote),
+        "settings": settings,
+    }
+    return FoundInputs(inputs, secret_keys)
 
 
 class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
@@ -151,12 +168,13 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
         self.client.delete_source(id_)
 
     def observed(self, remote: ApiSource, desired: Mapping[str, Any]) -> dict[str, Any]:
+        found = inputs_from_api(remote).inputs
         return {
-            "slug": remote.slug,
-            "catalog_slug": remote.metadata.slug,
+            "slug": found["slug"],
+            "catalog_slug": found["catalog_slug"],
             "name": remote.name if desired.get("name") is not None else None,
-            "enabled": remote.enabled,
-            "environment": environment_label(remote) if desired.get("environment") else None,
+            "enabled": found["enabled"],
+            "environment": found["environment"] if desired.get("environment") else None,
             # Only keys the configuration sets: Segment adds its own (e.g. after OAuth).
             "settings": configured_subset(
                 remote.settings, desired, self._defaults_of_missing(remote, desired)
@@ -168,8 +186,7 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
         missing = set(desired.get("settings") or {}) - set(remote.settings or {})
         if not missing:
             return {}
-        options = self.client.catalog.source_by_slug(remote.metadata.slug).options
-        return {o.name: o.default_value for o in options if o.name in missing and o.default_value is not None}
+        return catalog_defaults(self.client.catalog.source_by_slug(remote.metadata.slug).options, missing)
 
     def resource_id(self, remote: ApiSource) -> str:
         return remote.id

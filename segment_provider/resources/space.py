@@ -18,6 +18,7 @@ from pulumi.dynamic import Resource
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Space as ApiSpace
 from segment_provider.resources.base import (
+    FoundInputs,
     ResourceError,
     ResourceInputs,
     SegmentProvider,
@@ -52,6 +53,11 @@ def find_profiles_source(sources: Iterable[ApiSource], space: ApiSpace) -> ApiSo
         s for s in candidates if space.name in (s.name or "")
     ]
     return found[0] if len(found) == 1 else None
+
+
+def inputs_from_api(remote: ApiSpace) -> FoundInputs:
+    """The space as ``UnifySpace`` inputs."""
+    return FoundInputs({"slug": remote.slug, "name": remote.name})
 
 
 class UnifySpaceInputs(ResourceInputs):
@@ -106,10 +112,8 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
         )
 
     def observed(self, remote: ApiSpace, desired: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            "slug": remote.slug if desired.get("slug") else None,
-            "name": remote.name if desired.get("name") else None,
-        }
+        found = inputs_from_api(remote).inputs
+        return {key: found[key] if desired.get(key) else None for key in ("slug", "name")}
 
     def resource_id(self, remote: ApiSpace) -> str:
         return remote.id

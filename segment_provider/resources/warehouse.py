@@ -9,23 +9,25 @@ was last applied, never with what the API shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
-from segment_provider.api.models import WAREHOUSE_NAME_SETTING
+from segment_provider.api.models import WAREHOUSE_NAME_SETTING, IntegrationOption
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Warehouse as ApiWarehouse
 from segment_provider.resources.base import (
+    FoundInputs,
     ResourceError,
     SegmentProvider,
     SettingsInputs,
     configured_subset,
     resource_props,
     settings_keeping_unmanaged,
+    split_settings,
     with_secret_outputs,
 )
 
@@ -47,6 +49,21 @@ def connection_identity(catalog_slug: str, settings: Mapping[str, Any]) -> tuple
     if not keys or any(v is None or v == "" for v in values):
         return None
     return tuple(str(v).strip().casefold() for v in values)
+
+
+def inputs_from_api(remote: ApiWarehouse, options: Iterable[IntegrationOption] = ()) -> FoundInputs:
+    """The warehouse as ``Warehouse`` inputs; ``name`` is None when Segment's answer carries none.
+
+    The name Segment keeps in the settings (``WAREHOUSE_NAME_SETTING``) is the ``name`` input, not a setting.
+    """
+    settings, secret_keys = split_settings(remote.settings, options, drop={WAREHOUSE_NAME_SETTING})
+    inputs = {
+        "catalog_slug": remote.metadata.slug,
+        "name": remote.name or None,
+        "enabled": remote.enabled,
+        "settings": settings,
+    }
+    return FoundInputs(inputs, secret_keys)
 
 
 class WarehouseInputs(SettingsInputs):
@@ -141,11 +158,12 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
         self.client.delete_warehouse(id_)
 
     def observed(self, remote: ApiWarehouse, desired: Mapping[str, Any]) -> dict[str, Any]:
+        found = inputs_from_api(remote).inputs
         return {
-            "catalog_slug": remote.metadata.slug,
+            "catalog_slug": found["catalog_slug"],
             # A name Segment does not echo is not drift: the warehouse was found by id (or its connection).
             "name": remote.name if remote.name is not None else desired.get("name"),
-            "enabled": remote.enabled,
+            "enabled": found["enabled"],
             "settings": configured_subset(remote.settings, desired),
         }
 

@@ -13,7 +13,7 @@ import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
-from segment_provider.resources.base import ResourceInputs, SegmentProvider, resource_props
+from segment_provider.resources.base import FoundInputs, ResourceInputs, SegmentProvider, resource_props
 
 
 class WarehouseConnectionInputs(ResourceInputs):
@@ -24,6 +24,11 @@ class WarehouseConnectionInputs(ResourceInputs):
 class Connection(pydantic.BaseModel):
     warehouse_id: str
     source_id: str
+
+
+def inputs_from_api(remote: Connection) -> FoundInputs:
+    """The link as ``WarehouseConnection`` inputs."""
+    return FoundInputs(remote.model_dump())
 
 
 def split_connection_id(id_: str) -> Connection:
@@ -65,7 +70,7 @@ class WarehouseConnectionProvider(SegmentProvider[WarehouseConnectionInputs, Con
         self.client.disconnect_source_from_warehouse(link.warehouse_id, link.source_id)
 
     def observed(self, remote: Connection, desired: Mapping[str, Any]) -> dict[str, Any]:
-        return {"warehouse_id": remote.warehouse_id, "source_id": remote.source_id}
+        return inputs_from_api(remote).inputs
 
     def resource_id(self, remote: Connection) -> str:
         return f"{remote.warehouse_id}:{remote.source_id}"

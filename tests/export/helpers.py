@@ -43,6 +43,8 @@ def run_export(
         "--out",
         str(out_dir),
     ]
+    # The files go into the project the stack belongs to: here, the folder they are written to.
+    kwargs.setdefault("project_dir", out_dir)
     code = export.main(
         [*argv, *args],
         env={"SEGMENT_TOKEN": emulator.token, **SESSION_PACING_ENV} if env is None else env,
@@ -78,6 +80,11 @@ def requested_secret(command: str) -> tuple[str, str | None]:
 def stack_values(stack_file: Path) -> dict[str, str]:
     """A stack file's config as the engine hands it to the program (structured values as JSON text)."""
     raw = yaml.safe_load(stack_file.read_text())["config"]
+    # The program under test runs from this repository; the stack's project is the folder it was written to, and
+    # its definitionsFile is relative to that folder.
+    definitions = f"{NAMESPACE}:definitionsFile"
+    if definitions in raw and not Path(raw[definitions]).is_absolute():
+        raw[definitions] = str(stack_file.parent / raw[definitions])
     return {
         key: json.dumps(value)
         if isinstance(value, dict | list)

@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def test_the_export_only_reads_and_writes_the_stack_and_its_definitions(
     assert config[f"{NAMESPACE}:warehouse"]["name"] == "Acme Snowflake"
     assert "private_key" not in config[f"{NAMESPACE}:warehouse"]["settings"]
     assert config[f"{NAMESPACE}:schedule"] == {"strategy": "PERIODIC", "config": {"interval": "15m"}}
-    assert config[f"{NAMESPACE}:definitionsFile"] == str((tmp_path / "definitions.dev.yaml").resolve())
+    assert config[f"{NAMESPACE}:definitionsFile"] == "definitions.dev.yaml"
     definitions = yaml.safe_load((tmp_path / "definitions.dev.yaml").read_text())
     assert definitions["mapping"] == {
         "name": "Send Identify",
@@ -262,18 +263,38 @@ def test_the_module_runs_as_a_command_with_the_token_from_the_environment(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     build_by_hand(emulator)
-    command = [sys.executable, "-m", "flex_tools.export", "--space", SPACE, "--stack", "dev"]
-    command += ["--endpoint", emulator.url, "--out", str(tmp_path)]
-    env = {**os.environ, "SEGMENT_TOKEN": emulator.token}
-    env.pop("SEGMENT_API_TOKEN", None)
-    done = subprocess.run(
-        command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    # The command's project is this repository: it writes only inside it, here into a folder removed afterwards.
+    with tempfile.TemporaryDirectory(prefix=".export-test-", dir=REPO) as inside:
+        out = Path(inside)
+        command = [sys.executable, "-m", "flex_tools.export", "--space", SPACE, "--stack", "dev"]
+        command += ["--endpoint", emulator.url, "--out", str(out)]
+        env = {**os.environ, "SEGMENT_TOKEN": emulator.token}
+        env.pop("SEGMENT_API_TOKEN", None)
+        done = subprocess.run(
+            command, cwd=REPO, env=env, capture_output=True, text=True, timeout=120, check=False
+        )
 
-    assert done.returncode == 0, done.stderr
-    assert "Computed traits" in done.stdout
-    assert (tmp_path / "Pulumi.dev.yaml").exists()
-    assert emulator.token not in done.stdout + done.stderr
+        assert done.returncode == 0, done.stderr
+        assert "Computed traits" in done.stdout
+        assert (out / "Pulumi.dev.yaml").exists()
+        assert emulator.token not in done.stdout + done.stderr
+        config = yaml.safe_load((out / "Pulumi.dev.yaml").read_text())["config"]
+        assert config[f"{NAMESPACE}:definitionsFile"] == f"{out.name}/definitions.dev.yaml"
+
+
+def test_an_output_folder_outside_the_project_is_refused_and_nothing_is_written(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir()
+    build_by_hand(emulator)
+
+    run = run_export(emulator, elsewhere, project_dir=project)
+
+    assert run.code == export.EXIT_REFUSED
+    assert run.err.count("\n") == 1, run.err  # one line, no traceback
+    assert "--out" in run.err and "definitionsFile" in run.err and str(project) in run.err
+    assert not elsewhere.exists() and list(project.iterdir()) == []
 
 
 @pytest.mark.parametrize(("raw", "adopt"), [(None, False), ("true", True), ("false", False)])
@@ -308,3 +329,11 @@ def test_a_warehouse_segment_shows_no_name_for_is_exported_under_its_catalog_nam
     config = yaml.safe_load((tmp_path / "Pulumi.dev.yaml").read_text())["config"]
     assert config[f"{NAMESPACE}:warehouse"]["name"] == "Snowflake warehouse"
     assert "shows no name" in run.out + run.err
+
+
+def test_output_paths_refuse_a_folder_outside_the_project(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    inside = export.output_paths(project / "exports", "dev", project)
+    assert inside.definitions_file == project / "exports" / "definitions.dev.yaml"
+    with pytest.raises(export.ExportError, match="definitionsFile"):
+        export.output_paths(tmp_path / "elsewhere", "dev", project)
