@@ -109,7 +109,8 @@ class LocalGit:
         except (OSError, subprocess.CalledProcessError) as error:
             raise PromotionStopped(
                 f"git {' '.join(args)} failed in {self.repo}: promotion deploys a committed state, so run it "
-                "from a git checkout of this project"
+                "from a git checkout of this project",
+                EXIT_CANNOT_RUN,
             ) from error
         return done.stdout
 
