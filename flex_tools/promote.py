@@ -161,7 +161,14 @@ class AutomationStackOps:
         self.out.write(f"    {line}\n")
 
     def config(self, stack: str) -> StackConfigValues:
-        return automation_config_values(self._stack(stack).get_all_config())
+        selected = self._stack(stack)
+        try:
+            return automation_config_values(selected.get_all_config())
+        except self._auto.errors.CommandError as error:  # e.g. a YAML error in the stack file
+            raise PromotionStopped(
+                f"pulumi cannot read the config of stack '{stack}': {pulumi_error(error)}; fix Pulumi.{stack}.yaml",
+                EXIT_CANNOT_RUN,
+            ) from error
 
     def _summary(self, result: Any) -> PlanSummary:
         summary = (
@@ -196,6 +203,13 @@ class AutomationStackOps:
 
     def outputs(self, stack: str) -> Mapping[str, Any]:
         return {key: output.value for key, output in self._stack(stack).outputs().items()}
+
+
+def pulumi_error(error: BaseException) -> str:
+    """The CLI's own ``error: …`` line out of a CommandError's text (which also holds the command and its output)."""
+    lines = [line.strip().removeprefix("stderr:").strip() for line in str(error).splitlines()]
+    said = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return said[0] if said else first_line(error)
 
 
 def first_line(error: BaseException) -> str:

@@ -3,6 +3,7 @@ adds the Python traceback. Run as a user runs them: the scripts ``pip install -e
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 
 from flex_tools.cli import EXIT_CANNOT_RUN
 from segment_emulator import Emulator
+from tests.conftest import require_pulumi_cli
 from tests.tools.user_errors import REPO, TRACEBACK, Ran, closing_port, run_script
 
 
@@ -110,6 +112,39 @@ def test_promote_outside_a_git_checkout_or_without_the_cli_cannot_run(tmp_path: 
         "flex-promote", "--project-dir", str(checkout), "--yes", env={"PATH": "/usr/bin:/bin"}, cwd=checkout
     )
     assert "the `pulumi` CLI is not on PATH" in one_block(no_cli, "promotion stopped")
+
+
+@pytest.mark.e2e
+def test_promote_a_yaml_error_in_the_stack_file_is_one_line_from_pulumi(tmp_path: Path) -> None:
+    require_pulumi_cli()
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
+    env = {"PULUMI_BACKEND_URL": (tmp_path / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "only-a-test"}
+    (tmp_path / "state").mkdir()
+    subprocess.run(
+        ["pulumi", "stack", "init", "dev"],
+        cwd=project,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    (project / "Pulumi.dev.yaml").write_text("config:\n  a: b\n   c: d\n")
+    for command in (
+        ["init", "-q"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"],
+    ):
+        assert run_git(project, command) == 0
+
+    ran = run_script("flex-promote", "--project-dir", str(project), "--yes", env=env, cwd=project)
+
+    text = one_block(ran, "promotion stopped")
+    assert (
+        "cannot read the config of stack 'dev'" in text
+        and "invalid YAML" in text
+        and "Pulumi.dev.yaml" in text
+    )
 
 
 def run_git(where: Path, command: list[str]) -> int:
