@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv pulumi test check demo bench e2e clean
+.PHONY: venv pulumi test check demo emulator bench e2e clean
 
 # `make pulumi` builds the CLI into this folder (outside the repository) and every target below finds it there.
 # The folder stays empty when a supported Pulumi is already installed, so that one is found instead.
@@ -40,6 +40,16 @@ check: $(STAMP)
 ## make demo: start the local Segment emulator and run the dev stack against it
 demo: $(STAMP)
 	$(BIN)/flex-demo
+
+## make emulator: a local Segment API that keeps its state across restarts, on a fixed port, until Ctrl-C
+EMULATOR_PORT ?= 8765
+EMULATOR_STATE ?= .emulator-state.json
+EMULATOR_URL = http://127.0.0.1:$(EMULATOR_PORT)
+emulator: $(STAMP)
+	@echo "A local Segment API at $(EMULATOR_URL), its state kept in $(EMULATOR_STATE) (Ctrl-C stops it; the next start resumes)."
+	@echo "Deploy on it:  .venv/bin/flex-demo --endpoint $(EMULATOR_URL)   (or pulumi up with SEGMENT_API_URL=$(EMULATOR_URL))"
+	@echo "Point tools at it:  export SEGMENT_API_TOKEN=emulator-token, then --endpoint $(EMULATOR_URL) (README: Trying the tools)"
+	$(BIN)/segment-emulator --port $(EMULATOR_PORT) --state $(EMULATOR_STATE)
 
 ## make e2e: only the real-engine tests; without the CLI (`make pulumi`) each fails, saying why: never green with none run
 e2e: $(STAMP)

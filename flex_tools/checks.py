@@ -491,22 +491,24 @@ def _trait(
     return Check(label, "gap", f"{status}", f"open {url}, check the definition and the events it uses")
 
 
-def _profile_api(look: _Lookups, profiles: ProfileApiClient | None) -> Check:
+STORE_PROFILE_TOKEN = f"`pulumi config set --secret profileApiToken <token>` ({PROFILE_TOKEN_KEY})"
+"""How a stack stores the Profile API token; a caller without a stack (``flex-doctor --config-file``) gives its own."""
+
+
+def _profile_api(look: _Lookups, profiles: ProfileApiClient | None, store_token: str) -> Check:
     name = "Profile API"
     if profiles is None:
         return Check(
             name,
             "gap",
             "no Profile API token configured",
-            "generate one (Unify → Unify settings → API access), then "
-            "`pulumi config set --secret profileApiToken <token>`",
+            f"generate one (Unify → Unify settings → API access), then {store_token}",
         )
     space_id = look.program.stack.profile_api.space_id or look.needs_space().id
     sample = look.program.stack.verify.sample_user_id
     refused = (
-        f"generate a new token under Unify settings → API access and store it with `pulumi config set --secret "
-        f"profileApiToken <token>` ({PROFILE_TOKEN_KEY}); check segment:region, and set {PROFILE_SPACE_KEY} if "
-        "API access shows another space id"
+        f"generate a new token under Unify settings → API access, then {store_token}; check segment:region, and "
+        f"set {PROFILE_SPACE_KEY} if API access shows another space id"
     )
     try:
         if sample is None:
@@ -547,9 +549,15 @@ def _profile_api(look: _Lookups, profiles: ProfileApiClient | None) -> Check:
 # ------------------------------------------------------------------------------------------------ running
 
 
-def run_checks(program: Program, client: SegmentClient, profiles: ProfileApiClient | None) -> list[Check]:
+def run_checks(
+    program: Program,
+    client: SegmentClient,
+    profiles: ProfileApiClient | None,
+    *,
+    store_profile_token: str = STORE_PROFILE_TOKEN,
+) -> list[Check]:
     """Every check of the stack, in the order of Segment's setup guide. Read-only; a failed request becomes an
-    ``error`` row instead of an exception."""
+    ``error`` row instead of an exception. ``store_profile_token`` is the fix that stores a Profile API token."""
     look = _Lookups(program, client)
     checks: list[tuple[str, Callable[[_Lookups], Check | list[Check]]]] = [
         ("Unify space", _space),
@@ -562,7 +570,7 @@ def run_checks(program: Program, client: SegmentClient, profiles: ProfileApiClie
         ("Last Reverse ETL sync", _last_sync),
         ("Flex events", _flex_events),
         ("Computed traits", _computed_traits),
-        ("Profile API", functools.partial(_profile_api, profiles=profiles)),
+        ("Profile API", functools.partial(_profile_api, profiles=profiles, store_token=store_profile_token)),
     ]
     rows: list[Check] = []
     for name, check in checks:

@@ -1,9 +1,9 @@
 """What the command-line tools share: their exit codes, one clean block per user error, and ``--debug``.
 
-A tool that uses it (``flex-doctor`` and ``flex-demo`` so far) answers
-a mistake of its user — invalid config, a file it cannot read, an API it cannot reach or that refuses the token —
-with one block: the tool's name, the file and key when there is one, and the fix. No Python traceback, unless
-``--debug`` asks for it. A bug (any other exception) keeps its traceback.
+``flex-doctor``, ``flex-export``, ``flex-promote``, ``flex-demo`` and ``segment-emulator`` answer a mistake of
+their user — invalid arguments or config, a file they cannot read, an API they cannot reach or that refuses the
+token — with one block: the tool's name, the file and key when there is one, and the fix. No Python traceback,
+unless ``--debug`` asks for it. A bug (any other exception) keeps its traceback.
 """
 
 from __future__ import annotations
@@ -15,7 +15,14 @@ from typing import TextIO
 import yaml
 
 from flex_program.config import ConfigError
-from segment_provider.api.errors import SegmentError
+from segment_provider.api import SegmentClient
+from segment_provider.api.errors import (
+    TOKEN_ENV,
+    AuthenticationError,
+    NotFoundError,
+    SegmentError,
+    TransportError,
+)
 
 EXIT_OK = 0
 EXIT_NOT_DONE = 1
@@ -23,8 +30,19 @@ EXIT_NOT_DONE = 1
 EXIT_CANNOT_RUN = 2
 """The tool could not do its work: invalid config or arguments, an unreadable file, an unreachable API."""
 
-USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, SegmentError, yaml.YAMLError)
-"""Errors whose message says what to do; the tools add their own (``DoctorError``, ``ExportError``, …)."""
+EXIT_CODES_HELP = (
+    f"{EXIT_CANNOT_RUN} when it cannot run (invalid arguments or config, an unreadable file, an API that cannot be "
+    "reached or refuses the token); --debug adds the Python traceback to an error."
+)
+"""The end of every tool's ``--help`` epilog, after what 0 and 1 mean for that tool."""
+
+
+class CannotRun(Exception):
+    """The tool cannot do its work; the message says what to do instead (exit ``EXIT_CANNOT_RUN``)."""
+
+
+USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, SegmentError, yaml.YAMLError, CannotRun)
+"""Errors whose message says what to do; the tools add their own (``ExportError``, …)."""
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:
@@ -38,3 +56,30 @@ def report(tool: str, error: BaseException, *, debug: bool, err: TextIO) -> None
     if debug:
         traceback.print_exception(error, file=err)
     print(f"{tool}: {error}", file=err)
+
+
+def reach(client: SegmentClient, *, token_from: str = f"segment:token (or {TOKEN_ENV})") -> None:
+    """One request, no retries, before a tool's real work: an API that cannot be reached, or that refuses the
+    token, stops the tool with one line (instead of every call waiting out its retries and saying the same).
+    ``token_from`` says where this tool takes the token from, for the fix of a refused one."""
+    probe = SegmentClient(client.settings.model_copy(update={"max_retries": 0, "pacing_time_scale": 0}))
+    url = client.settings.base_url
+    try:
+        probe.get_workspace()
+    except TransportError:
+        raise CannotRun(
+            f"cannot reach Segment's Public API at {url}: nothing answers there. Check the address "
+            "(--endpoint, segment:endpoint or SEGMENT_API_URL; segment:region) and the network"
+        ) from None
+    except AuthenticationError:
+        raise CannotRun(
+            f"Segment's Public API at {url} refused the token (HTTP 401): set a valid Public API token in "
+            f"{token_from}"
+        ) from None
+    except NotFoundError:
+        # Segment answers 404 for any path it does not serve, so a base URL with a path (…/v1) would otherwise
+        # make every later call say "the object does not exist".
+        raise CannotRun(
+            f"{url} answered 404 for the workspace: it is not the base URL of Segment's Public API. Give the "
+            "address without a path (e.g. https://api.segmentapis.com, not …/v1)"
+        ) from None

@@ -29,17 +29,27 @@ import yaml
 
 from flex_program.config import (
     NAMESPACE,
-    ConfigError,
     Program,
     load_program_config,
     load_yaml,
+    stack_file_name,
+    unread_namespace_warnings,
     yaml_problem,
 )
-from flex_tools.checks import Check, all_passed, run_checks
-from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, add_debug_flag, report
+from flex_tools.checks import STORE_PROFILE_TOKEN, Check, all_passed, run_checks
+from flex_tools.cli import (
+    EXIT_CANNOT_RUN,
+    EXIT_CODES_HELP,
+    EXIT_NOT_DONE,
+    EXIT_OK,
+    USER_ERRORS,
+    CannotRun,
+    add_debug_flag,
+    reach,
+    report,
+)
 from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
 from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
-from segment_provider.api.errors import AuthenticationError, NotFoundError, SegmentError, TransportError
 from segment_provider.api.profiles import PROFILE_TOKEN_ENV
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -56,7 +66,7 @@ EXIT_GAPS = EXIT_NOT_DONE
 COLUMNS = (("check", 36), ("state", 6), ("detail", 52), ("next action", 58))
 
 
-class DoctorError(Exception):
+class DoctorError(CannotRun):
     """The doctor cannot run (no config, no CLI, unknown stack); the message says what to do instead."""
 
 
@@ -160,6 +170,12 @@ class FileConfig:
             if _holds_ciphertext(value):
                 self.encrypted_keys.append(full)
                 continue
+            if full in SECRETS_FROM_ENV:
+                raise DoctorError(
+                    f"{self.path}: {full} is in plain text. Remove it from the file (a secret belongs in the stack "
+                    f"file only encrypted, by `pulumi config set --secret {key} …`); the doctor takes it from "
+                    f"{SECRETS_FROM_ENV[full][0]}"
+                )
             values[full] = _engine_form(value)
         secret_keys = set()
         for key, variables in SECRETS_FROM_ENV.items():
@@ -208,30 +224,6 @@ def load_program(
     return load_program_config(
         config.get, config.is_secret, stack, project_dir, keys=config.values, stack_file=stack_file
     )
-
-
-def reach(client: SegmentClient) -> None:
-    """One request, no retries, before the checks: an API that cannot be reached, or that refuses the token,
-    stops the doctor with one line (instead of every check waiting out its retries and saying the same)."""
-    probe = SegmentClient(client.settings.model_copy(update={"max_retries": 0, "pacing_time_scale": 0}))
-    url = client.settings.base_url
-    try:
-        probe.get_workspace()
-    except TransportError:
-        raise DoctorError(
-            f"cannot reach Segment's Public API at {url}: nothing answers there. Check the address "
-            "(--endpoint, segment:endpoint or SEGMENT_API_URL; segment:region) and the network"
-        ) from None
-    except AuthenticationError:
-        raise DoctorError(
-            f"Segment's Public API at {url} refused the token (HTTP 401): set a valid Public API token in "
-            f"segment:token (or {TOKEN_ENV})"
-        ) from None
-    except NotFoundError:
-        raise DoctorError(
-            f"{url} answered 404 for the workspace: it is not the base URL of Segment's Public API. Give the "
-            "address without a path (e.g. https://api.segmentapis.com, not …/v1)"
-        ) from None
 
 
 def clients_for(program: Program, env: Mapping[str, str]) -> tuple[SegmentClient, ProfileApiClient | None]:
@@ -297,8 +289,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "is left, and the next action for each gap.",
         epilog=f"Exit status: {EXIT_READY} when every check is ok (rows in state 'manual' are reminders the API "
         f"cannot check and do not fail the run), {EXIT_GAPS} when any check is a gap or an error, "
-        f"{EXIT_CANNOT_RUN} when the doctor cannot run (invalid config, no pulumi CLI, unknown stack, an API "
-        "that cannot be reached or refuses the token). "
+        f"{EXIT_CODES_HELP} Without the pulumi CLI, or for a stack Pulumi cannot read, it cannot run either. "
         f"With --config-file the secrets come from {TOKEN_ENV} (or its old name {TOKEN_ENV_ALIAS}) and "
         f"{PROFILE_TOKEN_ENV}, never from arguments.",
     )
@@ -334,22 +325,30 @@ def main(
     automation: ConfigSource | None = None,
 ) -> int:
     arguments = parse_arguments(argv)
+    from_file = arguments.config_file is not None
     source: ConfigSource = (
         FileConfig(arguments.config_file, env)
-        if arguments.config_file is not None
+        if from_file
         else automation or AutomationConfig(arguments.project_dir)
     )
+    stack_file = arguments.config_file.name if from_file else stack_file_name(arguments.stack)
     try:
         config = with_overrides(
             source.load(arguments.stack),
             endpoint=arguments.endpoint,
             profile_api_endpoint=arguments.profile_api_endpoint,
         )
-        stack_file = arguments.config_file.name if arguments.config_file else None
+        for warning in unread_namespace_warnings(config.values, stack_file):
+            print(f"doctor: warning: {warning}", file=err)
+        if from_file and not config.get("segment:token"):
+            raise DoctorError(
+                f"no Segment Public API token: with --config-file the doctor reads it from {TOKEN_ENV} "
+                f"(`export {TOKEN_ENV}=<token>`; its old name {TOKEN_ENV_ALIAS} is read too)"
+            )
         program = load_program(config, arguments.stack, arguments.project_dir, stack_file=stack_file)
         client, profiles = clients_for(program, env)
-        reach(client)
-    except (DoctorError, ConfigError, SegmentError, yaml.YAMLError) as error:
+        reach(client, token_from=TOKEN_ENV if from_file else f"segment:token (or {TOKEN_ENV})")
+    except USER_ERRORS as error:
         report("doctor", error, debug=arguments.debug, err=err)
         return EXIT_CANNOT_RUN
     if isinstance(source, FileConfig) and source.encrypted_keys:
@@ -358,7 +357,10 @@ def main(
             f"them, so they are left out (the tokens come from {TOKEN_ENV} and {PROFILE_TOKEN_ENV})\n",
             file=out,
         )
-    checks = run_checks(program, client, profiles)
+    store_profile_token = (
+        f"`export {PROFILE_TOKEN_ENV}=<token>` and run the doctor again" if from_file else STORE_PROFILE_TOKEN
+    )
+    checks = run_checks(program, client, profiles, store_profile_token=store_profile_token)
     print(
         f"Stack '{arguments.stack}' (space {program.stack.space.slug or program.stack.space.name})\n",
         file=out,

@@ -1025,10 +1025,18 @@ def main(
     err: TextIO = sys.stderr,
     project_dir: Path = PROJECT_DIR,
 ) -> int:
-    arguments = parse_arguments(argv)
+    from flex_tools.cli import EXIT_CANNOT_RUN, CannotRun, reach, report
+
+    given = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in given
+    arguments = parse_arguments([a for a in given if a != "--debug"])
     try:
         refuse_to_overwrite(output_paths(arguments.out, arguments.stack), arguments.force)
-        client = client_from(arguments, env)
+        try:
+            client = client_from(arguments, env)
+        except ExportError as error:  # no token: it cannot run, nothing was refused
+            raise CannotRun(str(error)) from None
+        reach(client, token_from=f"{TOKEN_ENV} (or {FALLBACK_TOKEN_ENV})")
         export = export_workspace(
             client,
             space_slug=arguments.space,
@@ -1038,10 +1046,20 @@ def main(
             endpoint=client.settings.endpoint,
         )
         check_export(export, arguments.stack)
-        written = write_export(export, arguments.stack, arguments.out, project_dir=project_dir, force=True)
-    except (ExportError, SegmentError) as error:
-        print(f"export: {_printable(str(error))}", file=err)
+        try:
+            written = write_export(
+                export, arguments.stack, arguments.out, project_dir=project_dir, force=True
+            )
+        except OSError as error:
+            raise CannotRun(
+                f"cannot write to {arguments.out}: {error.strerror}; give --out a writable folder"
+            ) from None
+    except ExportError as error:
+        report("export", ExportError(_printable(str(error))), debug=debug, err=err)
         return EXIT_REFUSED
+    except (CannotRun, SegmentError) as error:
+        report("export", error, debug=debug, err=err)
+        return EXIT_CANNOT_RUN
     print(f"Exported space '{export.space_slug}' of workspace '{export.workspace_slug}':\n", file=out)
     print(_printable(render_summary(export)), file=out)
     print(f"\nWrote {written.stack_file} and {written.definitions_file}.\n", file=out)

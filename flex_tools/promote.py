@@ -31,6 +31,16 @@ from typing import Any, Protocol, TextIO
 from flex_program.config import ConfigError, Program
 from flex_program.preflight import PreflightError, find_space
 from flex_tools.checks import Check, run_checks
+from flex_tools.cli import (
+    EXIT_CANNOT_RUN,
+    EXIT_CODES_HELP,
+    EXIT_NOT_DONE,
+    EXIT_OK,
+    USER_ERRORS,
+    add_debug_flag,
+    reach,
+    report,
+)
 from flex_tools.doctor import StackConfigValues, automation_config_values, clients_for, load_program
 from segment_provider.api.errors import SegmentError
 
@@ -38,12 +48,17 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TAG_COMMIT = "verified-commit"
 TAG_DIGEST = "verified-config-digest"
 SECRET_PLACEHOLDER = "[secret]"
-EXIT_PROMOTED = 0
-EXIT_STOPPED = 1
+EXIT_PROMOTED = EXIT_OK
+EXIT_STOPPED = EXIT_NOT_DONE
 
 
 class PromotionStopped(Exception):
-    """A check failed; the message says why and what to do next."""
+    """A check failed (``code`` 1), or the promotion cannot run at all (``code`` 2: invalid config, no CLI, an
+    unknown stack); the message says why and what to do next."""
+
+    def __init__(self, message: str, code: int = EXIT_STOPPED) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -94,7 +109,8 @@ class LocalGit:
         except (OSError, subprocess.CalledProcessError) as error:
             raise PromotionStopped(
                 f"git {' '.join(args)} failed in {self.repo}: promotion deploys a committed state, so run it "
-                "from a git checkout of this project"
+                "from a git checkout of this project",
+                EXIT_CANNOT_RUN,
             ) from error
         return done.stdout
 
@@ -132,18 +148,27 @@ class AutomationStackOps:
         except FileNotFoundError as error:
             raise PromotionStopped(
                 "the `pulumi` CLI is not on PATH: install it (https://www.pulumi.com/docs/install/) and log in to "
-                "your state backend"
+                "your state backend",
+                EXIT_CANNOT_RUN,
             ) from error
         except self._auto.errors.CommandError as error:
             raise PromotionStopped(
-                f"cannot select stack '{name}': {first_line(error)}; check `pulumi stack ls` and your backend login"
+                f"cannot select stack '{name}': {first_line(error)}; check `pulumi stack ls` and your backend login",
+                EXIT_CANNOT_RUN,
             ) from error
 
     def _print(self, line: str) -> None:
         self.out.write(f"    {line}\n")
 
     def config(self, stack: str) -> StackConfigValues:
-        return automation_config_values(self._stack(stack).get_all_config())
+        selected = self._stack(stack)
+        try:
+            return automation_config_values(selected.get_all_config())
+        except self._auto.errors.CommandError as error:  # e.g. a YAML error in the stack file
+            raise PromotionStopped(
+                f"pulumi cannot read the config of stack '{stack}': {pulumi_error(error)}; fix Pulumi.{stack}.yaml",
+                EXIT_CANNOT_RUN,
+            ) from error
 
     def _summary(self, result: Any) -> PlanSummary:
         summary = (
@@ -153,14 +178,23 @@ class AutomationStackOps:
             changes={str(getattr(k, "value", k)): int(v) for k, v in summary.items()}, text=result.stdout
         )
 
+    def _run(self, operation: str, stack: str, **options: Any) -> PlanSummary:
+        try:
+            return self._summary(getattr(self._stack(stack), operation)(on_output=self._print, **options))
+        except self._auto.errors.CommandError:
+            # The engine's own output (the program's one clean block included) was streamed above.
+            raise PromotionStopped(
+                f"`pulumi {operation} --stack {stack}` failed (its output is above)",
+            ) from None
+
     def refresh(self, stack: str) -> PlanSummary:
-        return self._summary(self._stack(stack).refresh(on_output=self._print))
+        return self._run("refresh", stack)
 
     def preview(self, stack: str) -> PlanSummary:
-        return self._summary(self._stack(stack).preview(diff=True, on_output=self._print))
+        return self._run("preview", stack, diff=True)
 
     def up(self, stack: str) -> PlanSummary:
-        return self._summary(self._stack(stack).up(on_output=self._print))
+        return self._run("up", stack)
 
     def set_tags(self, stack: str, tags: Mapping[str, str]) -> None:
         selected = self._stack(stack)
@@ -169,6 +203,13 @@ class AutomationStackOps:
 
     def outputs(self, stack: str) -> Mapping[str, Any]:
         return {key: output.value for key, output in self._stack(stack).outputs().items()}
+
+
+def pulumi_error(error: BaseException) -> str:
+    """The CLI's own ``error: …`` line out of a CommandError's text (which also holds the command and its output)."""
+    lines = [line.strip().removeprefix("stderr:").strip() for line in str(error).splitlines()]
+    said = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    return said[0] if said else first_line(error)
 
 
 def first_line(error: BaseException) -> str:
@@ -204,6 +245,8 @@ class Promotion:
     project_dir: Path = PROJECT_DIR
     source: str = "dev"
     target: str = "prod"
+    probe: Callable[[Program], None] | None = None
+    """One request to the stack's Segment API before any Pulumi operation on it (raises CannotRun)."""
     space_id: Callable[[Program], str] | None = None
     """The live id of the space a stack's config names (read from Segment); ``None`` skips the live checks."""
     confirm: Callable[[str], bool] | None = None
@@ -216,9 +259,9 @@ class Promotion:
         self.log.append((step, ok, detail))
         self.out.write(f"{'✔' if ok else '✘'} {step}: {detail}\n")
 
-    def stop(self, step: str, detail: str, next_action: str) -> PromotionStopped:
+    def stop(self, step: str, detail: str, next_action: str, code: int = EXIT_STOPPED) -> PromotionStopped:
         self.say(step, False, detail)
-        return PromotionStopped(f"{step}: {detail}. Next: {next_action}")
+        return PromotionStopped(f"{step}: {detail}. Next: {next_action}", code)
 
     def clean_commit(self, step: str) -> str:
         dirty = self.git.dirty_paths()
@@ -237,13 +280,17 @@ class Promotion:
     def load_stack(self, stack: str) -> tuple[Program, StackConfigValues]:
         config = self.ops.config(stack)
         try:
-            return self.load(stack, config), config
+            program = self.load(stack, config)
         except ConfigError as error:
             raise self.stop(
                 f"{stack} config",
                 str(error).splitlines()[0] + "".join(f"; {p.key}: {p.message}" for p in error.problems),
                 f"fix Pulumi.{stack}.yaml, then run the promotion again",
+                EXIT_CANNOT_RUN,
             ) from None
+        if self.probe is not None:
+            self.probe(program)
+        return program, config
 
     def definitions_text(self, program: Program) -> str:
         path = self.project_dir / program.stack.definitions_file
@@ -393,6 +440,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="flex-promote",
         description="Verify the dev stack, record what was verified, then deploy that same commit to prod.",
+        epilog=f"Exit status: {EXIT_PROMOTED} when prod runs the verified commit, {EXIT_STOPPED} when a check "
+        f"stopped the promotion (dirty tree, pending changes, a failed check, not confirmed), {EXIT_CODES_HELP} "
+        "No pulumi CLI or an unknown stack is a cannot-run too.",
     )
     parser.add_argument("--from-stack", default="dev", help="the verified stack (default: dev)")
     parser.add_argument("--to-stack", default="prod", help="the stack to deploy (default: prod)")
@@ -400,6 +450,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--yes", action="store_true", help="deploy without asking (for CI, behind a reviewed gate)"
     )
     parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the directory of Pulumi.yaml")
+    add_debug_flag(parser)
     arguments = parser.parse_args(argv)
     if arguments.from_stack == arguments.to_stack:
         parser.error(
@@ -438,12 +489,16 @@ def main(
         except (PreflightError, SegmentError) as error:
             raise PromotionStopped(f"target space: {first_line(error)}") from None
 
+    def probe(program: Program) -> None:
+        reach(clients_for(program, env)[0])
+
     try:
         promotion = Promotion(
             ops=ops or AutomationStackOps(project_dir, out),
             git=git or LocalGit(project_dir),
             load=lambda stack, config: load_program(config, stack, project_dir),
             check=check,
+            probe=probe,
             space_id=space_id,
             project_dir=project_dir,
             source=arguments.from_stack,
@@ -453,8 +508,13 @@ def main(
         )
         promotion.run()
     except PromotionStopped as error:
-        print(f"\npromotion stopped: {error}", file=err)
-        return EXIT_STOPPED
+        print(file=err)
+        report("promotion stopped", error, debug=arguments.debug, err=err)
+        return error.code
+    except USER_ERRORS as error:
+        print(file=err)
+        report("promotion stopped", error, debug=arguments.debug, err=err)
+        return EXIT_CANNOT_RUN
     print(f"\npromoted {arguments.from_stack} → {arguments.to_stack}", file=out)
     return EXIT_PROMOTED
 

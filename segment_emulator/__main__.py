@@ -1,4 +1,7 @@
-"""``segment-emulator``: serve the emulator until interrupted (Ctrl-C or SIGTERM)."""
+"""``segment-emulator``: serve the emulator until interrupted (Ctrl-C or SIGTERM).
+
+A state it cannot start with (a taken port, an unreadable state file) is one clean block through the tools' own
+:mod:`flex_tools.cli`, exit 2; ``--debug`` adds the traceback."""
 
 from __future__ import annotations
 
@@ -9,12 +12,18 @@ import sys
 import threading
 from types import FrameType
 
+from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_CODES_HELP, EXIT_OK, CannotRun, add_debug_flag, report
 from segment_emulator.emulator import DEFAULT_TOKEN, TOKEN_ENV, Emulator
 from segment_emulator.store import StateFileError
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="segment-emulator", description="A local Segment Public API.")
+    parser = argparse.ArgumentParser(
+        prog="segment-emulator",
+        description="A local Segment Public API.",
+        epilog=f"Exit status: {EXIT_OK} after a clean stop (Ctrl-C or SIGTERM), {EXIT_CODES_HELP} A taken port "
+        "or a state file it cannot load is a cannot-run.",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default 8765)"
@@ -46,6 +55,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--seed-flex-events", action="store_true", help="every space has already seen the Flex events"
     )
+    add_debug_flag(parser)
     return parser.parse_args(argv)
 
 
@@ -63,9 +73,20 @@ def main(argv: list[str] | None = None) -> int:
             default_rate_limit=arguments.default_rate_limit,
             seed_flex_events=arguments.seed_flex_events,
         ).start()
-    except (OSError, ValueError, StateFileError) as error:
-        print(f"segment-emulator: {error}", file=sys.stderr)
-        return 1
+    except OSError as error:
+        problem = CannotRun(
+            f"cannot listen on {arguments.host}:{arguments.port}: {error.strerror or error}. Stop what runs "
+            "there (another emulator?), or give another --port (0 picks a free one)"
+        )
+        problem.__cause__ = error  # --debug shows where it failed
+        report("segment-emulator", problem, debug=arguments.debug, err=sys.stderr)
+        return EXIT_CANNOT_RUN
+    except (ValueError, StateFileError) as error:
+        fix = "; move the file away or give another --state FILE" if arguments.state else ""
+        problem = CannotRun(f"{error}{fix}")
+        problem.__cause__ = error
+        report("segment-emulator", problem, debug=arguments.debug, err=sys.stderr)
+        return EXIT_CANNOT_RUN
     stop = threading.Event()
 
     def on_signal(number: int, frame: FrameType | None) -> None:
@@ -78,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.wait()
     finally:
         emulator.stop()
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -106,18 +106,47 @@ def test_flags_reach_the_emulator(start: Starter, tmp_path: Path) -> None:
     assert state.is_file()
 
 
-def test_an_unusable_state_file_exits_1_with_a_message(tmp_path: Path) -> None:
-    state = tmp_path / "state.json"
-    state.write_text("{broken")
-
-    done = subprocess.run(
-        [sys.executable, "-m", "segment_emulator", "--port", "0", "--state", str(state)],
+def run_once(*arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "segment_emulator", *arguments],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=START_TIMEOUT,
     )
 
-    assert done.returncode == 1
+
+def test_an_unusable_state_file_is_one_block_exit_2_and_debug_adds_the_traceback(tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    state.write_text("{broken")
+
+    done = run_once("--port", "0", "--state", str(state))
+    debug = run_once("--port", "0", "--state", str(state), "--debug")
+
+    assert done.returncode == debug.returncode == 2
     assert done.stdout == ""
-    assert str(state) in done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("segment-emulator: ")
+    assert str(state) in done.stderr and "--state FILE" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "Traceback (most recent call last)" in debug.stderr and debug.stderr.endswith(done.stderr)
+
+
+def test_a_taken_port_names_it_and_the_fix(start: Starter) -> None:
+    running = start()
+    port = running.url.rsplit(":", 1)[1]
+
+    done = run_once("--port", port)
+
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and f"127.0.0.1:{port}" in done.stderr and "--port" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_help_states_the_exit_codes() -> None:
+    done = run_once("--help")
+
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0
+    assert (
+        "Exit status: 0 after a clean stop" in text and "2 when it cannot run" in text and "--debug" in text
+    )

@@ -15,6 +15,7 @@ import yaml
 from flex_program.config import NAMESPACE, ConfigError, load_program_config
 from flex_program.traits import RawTrait, TraitSpec, parse_trait_config, try_from_query
 from flex_tools import export
+from flex_tools.cli import EXIT_CANNOT_RUN
 from segment_emulator import Emulator
 from tests.export.helpers import REPO, requested_secret, run_export, secret_commands, stack_values
 from tests.export.workspace import (
@@ -227,7 +228,7 @@ def test_a_setup_the_config_cannot_express_is_refused_with_the_key(
 
 def test_the_token_comes_only_from_the_environment(emulator: Emulator, tmp_path: Path) -> None:
     run = run_export(emulator, tmp_path, env={})
-    assert run.code == export.EXIT_REFUSED and "SEGMENT_API_TOKEN" in run.err
+    assert run.code == EXIT_CANNOT_RUN and "SEGMENT_API_TOKEN" in run.err
     with pytest.raises(SystemExit):
         export.parse_arguments(["--space", SPACE, "--stack", "dev", "--token", emulator.token])
 

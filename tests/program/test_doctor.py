@@ -32,6 +32,7 @@ from segment_provider.api import ClientSettings, SegmentClient
 from tests.conftest import SESSION_PACING_ENV
 from tests.harness import ProviderServer
 from tests.program.ready_stack import GUIDE_TRAIT_KEYS, NS, SAMPLE_USER, deploy, finish_the_manual_steps
+from tests.tools.user_errors import closing_port
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_SPACE = "unified-profiles-dev"
@@ -294,7 +295,8 @@ def test_a_wrong_profile_api_token_is_a_gap_naming_the_fix(ready: Emulator, tmp_
     states = table_states(output)
     assert {name for name, state in states.items() if state not in ("ok", "manual")} == {"Profile API"}
     assert "refused the token" in output
-    assert "pulumi config set --secret" in output and "profileApiToken" in output
+    # In --config-file mode there is no stack to `pulumi config set` on: the fix is the variable it reads.
+    assert "export SEGMENT_PROFILE_API_TOKEN=<token>" in output and "pulumi config set" not in output
     assert wrong not in output + err
     assert ready.profile_api_token() not in output + err
 
@@ -419,32 +421,75 @@ def test_help_says_what_the_exit_status_means(capsys: pytest.CaptureFixture[str]
     assert exited.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "do not fail the run" in text and "SEGMENT_PROFILE_API_TOKEN" in text
+    assert "Exit status: 0 when every check is ok" in text and "2 when it cannot run" in text
 
 
-def run_doctor_at(endpoint: str, token: str, tmp_path: Path) -> tuple[int, str, str, float]:
+def run_doctor_at(endpoint: str, token: str, tmp_path: Path) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     argv = ["--stack", "dev", "--config-file", str(stack_file(tmp_path)), "--endpoint", endpoint]
-    started = time.monotonic()
     code = main(argv, env={"SEGMENT_API_TOKEN": token}, out=out, err=err)
-    return code, out.getvalue(), err.getvalue(), time.monotonic() - started
+    return code, out.getvalue(), err.getvalue()
 
 
 def test_an_unreachable_api_stops_the_doctor_at_once_with_one_line_naming_the_url(tmp_path: Path) -> None:
-    import socket
-
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{s.getsockname()[1]}"
-    code, out, err, seconds = run_doctor_at(url, "some-token", tmp_path)
+    with closing_port() as (url, connections):
+        code, out, err = run_doctor_at(url, "some-token", tmp_path)
     assert code == EXIT_CANNOT_RUN and out == ""
     assert err.count("\n") == 1 and url in err and "cannot reach" in err
-    assert seconds < 5, "no retries before saying it"
+    assert connections() == 1, "one attempt, no retries before saying it"
 
 
 def test_a_refused_token_or_an_address_with_a_path_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
-    code, out, err, _ = run_doctor_at(emulator.url, "not-the-token", tmp_path)
+    code, out, err = run_doctor_at(emulator.url, "not-the-token", tmp_path)
     assert code == EXIT_CANNOT_RUN and out == "" and err.count("\n") == 1
     assert "refused the token (HTTP 401)" in err and "SEGMENT_API_TOKEN" in err
-    code, out, err, _ = run_doctor_at(f"{emulator.url}/v1", emulator.token, tmp_path)
+    code, out, err = run_doctor_at(f"{emulator.url}/v1", emulator.token, tmp_path)
     assert code == EXIT_CANNOT_RUN and err.count("\n") == 1
     assert "not the base URL" in err and "does not exist" not in err
+
+
+def test_a_namespace_nobody_reads_is_a_warning_naming_the_namespace_meant(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    path = stack_file(tmp_path)
+    document = yaml.safe_load(path.read_text())
+    document["config"]["flex-unified-profile:schedule"] = {"strategy": "MANUAL"}
+    path.write_text(yaml.safe_dump(document))
+
+    code, _, err = run_doctor(emulator, path)
+
+    assert code == EXIT_GAPS, err
+    (warning,) = [line for line in err.splitlines() if "warning" in line]
+    assert (
+        "flex-unified-profile:schedule" in warning
+        and "did you mean flex-unified-profiles:schedule" in warning
+    )
+    assert "Pulumi.dev.yaml" in warning
+
+
+def test_in_config_file_mode_every_token_fix_is_the_variable_it_reads(tmp_path: Path) -> None:
+    path = stack_file(tmp_path)
+    argv = ["--stack", "dev", "--config-file", str(path)]
+    err = io.StringIO()
+    assert main(argv, env={}, out=io.StringIO(), err=err) == EXIT_CANNOT_RUN
+    assert "export SEGMENT_API_TOKEN=<token>" in err.getvalue() and "pulumi config" not in err.getvalue()
+
+    document = yaml.safe_load(path.read_text())
+    document["config"]["segment:token"] = "sgp_in_plain_text"
+    path.write_text(yaml.safe_dump(document))
+    err = io.StringIO()
+    assert main(argv, env={}, out=io.StringIO(), err=err) == EXIT_CANNOT_RUN
+    assert err.getvalue().count("\n") == 1
+    assert "segment:token is in plain text" in err.getvalue() and "Remove it from the file" in err.getvalue()
+    assert "sgp_in_plain_text" not in err.getvalue()
+
+
+def test_debug_adds_the_traceback_to_a_user_error(tmp_path: Path) -> None:
+    with closing_port() as (url, _):
+        argv = ["--stack", "dev", "--config-file", str(stack_file(tmp_path)), "--endpoint", url]
+        plain, debug = io.StringIO(), io.StringIO()
+        assert main(argv, env={"SEGMENT_API_TOKEN": "t"}, out=io.StringIO(), err=plain) == EXIT_CANNOT_RUN
+        assert main([*argv, "--debug"], env={"SEGMENT_API_TOKEN": "t"}, out=io.StringIO(), err=debug) == 2
+    assert "Traceback" not in plain.getvalue()
+    assert "Traceback (most recent call last)" in debug.getvalue()
+    assert debug.getvalue().endswith(plain.getvalue())

@@ -18,6 +18,7 @@ import pytest
 from pulumi import automation as auto
 
 from flex_tools import promote
+from flex_tools.cli import EXIT_CANNOT_RUN
 from flex_tools.doctor import StackConfigValues
 from flex_tools.promote import (
     EXIT_PROMOTED,
@@ -30,6 +31,7 @@ from flex_tools.promote import (
 from segment_emulator import Emulator
 from tests.harness import REPO_ROOT, ProgramEngine, ProviderServer, RunResult
 from tests.program.ready_stack import MAIN, NS, deploy, finish_the_manual_steps, stack_engine
+from tests.tools.user_errors import TRACEBACK, closing_port
 
 COMMIT = "3f2c9a1e5b7d4c6a8e0f1b2c3d4e5f6a7b8c9d0e"
 MUTATING = ("POST", "PATCH", "PUT", "DELETE")
@@ -284,14 +286,14 @@ def test_invalid_prod_config_is_named_before_the_prod_preview(setup: Setup) -> N
 
     code, _, err = setup.promote("--yes")
 
-    assert code == EXIT_STOPPED
+    assert code == EXIT_CANNOT_RUN
     assert f"{NS}:environment" in err and "fix Pulumi.prod.yaml" in err
     assert ("preview", "prod") not in setup.ops.calls
 
 
-def stopped_before_prod_changes(setup: Setup, check: str, *args: str) -> str:
-    code, output, err = setup.promote("--yes", *args)
-    assert code == EXIT_STOPPED, output + err
+def stopped_before_prod_changes(setup: Setup, check: str, *args: str, code: int = EXIT_STOPPED) -> str:
+    exited, output, err = setup.promote("--yes", *args)
+    assert exited == code, output + err
     assert f"promotion stopped: {check}:" in err, err
     assert ("preview", "prod") not in setup.ops.calls and ("up", "prod") not in setup.ops.calls
     assert setup.prod_space_objects() == 0
@@ -321,7 +323,7 @@ def test_a_target_naming_the_source_stacks_space_is_refused(setup: Setup) -> Non
     setup.prod.config[f"{NS}:space"] = json.dumps({"slug": "unified-profiles-dev"})
 
     # Refused twice over: the config check (Pulumi.dev.yaml names that space) comes first.
-    err = stopped_before_prod_changes(setup, "prod config")
+    err = stopped_before_prod_changes(setup, "prod config", code=EXIT_CANNOT_RUN)
     assert "'unified-profiles-dev' is also the space slug of stack 'dev'" in err
 
 
@@ -427,3 +429,38 @@ def test_a_missing_cli_stops_with_the_install_step(monkeypatch: pytest.MonkeyPat
 
     with pytest.raises(promote.PromotionStopped, match="`pulumi` CLI is not on PATH: install it"):
         ops.config("dev")
+
+
+def test_an_unreachable_api_stops_before_any_pulumi_operation_with_one_line(setup: Setup) -> None:
+    with closing_port() as (url, connections):
+        setup.dev.config["segment:endpoint"] = url
+        code, _, err = setup.promote("--yes")
+        attempts = connections()
+
+    assert code == EXIT_CANNOT_RUN
+    assert err.strip().count("\n") == 0 and url in err and "cannot reach" in err and TRACEBACK not in err
+    assert attempts == 1, "one request, no retries"
+    assert [op for op, _ in setup.ops.calls] == ["config"]
+
+
+def test_a_refused_token_is_one_line_and_debug_adds_the_traceback(setup: Setup) -> None:
+    setup.dev.config["segment:token"] = "not-the-token"
+
+    code, _, err = setup.promote("--yes")
+    debug_code, _, debug_err = setup.promote("--yes", "--debug")
+
+    assert code == debug_code == EXIT_CANNOT_RUN
+    assert err.strip().count("\n") == 0 and "refused the token (HTTP 401)" in err and TRACEBACK not in err
+    assert TRACEBACK in debug_err and debug_err.endswith(err.lstrip("\n"))
+    assert "not-the-token" not in err + debug_err
+    assert setup.mutations() == []
+
+
+def test_help_states_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        promote.main(["--help"])
+
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 when prod runs the verified commit, 1 when a check stopped" in text
+    assert "2 when it cannot run" in text and "--debug" in text

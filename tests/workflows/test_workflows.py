@@ -17,7 +17,16 @@ from tests.workflows.gha import REPO, action_files, jobs, steps, triggers, uses,
 README = REPO / "README.md"
 CI_SECTION = "## Continuous integration and promotion"
 # The programs whose invocations the README documents; anything else in a `run:` block is shell plumbing.
-DOCUMENTED_PROGRAMS = ("make", "pulumi", "python", "pip", ".ci/run", "flex-promote")
+DOCUMENTED_PROGRAMS = (
+    "make",
+    "pulumi",
+    "python",
+    "pip",
+    ".ci/run",
+    "flex-promote",
+    "flex-doctor",
+    "flex-export",
+)
 PULUMI_ACTION = "pulumi/actions"
 
 
