@@ -55,6 +55,7 @@ from flex_program.unified_profiles import (
     SALESFORCE_CATALOG_SLUG,
     SEND_IDENTIFY_ACTION_SLUG,
 )
+from flex_tools.cli import EXIT_CODES_HELP, add_debug_flag
 from flex_tools.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
@@ -965,8 +966,10 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Describe a hand-built Unify setup as a stack (Pulumi.NAME.yaml + definitions.NAME.yaml) "
         "whose first `pulumi up` adopts every object unchanged. Read-only: nothing is written to Segment.",
         epilog=f"The token comes from {TOKEN_ENV} (or {FALLBACK_TOKEN_ENV}), never from the command line. "
-        f"Exit status {EXIT_WRITTEN} when the files were written, {EXIT_REFUSED} when the export was refused.",
+        f"Exit status: {EXIT_WRITTEN} when the files were written, {EXIT_REFUSED} when the export was refused, "
+        f"{EXIT_CODES_HELP}",
     )
+    add_debug_flag(parser)
     parser.add_argument("--space", required=True, help="slug of the Unify space to export")
     parser.add_argument("--stack", required=True, help="name of the stack to write, e.g. dev or prod")
     parser.add_argument(
@@ -981,8 +984,13 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        default=PROJECT_DIR,
-        help="where to write the files (default: the project directory)",
+        help="where to write the files, a folder inside the project (default: the project directory)",
+    )
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        help="the folder of Pulumi.yaml, which the written definitionsFile is relative to "
+        "(default: this program's folder)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite existing files of this stack")
     parser.add_argument(
@@ -1027,11 +1035,12 @@ def main(
 ) -> int:
     from flex_tools.cli import EXIT_CANNOT_RUN, CannotRun, reach, report
 
-    given = list(sys.argv[1:] if argv is None else argv)
-    debug = "--debug" in given
-    arguments = parse_arguments([a for a in given if a != "--debug"])
+    arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
+    debug = arguments.debug
+    project_dir = arguments.project_dir or project_dir
+    out_dir = arguments.out or project_dir
     try:
-        refuse_to_overwrite(output_paths(arguments.out, arguments.stack), arguments.force)
+        refuse_to_overwrite(output_paths(out_dir, arguments.stack, project_dir), arguments.force)
         try:
             client = client_from(arguments, env)
         except ExportError as error:  # no token: it cannot run, nothing was refused
@@ -1047,12 +1056,10 @@ def main(
         )
         check_export(export, arguments.stack)
         try:
-            written = write_export(
-                export, arguments.stack, arguments.out, project_dir=project_dir, force=True
-            )
+            written = write_export(export, arguments.stack, out_dir, project_dir=project_dir, force=True)
         except OSError as error:
             raise CannotRun(
-                f"cannot write to {arguments.out}: {error.strerror}; give --out a writable folder"
+                f"cannot write to {out_dir}: {error.strerror}; give --out a writable folder"
             ) from None
     except ExportError as error:
         report("export", ExportError(_printable(str(error))), debug=debug, err=err)

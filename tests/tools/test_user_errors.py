@@ -34,7 +34,18 @@ def with_debug(script: str, *args: str, env: dict[str, str] | None = None, cwd: 
 
 
 def export_args(endpoint: str, out: Path) -> list[str]:
-    return ["--space", "unified-profiles-dev", "--stack", "dev", "--endpoint", endpoint, "--out", str(out)]
+    return [
+        "--space",
+        "unified-profiles-dev",
+        "--stack",
+        "dev",
+        "--endpoint",
+        endpoint,
+        "--out",
+        str(out),
+        "--project-dir",
+        str(out),
+    ]
 
 
 def test_export_an_unreachable_api_is_one_line_naming_the_url(tmp_path: Path) -> None:
@@ -160,7 +171,9 @@ def test_promote_the_same_stack_twice_is_a_usage_error() -> None:
 # ------------------------------------------------------------------------------------------- every tool's help
 
 
-@pytest.mark.parametrize("script", ["flex-doctor", "flex-promote", "flex-demo", "segment-emulator"])
+@pytest.mark.parametrize(
+    "script", ["flex-doctor", "flex-promote", "flex-export", "flex-demo", "segment-emulator"]
+)
 def test_help_states_the_exit_codes(script: str) -> None:
     ran = run_script(script, "--help")
 
