@@ -65,11 +65,12 @@ from segment_provider.api.errors import (
 )
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Workspace
-from segment_provider.resources import provider_errors
+from segment_provider.resources import engine_log, provider_errors
 from segment_provider.resources.provider_errors import UserError
 
 log = logging.getLogger("segment_provider.resources")
 provider_errors.install()
+engine_log.install()
 
 PROVIDER_KEY = "__provider"
 # How the API client waits and retries; the defaults suit Segment, so these keys are rarely set.
