@@ -78,6 +78,15 @@ class Measurement:
     """Every call by method, operation and status."""
     engine: str = "stand-in"
     """``stand-in`` (tests/harness) or ``pulumi CLI`` (the real engine, benchmarks/real_engine.py)."""
+    span: float = 0.0
+    """Seconds from the first API request's arrival to the last one's answer: the time the operation kept
+    Segment busy (the engine's and the program's start-up before the first call are not in it)."""
+    mapping_active: float | None = None
+    """Seconds from the first API request to the answer that switched the Profiles destination on (the
+    activation, the end of the Reverse ETL data path), when the operation did."""
+    latency: float = 0.0
+    """The emulator's delay per call, in seconds."""
+    time_scale: float = 1.0
 
     @property
     def label(self) -> str:
@@ -99,6 +108,42 @@ class Measurement:
     def accepted_mutations(self) -> int:
         """Mutating calls that were not refused with a 429."""
         return sum(n for call, n in self.operations.items() if not call.is_read and call.status != 429)
+
+
+def timings(requests: list[Any], latency: float) -> tuple[float, float | None]:
+    """``span`` and ``mapping_active`` (see ``Measurement``) from the emulator's log: each request is stamped on
+    arrival and answered one latency later."""
+    if not requests:
+        return 0.0, None
+    start = min(r.timestamp for r in requests)
+    span = max(r.timestamp for r in requests) + latency - start
+    activations = [
+        r.timestamp
+        for r in requests
+        if r.operation_id == "updateDestination"
+        and r.status == 200
+        and isinstance(r.body, Mapping)
+        and r.body.get("enabled") is True
+    ]
+    return span, (max(activations) + latency - start if activations else None)
+
+
+def measurement_of(requests: list[Any], options: Options, **fields: Any) -> Measurement:
+    """A ``Measurement`` from the emulator's request log and what the engine reported (``fields``)."""
+    calls = Counter(Call(r.method, r.operation_id or r.path, r.status or 0) for r in requests)
+    latency = options.latency_ms / 1000
+    span, mapping_active = timings(requests, latency)
+    return Measurement(
+        reads=sum(n for call, n in calls.items() if call.is_read),
+        mutations=sum(n for call, n in calls.items() if not call.is_read),
+        throttled=sum(n for call, n in calls.items() if call.status == 429),
+        operations=calls,
+        span=span,
+        mapping_active=mapping_active,
+        latency=latency,
+        time_scale=options.time_scale,
+        **fields,
+    )
 
 
 def stack_label(custom_traits: int) -> str:
@@ -138,9 +183,19 @@ def pacing(time_scale: float) -> Iterator[dict[str, str]]:
 
 
 class StackBench:
-    """A stack (the Flex stack plus ``custom_traits``) on its own emulator and provider server."""
+    """A stack (the Flex stack plus ``custom_traits``) on its own emulator and provider server.
 
-    def __init__(self, custom_traits: int, options: Options, workdir: Path) -> None:
+    ``provider_env`` adds to the provider process's environment (the smoke test injects a regression there).
+    """
+
+    def __init__(
+        self,
+        custom_traits: int,
+        options: Options,
+        workdir: Path,
+        provider_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.provider_env = dict(provider_env or {})
         self.custom_traits = custom_traits
         self.options = options
         self.definitions = workdir / f"definitions-{custom_traits}.yaml"
@@ -165,7 +220,7 @@ class StackBench:
         self.emulator.stop()
 
     def start(self, env: Mapping[str, str]) -> None:
-        self.server = ProviderServer(cwd=REPO, env=env)
+        self.server = ProviderServer(cwd=REPO, env={**env, **self.provider_env})
         self.server.start()
         config = benchmark_config(self.emulator.url, self.emulator.token, self.definitions)
         self.engine = ProgramEngine(self.server, stack="dev", config=config, secret_keys=SECRET_KEYS)
@@ -190,6 +245,11 @@ class StackBench:
         measurement = self._measure(scenario, lambda engine: engine.destroy(), objects=len(kinds))
         measurement.expected_mutations = sum(1 for kind in kinds if kind != "UnifySpace")
         return measurement
+
+    def preview_change(self, scenario: str) -> Measurement:
+        """Change one trait's definition in the shared definitions, then ``preview``."""
+        write_definitions(self.definitions, self.custom_traits, flex_schema=ONE_TRAIT_CHANGE)
+        return self._measure(scenario, lambda engine: engine.preview(MAIN))
 
     def change_one_trait(self, scenario: str) -> Measurement:
         """Change one trait's definition in the shared definitions, then ``up``."""
@@ -222,33 +282,30 @@ class StackBench:
             failed = 1
             error = f"{type(exception).__name__}: {exception}"
         seconds = time.perf_counter() - started
-        calls = Counter(
-            Call(r.method, r.operation_id or r.path, r.status or 0) for r in self.emulator.requests
-        )
         steps = [s for s in (result.steps if result else []) if s.type.startswith(DYNAMIC)]
         skipped = len(result.skipped) if result else 0
-        return Measurement(
+        return measurement_of(
+            self.emulator.requests,
+            self.options,
             scenario=scenario,
             stack=self.label,
             custom_traits=self.custom_traits,
             objects=objects if objects is not None else len(self._dynamic()),
             changed=sum(1 for s in steps if s.op != "same"),
-            reads=sum(n for call, n in calls.items() if call.is_read),
-            mutations=sum(n for call, n in calls.items() if not call.is_read),
-            throttled=sum(n for call, n in calls.items() if call.status == 429),
             failed=failed + skipped,
             seconds=seconds,
             error=error,
-            operations=calls,
         )
 
 
 @contextmanager
-def stack_bench(custom_traits: int, options: Options) -> Iterator[StackBench]:
+def stack_bench(
+    custom_traits: int, options: Options, provider_env: Mapping[str, str] | None = None
+) -> Iterator[StackBench]:
     with (
         tempfile.TemporaryDirectory(prefix="flex-bench-") as workdir,
         pacing(options.time_scale) as env,
-        StackBench(custom_traits, options, Path(workdir)) as bench,
+        StackBench(custom_traits, options, Path(workdir), provider_env) as bench,
     ):
         bench.start(env)
         yield bench

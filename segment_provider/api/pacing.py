@@ -184,9 +184,9 @@ class Pacer:
                 if ahead is None:
                     slot = now
                     break
-                answers = [entry.done for entry in ahead]
-                if all(done is not None for done in answers):
-                    slot = max(now, max([book.floor, *answers]) + window)  # type: ignore[type-var]
+                answers = [entry.done for entry in ahead if entry.done is not None]
+                if len(answers) == len(ahead):
+                    slot = max(now, max([book.floor, *answers]) + window)
                     break
                 # A request booked a whole limit earlier is still travelling: its answer bounds this one's slot.
                 self._lock.wait(_POLL)
@@ -216,8 +216,8 @@ class Pacer:
         # The latest `requests` bookings are always kept, so every later one sees the dropped ones in `floor`;
         # those still to leave are kept too, to be counted as waiting.
         while len(book.entries) > requests and _answered_by(book.entries[0], now):
-            dropped = book.entries.popleft()
-            book.floor = max(book.floor, dropped.done)  # type: ignore[type-var]
+            done = book.entries.popleft().done
+            book.floor = max(book.floor, done if done is not None else book.floor)
 
     def _progress(self, operation_id: str, book: _Book, limit: Limit, now: float) -> None:
         """Every ``PROGRESS_EVERY`` seconds of Segment's clock while calls wait: how many, and for how long."""
