@@ -38,9 +38,10 @@ from segment_provider.api import rate_limits
 from segment_provider.api.errors import ConfigurationError
 
 PACING_ENV = "SEGMENT_API_PACING"
-DEFAULT_MARGIN = 0.02
-"""Each window is made this much longer than Segment's, for the two clocks' rates (not for network delays: a
-window is counted from the answer of the request that may have opened it, see :meth:`Pacer.acquire`)."""
+DEFAULT_MARGIN = 0.01
+"""Each window is made this much longer than Segment's, for the two clocks' rates and the few milliseconds a
+request spends after Segment counted it (not for network delays or a loaded machine: a window is counted from
+the answer of the request that may have opened it, see :class:`Pacer`)."""
 PROGRESS_EVERY = 30.0
 """Seconds of Segment's clock between two progress lines while calls wait for a rate limit."""
 
@@ -68,10 +69,11 @@ SEGMENT_LIMITS: Mapping[str, Limit] = {
 
 @dataclass(eq=False)
 class Ticket:
-    """One booked request: ``done`` is when its answer came (None while in flight)."""
+    """One booked request: ``sent`` when it left, ``done`` when its answer came (None while in flight)."""
 
     operation_id: str
     slot: float | None = None
+    sent: float | None = None
     done: float | None = None
 
 
@@ -81,6 +83,8 @@ class _Book:
 
     entries: deque[Ticket] = field(default_factory=deque)
     floor: float = float("-inf")
+    quickest: float = float("inf")
+    """The shortest round trip seen (send to answer): the part of every trip that is not delay."""
     booked: int = 0
     logged_at: float = float("-inf")
 
@@ -90,9 +94,10 @@ class Pacer:
 
     Segment's windows are fixed: one opens when a request *arrives* and lasts a minute. The client never sees
     arrivals, only that a request arrived between its send and its answer. So request *n* leaves a whole window
-    (plus a small margin) after the answers of every request booked ``limit`` places or more before it: however
-    long requests travel, however late a loaded machine sends them, no ``limit + 1`` of them can arrive within
-    one window. The margin only covers the two clocks' rates, so it is the same fraction at every time scale.
+    (plus a small margin) after the answers of every request booked ``limit`` places or more before it, less the
+    quickest round trip seen (which every request spends, the later one too): however slowly a request travels,
+    however late a loaded machine sends or answers it, no ``limit + 1`` of them arrive within one window. The
+    margin only covers the clocks' rates, so it is the same fraction at every time scale.
 
     ``clock`` must be monotonic; ``clock`` and ``sleep`` are injectable so tests run on simulated time.
     """
@@ -142,6 +147,7 @@ class Pacer:
         if wait > 0:
             log.debug("pacing %s: waiting %.2fs for Segment's rate limit", operation_id, wait)
             self._sleep(wait)
+        ticket.sent = self._clock()
         return ticket
 
     def release(self, ticket: Ticket) -> None:
@@ -150,6 +156,9 @@ class Pacer:
             return
         with self._lock:
             ticket.done = self._clock()
+            book = self._books[ticket.operation_id]
+            if ticket.sent is not None:
+                book.quickest = min(book.quickest, ticket.done - ticket.sent)
             self._lock.notify_all()
 
     def reserve(self, operation_id: str) -> float:
@@ -186,7 +195,10 @@ class Pacer:
                     break
                 answers = [entry.done for entry in ahead if entry.done is not None]
                 if len(answers) == len(ahead):
-                    slot = max(now, max([book.floor, *answers]) + window)
+                    # The quickest round trip is the same for every request, so the later of two arrivals is
+                    # at least that much after its send: only the rest of a slow trip (delay) pushes back.
+                    quickest = book.quickest if book.quickest < float("inf") else 0.0
+                    slot = max(now, max([book.floor, *answers]) - quickest + window)
                     break
                 # A request booked a whole limit earlier is still travelling: its answer bounds this one's slot.
                 self._lock.wait(_POLL)
