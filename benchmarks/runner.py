@@ -82,8 +82,13 @@ class Measurement:
     """Seconds from the first API request's arrival to the last one's answer: the time the operation kept
     Segment busy (the engine's and the program's start-up before the first call are not in it)."""
     mapping_active: float | None = None
-    """Seconds from the first API request to the answer that switched the Profiles destination on (the
-    activation, the end of the Reverse ETL data path), when the operation did."""
+    """Seconds from the resources' first API request to the answer that switched the Profiles destination on
+    (the activation, the end of the Reverse ETL data path), when the operation did."""
+    resources_start: float | None = None
+    """Seconds from the first API request (the program's checks) to the resources' first: the program's own
+    work, which Pulumi finishes (every resource constructed) before it sends any resource to the engine."""
+    paced_span: float = 0.0
+    """Seconds from the first computed-trait create to the last one's answer (those Segment accepted)."""
     latency: float = 0.0
     """The emulator's delay per call, in seconds."""
     time_scale: float = 1.0
@@ -110,13 +115,21 @@ class Measurement:
         return sum(n for call, n in self.operations.items() if not call.is_read and call.status != 429)
 
 
-def timings(requests: list[Any], latency: float) -> tuple[float, float | None]:
-    """``span`` and ``mapping_active`` (see ``Measurement``) from the emulator's log: each request is stamped on
-    arrival and answered one latency later."""
+# Reads only the program's checks make (the providers never list spaces, sources or a space's events): the
+# first request of any other operation is where the deployment's resources start.
+PACED_OPERATION = "createComputedTrait"
+PROGRAM_CHECKS = frozenset({"listSpaces", "listSources", "listEvents", "listPropertiesFromEvent"})
+
+
+def timings(requests: list[Any], latency: float) -> tuple[float, float | None, float | None]:
+    """``span``, ``resources_start`` and ``mapping_active`` (see ``Measurement``) from the emulator's log: each
+    request is stamped on arrival and answered one latency later."""
     if not requests:
-        return 0.0, None
+        return 0.0, None, None
     start = min(r.timestamp for r in requests)
     span = max(r.timestamp for r in requests) + latency - start
+    resources = [r.timestamp for r in requests if r.operation_id not in PROGRAM_CHECKS]
+    first = min(resources) if resources else None
     activations = [
         r.timestamp
         for r in requests
@@ -125,14 +138,16 @@ def timings(requests: list[Any], latency: float) -> tuple[float, float | None]:
         and isinstance(r.body, Mapping)
         and r.body.get("enabled") is True
     ]
-    return span, (max(activations) + latency - start if activations else None)
+    live = max(activations) + latency - first if activations and first is not None else None
+    return span, (first - start if first is not None else None), live
 
 
 def measurement_of(requests: list[Any], options: Options, **fields: Any) -> Measurement:
     """A ``Measurement`` from the emulator's request log and what the engine reported (``fields``)."""
     calls = Counter(Call(r.method, r.operation_id or r.path, r.status or 0) for r in requests)
     latency = options.latency_ms / 1000
-    span, mapping_active = timings(requests, latency)
+    span, resources_start, mapping_active = timings(requests, latency)
+    paced = [r.timestamp for r in requests if r.operation_id == PACED_OPERATION and r.status != 429]
     return Measurement(
         reads=sum(n for call, n in calls.items() if call.is_read),
         mutations=sum(n for call, n in calls.items() if not call.is_read),
@@ -140,6 +155,8 @@ def measurement_of(requests: list[Any], options: Options, **fields: Any) -> Meas
         operations=calls,
         span=span,
         mapping_active=mapping_active,
+        resources_start=resources_start,
+        paced_span=max(paced) - min(paced) + latency if paced else 0.0,
         latency=latency,
         time_scale=options.time_scale,
         **fields,
