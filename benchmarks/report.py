@@ -22,6 +22,7 @@ COLUMNS = (
     ("busy s", ">"),
     ("floor s", ">"),
     ("ratio", ">"),
+    ("start s", ">"),
     ("live s", ">"),
 )
 
@@ -50,6 +51,7 @@ def row(m: Measurement) -> tuple[str, ...]:
         f"{m.span:.2f}",
         f"{floor_of(m):.2f}",
         f"{ratio_of(m):.2f}",
+        "" if m.resources_start is None else f"{m.resources_start:.2f}",
         "" if m.mapping_active is None else f"{m.mapping_active:.2f}",
     )
 

@@ -79,14 +79,16 @@ class Measurement:
     engine: str = "stand-in"
     """``stand-in`` (tests/harness) or ``pulumi CLI`` (the real engine, benchmarks/real_engine.py)."""
     span: float = 0.0
-    """Seconds from the first API request's arrival to the last one's answer: the time the operation kept
-    Segment busy (the engine's and the program's start-up before the first call are not in it)."""
+    """Seconds from the first API request's arrival to the last one's answer, less the pause between the
+    program's checks and the resources' first call (``resources_start`` shows it): the time the operation kept
+    Segment busy."""
     mapping_active: float | None = None
     """Seconds from the resources' first API request to the answer that switched the Profiles destination on
     (the activation, the end of the Reverse ETL data path), when the operation did."""
     resources_start: float | None = None
-    """Seconds from the first API request (the program's checks) to the resources' first: the program's own
-    work, which Pulumi finishes (every resource constructed) before it sends any resource to the engine."""
+    """Seconds from the first API request (the program's checks) to the resources' first: the checks, then the
+    program's own work (Pulumi constructs every resource before it sends any to the engine) and the provider
+    process's start."""
     paced_span: float = 0.0
     """Seconds from the first computed-trait create to the last one's answer (those Segment accepted)."""
     latency: float = 0.0
@@ -130,6 +132,13 @@ def timings(requests: list[Any], latency: float) -> tuple[float, float | None, f
     span = max(r.timestamp for r in requests) + latency - start
     resources = [r.timestamp for r in requests if r.operation_id not in PROGRAM_CHECKS]
     first = min(resources) if resources else None
+    checks = [
+        r.timestamp for r in requests if r.operation_id in PROGRAM_CHECKS and r.timestamp <= (first or 0)
+    ]
+    if first is not None and checks:
+        # Between the program's last check and the resources' first call, Segment waits on this machine: the
+        # program runs to its end, the engine starts the provider process and sends every resource through it.
+        span -= max(0.0, first - (max(checks) + latency))
     activations = [
         r.timestamp
         for r in requests

@@ -17,7 +17,9 @@ Every row (each scenario, each stack, each engine) gets the same four checks:
   a no-op up, a preview or a refresh; one for the one-trait change; one per object deleted (the space is only
   released). Calls answered 429 are judged by the next check, not here.
 * **no 429**: the client's pacer spaces the calls; Segment never refuses one.
-* **time**: the seconds the operation kept Segment busy (first request to last answer) against its floor,
+* **time**: the seconds the operation kept Segment busy (first request to last answer, less the pause between
+  the program's checks and the resources' first call: the program's own work and the provider's start-up,
+  printed as ``start s``) against its floor,
   the larger of the rate-limit floor (the windows Segment's limits force on the calls made) and the latency
   floor (the calls that must follow one another, and the provider's 4 workers): at most 2.0 times the floor.
 
