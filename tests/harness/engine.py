@@ -21,9 +21,9 @@ The program runs under ``pulumi.runtime.set_mocks`` with a :class:`~tests.harnes
 
 What it does not do: no separate preview before ``up`` (``up`` is ``pulumi up --skip-preview``; call
 ``preview()`` first for both), no checkpoint files or journal, no plugin downloads or default provider
-resources, no targets, aliases, imports, ``get`` reads or transforms; an `up` deletes what it no longer registers one at a time (``refresh`` reads and ``destroy``
-deletes in parallel, dependents first, as the engine does);
-ignore_changes only for top-level keys; previews simplify unknowns (a planned create or update outputs its
+resources, no targets, aliases, imports, ``get`` reads or transforms; an ``up`` deletes what it no longer
+registers one at a time (``refresh`` reads, and ``destroy`` deletes, in parallel, dependents first, as the
+engine does); ignore_changes only for top-level keys; previews simplify unknowns (a planned create or update outputs its
 checked inputs, everything else unknown).
 """
 
