@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from benchmarks.real_engine import REAL_ENGINE, CliBench, cli_available, cli_bench
 from benchmarks.report import breakdown, checks_text, settings_line, table
 from benchmarks.runner import Measurement, Options, StackBench, stack_bench
-from benchmarks.targets import DESTROY, NO_OP_UP, ONE_TRAIT_CHANGE, REFRESH, UP_FROM_EMPTY, Check, check_all
+from benchmarks.targets import (
+    DESTROY,
+    NO_OP_UP,
+    ONE_TRAIT_CHANGE,
+    PREVIEW,
+    REFRESH,
+    UP_FROM_EMPTY,
+    Check,
+    check_all,
+)
 
 SCALE_SIZES = (50, 200, 500)
 QUICK_SCALE_SIZES = (50,)
@@ -22,6 +31,7 @@ FLEX_SCENARIOS = {
     "up": UP_FROM_EMPTY,
     "noop": NO_OP_UP,
     "refresh": REFRESH,
+    "preview": PREVIEW,
     "change": ONE_TRAIT_CHANGE,
     "destroy": DESTROY,
 }
@@ -46,6 +56,7 @@ def _flex_steps(bench: StackBench | CliBench) -> list[tuple[str, Callable[[str],
         ("up", bench.up_from_empty),
         ("noop", bench.up),
         ("refresh", bench.refresh),
+        ("preview", bench.preview_change),
         ("change", bench.change_one_trait),
         ("destroy", bench.destroy),
     ]

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,11 +22,11 @@ from typing import Any
 
 from benchmarks.runner import (
     DYNAMIC,
-    Call,
     Measurement,
     Options,
     create_mutations,
     kind_of,
+    measurement_of,
     pacing,
     stack_label,
 )
@@ -40,7 +39,7 @@ COMMAND_TIMEOUT = 900
 # Pulumi's progress line of each Segment object that changed, e.g.
 # " +  pulumi-python:dynamic/segment:Source salesforce-source created (1s)".
 CHANGED = re.compile(
-    rf"^\s*[-+~]{{1,2}}\s+({re.escape(DYNAMIC)}\S+) (\S+) (?:created|updated|replaced|deleted)\b", re.M
+    rf"^\s*[-+~]{{1,2}}\s+({re.escape(DYNAMIC)}\S+) (\S+) (?:create|update|replace|delete)d?\b", re.M
 )
 
 
@@ -126,6 +125,10 @@ class CliBench:
     def refresh(self, scenario: str) -> Measurement:
         return self._measure(scenario, "refresh", "--yes", "--skip-preview")
 
+    def preview_change(self, scenario: str) -> Measurement:
+        write_definitions(self.definitions, 0, flex_schema=ONE_TRAIT_CHANGE)
+        return self._measure(scenario, "preview")
+
     def change_one_trait(self, scenario: str) -> Measurement:
         write_definitions(self.definitions, 0, flex_schema=ONE_TRAIT_CHANGE)
         return self.up(scenario)
@@ -148,25 +151,20 @@ class CliBench:
         started = time.perf_counter()
         done = self.pulumi(*command)
         seconds = time.perf_counter() - started
-        calls = Counter(
-            Call(r.method, r.operation_id or r.path, r.status or 0) for r in self.emulator.requests
-        )
         error = None
         if done.returncode != 0:
             error = f"`pulumi {command[0]}` exited {done.returncode}: {(done.stdout + done.stderr)[-400:]}"
-        return Measurement(
+        return measurement_of(
+            self.emulator.requests,
+            self.options,
             scenario=scenario,
             stack=stack_label(0),
             custom_traits=0,
             objects=objects if objects is not None else len(self._dynamic()),
             changed=len(set(CHANGED.findall(done.stdout))),
-            reads=sum(n for call, n in calls.items() if call.is_read),
-            mutations=sum(n for call, n in calls.items() if not call.is_read),
-            throttled=sum(n for call, n in calls.items() if call.status == 429),
             failed=0 if done.returncode == 0 else 1,
             seconds=seconds,
             error=error,
-            operations=calls,
             engine=REAL_ENGINE,
         )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from benchmarks.runner import Measurement, Options
-from benchmarks.targets import Check
+from benchmarks.targets import Check, floor_of, ratio_of
 
 COLUMNS = (
     ("operation", "<"),
@@ -19,6 +19,11 @@ COLUMNS = (
     ("429s", ">"),
     ("failed", ">"),
     ("seconds", ">"),
+    ("busy s", ">"),
+    ("floor s", ">"),
+    ("ratio", ">"),
+    ("start s", ">"),
+    ("live s", ">"),
 )
 
 
@@ -43,6 +48,11 @@ def row(m: Measurement) -> tuple[str, ...]:
         str(m.throttled),
         str(m.failed),
         f"{m.seconds:.1f}",
+        f"{m.span:.2f}",
+        f"{floor_of(m):.2f}",
+        f"{ratio_of(m):.2f}",
+        "" if m.resources_start is None else f"{m.resources_start:.2f}",
+        "" if m.mapping_active is None else f"{m.mapping_active:.2f}",
     )
 
 

@@ -78,6 +78,22 @@ class Measurement:
     """Every call by method, operation and status."""
     engine: str = "stand-in"
     """``stand-in`` (tests/harness) or ``pulumi CLI`` (the real engine, benchmarks/real_engine.py)."""
+    span: float = 0.0
+    """Seconds from the first API request's arrival to the last one's answer, less the pause between the
+    program's checks and the resources' first call (``resources_start`` shows it): the time the operation kept
+    Segment busy."""
+    mapping_active: float | None = None
+    """Seconds from the resources' first API request to the answer that switched the Profiles destination on
+    (the activation, the end of the Reverse ETL data path), when the operation did."""
+    resources_start: float | None = None
+    """Seconds from the first API request (the program's checks) to the resources' first: the checks, then the
+    program's own work (Pulumi constructs every resource before it sends any to the engine) and the provider
+    process's start."""
+    paced_span: float = 0.0
+    """Seconds from the first computed-trait create to the last one's answer (those Segment accepted)."""
+    latency: float = 0.0
+    """The emulator's delay per call, in seconds."""
+    time_scale: float = 1.0
 
     @property
     def label(self) -> str:
@@ -99,6 +115,61 @@ class Measurement:
     def accepted_mutations(self) -> int:
         """Mutating calls that were not refused with a 429."""
         return sum(n for call, n in self.operations.items() if not call.is_read and call.status != 429)
+
+
+# Reads only the program's checks make (the providers never list spaces, sources or a space's events): the
+# first request of any other operation is where the deployment's resources start.
+PACED_OPERATION = "createComputedTrait"
+PROGRAM_CHECKS = frozenset({"listSpaces", "listSources", "listEvents", "listPropertiesFromEvent"})
+
+
+def timings(requests: list[Any], latency: float) -> tuple[float, float | None, float | None]:
+    """``span``, ``resources_start`` and ``mapping_active`` (see ``Measurement``) from the emulator's log: each
+    request is stamped on arrival and answered one latency later."""
+    if not requests:
+        return 0.0, None, None
+    start = min(r.timestamp for r in requests)
+    span = max(r.timestamp for r in requests) + latency - start
+    resources = [r.timestamp for r in requests if r.operation_id not in PROGRAM_CHECKS]
+    first = min(resources) if resources else None
+    checks = [
+        r.timestamp for r in requests if r.operation_id in PROGRAM_CHECKS and r.timestamp <= (first or 0)
+    ]
+    if first is not None and checks:
+        # Between the program's last check and the resources' first call, Segment waits on this machine: the
+        # program runs to its end, the engine starts the provider process and sends every resource through it.
+        span -= max(0.0, first - (max(checks) + latency))
+    activations = [
+        r.timestamp
+        for r in requests
+        if r.operation_id == "updateDestination"
+        and r.status == 200
+        and isinstance(r.body, Mapping)
+        and r.body.get("enabled") is True
+    ]
+    live = max(activations) + latency - first if activations and first is not None else None
+    return span, (first - start if first is not None else None), live
+
+
+def measurement_of(requests: list[Any], options: Options, **fields: Any) -> Measurement:
+    """A ``Measurement`` from the emulator's request log and what the engine reported (``fields``)."""
+    calls = Counter(Call(r.method, r.operation_id or r.path, r.status or 0) for r in requests)
+    latency = options.latency_ms / 1000
+    span, resources_start, mapping_active = timings(requests, latency)
+    paced = [r.timestamp for r in requests if r.operation_id == PACED_OPERATION and r.status != 429]
+    return Measurement(
+        reads=sum(n for call, n in calls.items() if call.is_read),
+        mutations=sum(n for call, n in calls.items() if not call.is_read),
+        throttled=sum(n for call, n in calls.items() if call.status == 429),
+        operations=calls,
+        span=span,
+        mapping_active=mapping_active,
+        resources_start=resources_start,
+        paced_span=max(paced) - min(paced) + latency if paced else 0.0,
+        latency=latency,
+        time_scale=options.time_scale,
+        **fields,
+    )
 
 
 def stack_label(custom_traits: int) -> str:
@@ -138,9 +209,19 @@ def pacing(time_scale: float) -> Iterator[dict[str, str]]:
 
 
 class StackBench:
-    """A stack (the Flex stack plus ``custom_traits``) on its own emulator and provider server."""
+    """A stack (the Flex stack plus ``custom_traits``) on its own emulator and provider server.
 
-    def __init__(self, custom_traits: int, options: Options, workdir: Path) -> None:
+    ``provider_env`` adds to the provider process's environment (the smoke test injects a regression there).
+    """
+
+    def __init__(
+        self,
+        custom_traits: int,
+        options: Options,
+        workdir: Path,
+        provider_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.provider_env = dict(provider_env or {})
         self.custom_traits = custom_traits
         self.options = options
         self.definitions = workdir / f"definitions-{custom_traits}.yaml"
@@ -165,7 +246,7 @@ class StackBench:
         self.emulator.stop()
 
     def start(self, env: Mapping[str, str]) -> None:
-        self.server = ProviderServer(cwd=REPO, env=env)
+        self.server = ProviderServer(cwd=REPO, env={**env, **self.provider_env})
         self.server.start()
         config = benchmark_config(self.emulator.url, self.emulator.token, self.definitions)
         self.engine = ProgramEngine(self.server, stack="dev", config=config, secret_keys=SECRET_KEYS)
@@ -190,6 +271,11 @@ class StackBench:
         measurement = self._measure(scenario, lambda engine: engine.destroy(), objects=len(kinds))
         measurement.expected_mutations = sum(1 for kind in kinds if kind != "UnifySpace")
         return measurement
+
+    def preview_change(self, scenario: str) -> Measurement:
+        """Change one trait's definition in the shared definitions, then ``preview``."""
+        write_definitions(self.definitions, self.custom_traits, flex_schema=ONE_TRAIT_CHANGE)
+        return self._measure(scenario, lambda engine: engine.preview(MAIN))
 
     def change_one_trait(self, scenario: str) -> Measurement:
         """Change one trait's definition in the shared definitions, then ``up``."""
@@ -222,33 +308,30 @@ class StackBench:
             failed = 1
             error = f"{type(exception).__name__}: {exception}"
         seconds = time.perf_counter() - started
-        calls = Counter(
-            Call(r.method, r.operation_id or r.path, r.status or 0) for r in self.emulator.requests
-        )
         steps = [s for s in (result.steps if result else []) if s.type.startswith(DYNAMIC)]
         skipped = len(result.skipped) if result else 0
-        return Measurement(
+        return measurement_of(
+            self.emulator.requests,
+            self.options,
             scenario=scenario,
             stack=self.label,
             custom_traits=self.custom_traits,
             objects=objects if objects is not None else len(self._dynamic()),
             changed=sum(1 for s in steps if s.op != "same"),
-            reads=sum(n for call, n in calls.items() if call.is_read),
-            mutations=sum(n for call, n in calls.items() if not call.is_read),
-            throttled=sum(n for call, n in calls.items() if call.status == 429),
             failed=failed + skipped,
             seconds=seconds,
             error=error,
-            operations=calls,
         )
 
 
 @contextmanager
-def stack_bench(custom_traits: int, options: Options) -> Iterator[StackBench]:
+def stack_bench(
+    custom_traits: int, options: Options, provider_env: Mapping[str, str] | None = None
+) -> Iterator[StackBench]:
     with (
         tempfile.TemporaryDirectory(prefix="flex-bench-") as workdir,
         pacing(options.time_scale) as env,
-        StackBench(custom_traits, options, Path(workdir)) as bench,
+        StackBench(custom_traits, options, Path(workdir), provider_env) as bench,
     ):
         bench.start(env)
         yield bench

@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from segment_provider.api import SegmentClient
-from segment_provider.api.models import Source, Space, Workspace
+from segment_provider.api import NotFoundError, SegmentClient
+from segment_provider.api.models import Source, Space
 from segment_provider.resources.source import environment_label
 from segment_provider.resources.space import create_space_steps, find_profiles_source
 
@@ -23,11 +26,19 @@ class PreflightError(Exception):
     """Something that must exist in Segment does not; the message says how to fix it."""
 
 
+# ❓ Segment's docs do not say what listPropertiesFromEvent answers for an event the space never saw; the
+# emulator answers 404, as Segment does for other names it does not know. While this holds, each wanted event
+# costs one read (its properties) and the event list is not read. False: list the events first (one more read).
+UNSEEN_EVENT_PROPERTIES_ARE_404 = True
+
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
 class Preflight:
-    workspace: Workspace
     space: Space
-    profiles_source_found: bool
+    profiles_source: Source | None
+    """The space's internal Profiles source (its write key feeds the mapping), when the token can see it."""
     schema: dict[str, set[str]]
     """Event name → property names seen in the space (only the events the traits use)."""
     waiting: dict[str, str] = field(default_factory=dict)
@@ -37,6 +48,19 @@ class Preflight:
 
     def ready(self, trait_id: str) -> bool:
         return trait_id not in self.waiting
+
+    @property
+    def profiles_source_found(self) -> bool:
+        return self.profiles_source is not None
+
+
+def in_parallel(calls: list[Callable[[], T]]) -> list[T]:
+    """The results of independent reads, sent at once: the deployment's first resources wait for them."""
+    if len(calls) < 2:
+        return [call() for call in calls]
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="preflight") as pool:
+        futures = [pool.submit(call) for call in calls]
+        return [future.result() for future in futures]
 
 
 def find_space(client: SegmentClient, slug: str | None, name: str | None) -> Space:
@@ -71,8 +95,19 @@ def refuse_foreign_sources(sources: Iterable[Source], environment: str, slugs: M
 
 def space_schema(client: SegmentClient, space_id: str, events: Iterable[str]) -> dict[str, set[str]]:
     """Properties seen for each wanted event that the space knows (events it never saw are left out)."""
-    seen = set(client.list_space_events(space_id))
-    return {e: set(client.list_space_event_properties(space_id, e)) for e in sorted(set(events)) if e in seen}
+    wanted = sorted(set(events))
+    if not UNSEEN_EVENT_PROPERTIES_ARE_404:
+        seen = set(client.list_space_events(space_id))
+        wanted = [e for e in wanted if e in seen]
+
+    def properties(event: str) -> set[str] | None:
+        try:
+            return set(client.list_space_event_properties(space_id, event))
+        except NotFoundError:
+            return None  # the space never saw this event
+
+    found = in_parallel([functools.partial(properties, e) for e in wanted])
+    return {e: props for e, props in zip(wanted, found, strict=True) if props is not None}
 
 
 def waiting_traits(
@@ -109,12 +144,13 @@ def run_preflight(
 ) -> Preflight:
     """``trait_names`` (trait id → its name in Segment, the natural key) lets traits that already exist in the
     space be kept instead of waiting; it costs one list call, made only when some trait would wait."""
-    workspace = client.get_workspace()
-    space = find_space(client, space_slug, space_name)
-    sources = client.list_sources()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="preflight") as pool:
+        listing = pool.submit(client.list_sources)
+        space = find_space(client, space_slug, space_name)
+        sources = listing.result()
     if environment is not None:
         refuse_foreign_sources(sources, environment, source_slugs or {})
-    profiles_source_found = find_profiles_source(sources, space) is not None
+    profiles_source = find_profiles_source(sources, space)
     schema: dict[str, set[str]] = {}
     waiting: dict[str, str] = {}
     kept: dict[str, str] = {}
@@ -127,9 +163,8 @@ def run_preflight(
         kept = {t: reason for t, reason in waiting.items() if trait_names.get(t) in existing}
         waiting = {t: reason for t, reason in waiting.items() if t not in kept}
     return Preflight(
-        workspace=workspace,
         space=space,
-        profiles_source_found=profiles_source_found,
+        profiles_source=profiles_source,
         schema=schema,
         waiting=waiting,
         kept=kept,

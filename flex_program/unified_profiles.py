@@ -2,12 +2,13 @@
 
 Dependency order (each arrow is an Output passed on, so Pulumi creates left to right and destroys right to left):
 
-    UnifySpace ─────────────────────────────────────────────┬──► ComputedTrait (each)
-    [Snowflake objects] ─► Warehouse ─┐                      │
-    Salesforce Source ────────────────┴► WarehouseConnection │
-    [Snowflake objects] ─► Reverse ETL Source ─► ReverseEtlModel ─┐
+    UnifySpace ───────────────────────────────────────────────────────────────┐
+    [Snowflake objects] ─► Warehouse ─┐                                        │
+    Salesforce Source ────────────────┴► WarehouseConnection                   │
+    [Snowflake objects] ─► Reverse ETL Source ─► ReverseEtlModel ─┐            │
                            Reverse ETL Source ─► Segment Profiles Destination ─► Send Identify mapping
-                                                                   └──────────────► DestinationActivation
+                                                                   └──► DestinationActivation ─┴► ComputedTrait
+                                                                                                   (each)
 """
 
 from __future__ import annotations
@@ -55,7 +56,14 @@ class UnifiedProfiles(pulumi.ComponentResource):
         super().__init__(COMPONENT_TYPE, name, None, pulumi.ResourceOptions.merge(opts, protect))
         child = pulumi.ResourceOptions(parent=self)
 
-        self.space = UnifySpace("space", slug=stack.space.slug, name=stack.space.name, opts=child)
+        self.space = UnifySpace(
+            "space",
+            slug=stack.space.slug,
+            name=stack.space.name,
+            found=preflight.space,
+            profiles_source=preflight.profiles_source,
+            opts=child,
+        )
 
         warehouse_settings, retl_settings, snowflake_deps = self._warehouse_settings(stack, child)
         with_snowflake = pulumi.ResourceOptions(parent=self, depends_on=snowflake_deps)
@@ -156,9 +164,15 @@ class UnifiedProfiles(pulumi.ComponentResource):
             destination_id=self.profiles_destination.destination_id,
             enabled=stack.profiles.enabled,
             environment=stack.environment,
+            adopt=stack.adopt or stack.profiles.adopt,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.mapping]),
         )
 
+        # The data path first: Pulumi's dynamic providers run in one process with 4 workers, and a trait waiting
+        # its turn under Segment's 10 creates a minute holds one. Started together, 500 traits would take every
+        # worker and the mapping would go live ~50 minutes late; after the activation, they only lose the data
+        # path's few seconds. (A data path that fails leaves the traits for the next `up`.)
+        after_data_path = pulumi.ResourceOptions(parent=self, depends_on=[self.activation])
         self.traits: dict[str, ComputedTrait] = {}
         for trait_id, spec in program.traits.items():
             if not preflight.ready(trait_id):
@@ -176,7 +190,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 options=options.model_dump(exclude_none=True) if options is not None else None,
                 # A kept trait exists in Segment: should the state not know it, take it over, never duplicate.
                 adopt=stack.adopt or trait_id in preflight.kept,
-                opts=child,
+                opts=after_data_path,
             )
         self.register_outputs({})
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 import difflib
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 import pydantic
 
 from segment_provider.api.errors import UnknownCatalogSlugError
 from segment_provider.api.models import DestinationMetadata, SourceMetadata, WarehouseMetadata, WireModel
 
-if TYPE_CHECKING:
-    from segment_provider.api.client import SegmentClient
+Pages = Callable[[str, str], Iterable[dict[str, Any]]]
+"""Every item of a catalog listing: ``pages(operation_id, items_key)`` (the client's ``paginate``)."""
 
 log = logging.getLogger("segment_provider.api")
 MetadataT = TypeVar("MetadataT", bound=WireModel)
@@ -53,10 +53,15 @@ def clear_catalog_cache() -> None:
 
 
 class Catalog:
-    """Slug lookups in Segment's catalog, shared by every client with the same base URL."""
+    """Slug lookups in Segment's catalog, shared by every client with the same base URL (``scope``).
 
-    def __init__(self, client: SegmentClient) -> None:
-        self._client = client
+    It knows the client only as the function that pages a listing, so ``client.py`` can build it without
+    either module importing the other at run time in a circle.
+    """
+
+    def __init__(self, pages: Pages, scope: str) -> None:
+        self._pages = pages
+        self._scope = scope
 
     def source_by_slug(self, slug: str) -> SourceMetadata:
         return self._by_slug(SOURCES, slug)
@@ -84,7 +89,7 @@ class Catalog:
         return cast(MetadataT, item)
 
     def _items(self, kind: CatalogKind[MetadataT]) -> Mapping[str, WireModel]:
-        key = (self._client.settings.base_url, kind.operation_id)
+        key = (self._scope, kind.operation_id)
         with _registry_lock:
             cached = _cache.get(key)
             if cached is not None:
@@ -102,7 +107,7 @@ class Catalog:
 
     def _fetch(self, kind: CatalogKind[MetadataT]) -> dict[str, WireModel]:
         items: dict[str, WireModel] = {}
-        for raw in self._client.paginate(kind.operation_id, kind.items_key):
+        for raw in self._pages(kind.operation_id, kind.items_key):
             try:
                 item = kind.model.from_api(raw)
             except pydantic.ValidationError:

@@ -1,8 +1,9 @@
 """HTTP client for Segment's Public API: auth, base URL, media types, envelopes, paging, retries, timeouts.
 
-A ``SegmentClient`` is cheap to create and safe to share between threads: each thread gets its own
-``requests.Session``, created on first use. Never pickle a client (it holds the token and live sessions):
-create it where it is used, for example lazily inside a Pulumi dynamic provider after ``configure()``.
+A ``SegmentClient`` is cheap to create and safe to share between threads, which share one ``requests.Session``
+(its pool keeps a connection per thread), created on first use. Never pickle a client (it holds the token and a
+live session): create it where it is used, for example lazily inside a Pulumi dynamic provider after
+``configure()``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
+from typing import Any, ClassVar, Literal, NoReturn, TypeVar
 
 import pydantic
 import requests
+import requests.adapters
+import requests.utils
 
 from segment_provider.api import secrets as secret_values
+from segment_provider.api.catalog import Catalog
 from segment_provider.api.errors import (
     ENDPOINT_ENV,
     ENDPOINT_KEY,
@@ -55,7 +59,13 @@ from segment_provider.api.models import (
     WireModel,
     Workspace,
 )
-from segment_provider.api.operations import DEFAULT_PAGE_SIZE, MAX_TOP_LEVEL_PAGE_SIZE, Operation, operation
+from segment_provider.api.operations import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    MAX_TOP_LEVEL_PAGE_SIZE,
+    Operation,
+    operation,
+)
 from segment_provider.api.pacing import Pacer, pacing_from_env, shared_pacer
 from segment_provider.api.transport import (
     Answer,
@@ -68,9 +78,6 @@ from segment_provider.api.transport import (
     exchange,
     token_problem,
 )
-
-if TYPE_CHECKING:
-    from segment_provider.api.catalog import Catalog
 
 PRODUCT_VERSION = "0.1.0"
 USER_AGENT = f"flex-unified-profiles/{PRODUCT_VERSION}"
@@ -87,6 +94,8 @@ ADDRESS_ADVICE = (
 
 log = logging.getLogger("segment_provider.api")
 ModelT = TypeVar("ModelT", bound=WireModel)
+POOL_SIZE = 16
+"""Connections kept open to Segment: more than the engine's provider workers (4) and the program's threads."""
 _TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
@@ -204,7 +213,8 @@ class SegmentClient:
         )
         self._sleep = sleep
         self._clock = clock
-        self._local = threading.local()
+        self._shared_session: requests.Session | None = None
+        self._session_lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
 
@@ -214,12 +224,14 @@ class SegmentClient:
 
     @property
     def catalog(self) -> Catalog:
-        from segment_provider.api.catalog import Catalog
-
         with self._catalog_lock:
             if self._catalog is None:
-                self._catalog = Catalog(self)
+                self._catalog = Catalog(self._catalog_pages, self._settings.base_url)
             return self._catalog
+
+    def _catalog_pages(self, operation_id: str, items_key: str) -> Iterator[dict[str, Any]]:
+        # Hundreds of entries: at the largest page the SDK allows, one request instead of several.
+        return self.paginate(operation_id, items_key, page_size=MAX_PAGE_SIZE)
 
     def __repr__(self) -> str:
         return f"SegmentClient(base_url={self._settings.base_url!r})"
@@ -284,21 +296,9 @@ class SegmentClient:
         attempt = 0
         while True:
             attempt += 1
-            if self._pacer is not None:
-                self._pacer.wait(op.operation_id)
             started = time.monotonic()
             try:
-                answer = exchange(
-                    self._session(),
-                    op.method,
-                    url,
-                    operation=op.operation_id,
-                    limits=self._settings.limits,
-                    advice=ADDRESS_ADVICE,
-                    params=query,
-                    data=payload,
-                    headers=headers,
-                )
+                answer = self._exchange(op, url, query, payload, headers)
             except _TRANSPORT_ERRORS as cause:
                 self._log_request(op, url_path, type(cause).__name__, attempt, started)
                 self._retry_after_transport_error(op, cause, attempt)
@@ -313,6 +313,32 @@ class SegmentClient:
                     raise _unusable(op, refused) from None
             error = self._error(op, answer)
             self._pause_before_retry(op, error, self._wait_before_retry(op, error, attempt), attempt)
+
+    def _exchange(
+        self,
+        op: Operation,
+        url: str,
+        query: Mapping[str, Any] | None,
+        payload: str | None,
+        headers: Mapping[str, str],
+    ) -> Answer:
+        """One attempt, booked with the pacer, which learns when its answer came (or that it failed)."""
+        ticket = self._pacer.acquire(op.operation_id) if self._pacer is not None else None
+        try:
+            return exchange(
+                self._session(),
+                op.method,
+                url,
+                operation=op.operation_id,
+                limits=self._settings.limits,
+                advice=ADDRESS_ADVICE,
+                params=query,
+                data=payload,
+                headers=headers,
+            )
+        finally:
+            if ticket is not None and self._pacer is not None:
+                self._pacer.release(ticket)
 
     def _retry_after_transport_error(self, op: Operation, cause: BaseException, attempt: int) -> None:
         # A POST may have reached Segment before the connection dropped or timed out, and creates are not
@@ -364,12 +390,30 @@ class SegmentClient:
         )
 
     def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
+        session = self._shared_session
         if session is None:
-            session = requests.Session()
-            session.headers["Authorization"] = f"Bearer {self._settings.token.get_secret_value()}"
-            session.headers["User-Agent"] = USER_AGENT
-            self._local.session = session
+            with self._session_lock:
+                session = self._shared_session
+                if session is None:
+                    session = self._shared_session = self._new_session()
+        return session
+
+    def _new_session(self) -> requests.Session:
+        """One session for every thread, its connection pool sized for the provider's workers. The proxy and CA
+        settings of the environment are read here, once: with ``trust_env`` on, ``requests`` reads them (and
+        ~/.netrc) again on every request."""
+        session = requests.Session()
+        base_url = self._settings.base_url
+        session.proxies.update(requests.utils.get_environ_proxies(base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
+        session.trust_env = False
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers["Authorization"] = f"Bearer {self._settings.token.get_secret_value()}"
+        session.headers["User-Agent"] = USER_AGENT
         return session
 
     def _log_request(self, op: Operation, url_path: str, outcome: str, attempt: int, started: float) -> None:

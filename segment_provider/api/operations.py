@@ -25,6 +25,9 @@ MEDIA_TYPES: dict[Maturity, str] = {
 # Page sizes. ``PaginationInput.count`` is 1..1000 in the SDK but 1..200 on one copy of Segment's docs, so
 # 200 is the safe default; the Reverse ETL sync list takes a top-level ``count`` of at most 100.
 DEFAULT_PAGE_SIZE = 200
+# ❓ The SDK's upper bound (PY ``models/pagination_input.py``: 1..1000); one stored copy of the web docs says 200.
+# Used only for the catalogs (hundreds of entries): if Segment refuses it, this is the one value to lower.
+MAX_PAGE_SIZE = 1000
 MAX_TOP_LEVEL_PAGE_SIZE = 100
 
 

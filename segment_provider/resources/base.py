@@ -66,11 +66,12 @@ from segment_provider.api.errors import (
 )
 from segment_provider.api.models import IntegrationOption, Workspace
 from segment_provider.api.models import Source as ApiSource
-from segment_provider.resources import provider_errors
+from segment_provider.resources import engine_log, provider_errors
 from segment_provider.resources.provider_errors import UserError
 
 log = logging.getLogger("segment_provider.resources")
 provider_errors.install()
+engine_log.install()
 
 PROVIDER_KEY = "__provider"
 # How the API client waits and retries; the defaults suit Segment, so these keys are rarely set.
@@ -291,7 +292,7 @@ def _failure_path(loc: Iterable[int | str]) -> str:
     return path
 
 
-SECRET_PROPERTIES = ("secret_settings", "write_keys", "profiles_source_write_key")
+SECRET_PROPERTIES = ("secret_settings", "write_keys", "profiles_source_write_key", "found_write_key")
 """Properties of any kind that hold secrets: credentials, and the write keys Segment made."""
 
 
@@ -465,6 +466,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             remote = None
         if remote is None:
             return ReadResult(None, {})
+        remember_workspace(self.client, props)
         stored = {f: props.get(f) for f in self.inputs_model.model_fields}
         observed = {**stored, **self.observed(remote, stored)}
         return ReadResult(self.resource_id(remote), {**observed, **self.computed_outputs(remote)})
@@ -478,6 +480,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             if f not in self.ignored_in_diff and not same_value(olds.get(f), news.get(f))
         }
         self.refuse_foreign("update", {**from_wire(olds), **inputs.model_dump(mode="json"), "id": id_}, None)
+        remember_workspace(self.client, olds)
         remote = self.update_remote(id_, inputs, changed, from_wire(olds))
         return UpdateResult(self._outputs(remote, inputs))
 
@@ -595,10 +598,9 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         computed traits: bound through the space) or elsewhere (warehouses) override it.
         """
         if props.get("source_id"):
-            return [self.client.get_source(str(props["source_id"]))]
+            return [owner_source(self.client, str(props["source_id"]))]
         if props.get("destination_id"):
-            destination = self.client.get_destination(str(props["destination_id"]))
-            return [self.client.get_source(destination.source_id)]
+            return [owner_source(self.client, destination_source(self.client, str(props["destination_id"])))]
         return []
 
     def refuse_foreign(self, action: str, props: Mapping[str, Any], remote: RemoteT | None) -> None:
@@ -695,19 +697,72 @@ APP_HOSTS = {"us": "https://app.segment.com", "eu": "https://app.eu1.segment.com
 # A token belongs to one workspace, so the workspace is read once per provider process and API address/token,
 # not once per resource kind: every kind needs its slug for app URLs, and the space reports its id.
 _workspaces: dict[str, Workspace] = {}
+_workspace_slugs: dict[str, str] = {}
 _workspaces_lock = threading.Lock()
+
+
+def _scope(client: SegmentClient) -> str:
+    settings = client.settings
+    # Keyed by a digest: the registry never keeps a token.
+    return hashlib.sha256(f"{settings.base_url}\n{settings.token.get_secret_value()}".encode()).hexdigest()
 
 
 def workspace_of(client: SegmentClient) -> Workspace:
     """The workspace of the client's token, read on first use and shared by every provider in the process."""
-    settings = client.settings
-    # Keyed by a digest: the registry never keeps a token.
-    scope = hashlib.sha256(f"{settings.base_url}\n{settings.token.get_secret_value()}".encode()).hexdigest()
+    scope = _scope(client)
     with _workspaces_lock:
         workspace = _workspaces.get(scope)
         if workspace is None:
             workspace = _workspaces[scope] = client.get_workspace()
         return workspace
+
+
+def remember_workspace(client: SegmentClient, props: Mapping[str, Any]) -> None:
+    """Take the workspace from a resource's state instead of reading it (a refresh): a token belongs to one
+    workspace, whose id and slug every create recorded (the space's ``workspace_id``/``workspace_slug``, the
+    slug in every ``app_url``)."""
+    scope = _scope(client)
+    host = APP_HOSTS.get(client.settings.region, APP_HOSTS["us"])
+    slug, ident = props.get("workspace_slug"), props.get("workspace_id")
+    app_url = props.get("app_url")
+    if not slug and isinstance(app_url, str) and app_url.startswith(host + "/"):
+        slug = app_url.removeprefix(host + "/").partition("/")[0]
+    if not isinstance(slug, str) or not slug:
+        return
+    with _workspaces_lock:
+        if scope in _workspaces:
+            return
+        if isinstance(ident, str) and ident:
+            _workspaces[scope] = Workspace(id=ident, slug=slug, name=slug)
+        _workspace_slugs.setdefault(scope, slug)
+
+
+# The owners read for the environment check, once per provider process: a destroy asks the same two sources
+# for every object beneath them.
+_owners: dict[tuple[str, str], ApiSource] = {}
+_destination_sources: dict[tuple[str, str], str] = {}
+
+
+def owner_source(client: SegmentClient, source_id: str) -> ApiSource:
+    key = (_scope(client), source_id)
+    with _workspaces_lock:
+        known = _owners.get(key)
+    if known is None:
+        known = client.get_source(source_id)
+        with _workspaces_lock:
+            _owners[key] = known
+    return known
+
+
+def destination_source(client: SegmentClient, destination_id: str) -> str:
+    key = (_scope(client), destination_id)
+    with _workspaces_lock:
+        known = _destination_sources.get(key)
+    if known is None:
+        known = client.get_destination(destination_id).source_id
+        with _workspaces_lock:
+            _destination_sources[key] = known
+    return known
 
 
 class WorkspaceLinks:
@@ -718,7 +773,9 @@ class WorkspaceLinks:
 
     @property
     def workspace_slug(self) -> str:
-        return workspace_of(self._client).slug
+        with _workspaces_lock:
+            known = _workspace_slugs.get(_scope(self._client))
+        return known or workspace_of(self._client).slug
 
     def url(self, *path: str) -> str:
         host = APP_HOSTS.get(self._client.settings.region, APP_HOSTS["us"])

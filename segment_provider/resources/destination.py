@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
+from pulumi.dynamic import CreateResult, Resource
 
 from segment_provider.api.models import Destination as ApiDestination
 from segment_provider.api.models import IntegrationOption
@@ -26,6 +26,7 @@ from segment_provider.resources.base import (
     settings_keeping_unmanaged,
     split_settings,
     with_secret_outputs,
+    withholds_credentials,
 )
 
 
@@ -185,6 +186,17 @@ class DestinationActivationProvider(SegmentProvider[DestinationActivationInputs,
     def find_existing(self, inputs: DestinationActivationInputs) -> ApiDestination | None:
         return self.client.get_destination(inputs.destination_id)
 
+    @withholds_credentials
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        # The destination is this stack's own (its resource was created or adopted, refusing another
+        # environment's source), and switching it on or off is the same PATCH whatever it was: no read first.
+        # Adopting, it is read, so a destination already as configured is taken over without a call.
+        inputs = self._inputs(props)
+        if inputs.adopt:
+            return super().create(props)
+        remote = self.client.update_destination(inputs.destination_id, enabled=inputs.enabled)
+        return CreateResult(self.resource_id(remote), self._outputs(remote, inputs))
+
     def create_remote(self, inputs: DestinationActivationInputs) -> ApiDestination:
         return self.client.update_destination(inputs.destination_id, enabled=inputs.enabled)
 
@@ -218,12 +230,13 @@ class DestinationActivation(Resource, module="segment", name="DestinationActivat
         destination_id: pulumi.Input[str],
         enabled: pulumi.Input[bool] = True,
         environment: str | None = None,
+        adopt: bool = False,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
             "destination_id": destination_id,
             "enabled": enabled,
-            "adopt": True,
+            "adopt": adopt,
             "environment": environment,
         }
         super().__init__(DestinationActivationProvider(), resource_name, resource_props(inputs, ()), opts)

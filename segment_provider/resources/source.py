@@ -27,6 +27,7 @@ from segment_provider.resources.base import (
     catalog_defaults,
     configured_subset,
     only_changed,
+    owner_source,
     resource_props,
     settings_keeping_unmanaged,
     split_settings,
@@ -76,7 +77,7 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
     ignored_in_diff = frozenset({"adopt"})
 
     def owning_sources(self, props: Mapping[str, Any], remote: ApiSource | None) -> list[ApiSource]:
-        return [remote if remote is not None else self.client.get_source(str(props["id"]))]
+        return [remote if remote is not None else owner_source(self.client, str(props["id"]))]
 
     def _label(self, source: ApiSource, environment: str | None) -> ApiSource:
         """The source with its environment label (Segment's default labels environment:dev / environment:prod)."""

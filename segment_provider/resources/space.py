@@ -64,6 +64,11 @@ class UnifySpaceInputs(ResourceInputs):
     slug: str | None = pydantic.Field(default=None, min_length=1)
     name: str | None = pydantic.Field(default=None, min_length=1)
     adopt: bool = True
+    found: dict[str, str | None] | None = None
+    """What the program already read: the space (``id``, ``slug``, ``name``) and its Profiles source's id
+    (``profiles_source_id``), so the create reads neither again. Never compared: a refresh reads both afresh."""
+    found_write_key: str | None = None
+    """That Profiles source's write key (secret)."""
 
     @pydantic.model_validator(mode="after")
     def _slug_or_name(self) -> UnifySpaceInputs:
@@ -76,11 +81,19 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
     kind = "UnifySpace"
     inputs_model = UnifySpaceInputs
     replace_on = frozenset({"slug", "name"})
+    ignored_in_diff = frozenset({"adopt", "environment", "found", "found_write_key"})
 
     def describe(self, inputs: UnifySpaceInputs) -> str:
         return f"slug '{inputs.slug}'" if inputs.slug else f"name '{inputs.name}'"
 
     def find_existing(self, inputs: UnifySpaceInputs) -> ApiSpace | None:
+        found = inputs.found or {}
+        if found.get("id") and (
+            found.get("slug") == inputs.slug if inputs.slug else found.get("name") == inputs.name
+        ):
+            space = ApiSpace(id=str(found["id"]), slug=str(found["slug"]), name=str(found["name"]))
+            _profiles_sources[space.id] = (found.get("profiles_source_id"), inputs.found_write_key)
+            return space
         spaces = self.client.list_spaces()
         if inputs.slug:
             return next((s for s in spaces if s.slug == inputs.slug), None)
@@ -120,11 +133,17 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
 
     def computed_outputs(self, remote: ApiSpace) -> dict[str, Any]:
         workspace = workspace_of(self.client)
-        profiles_source = find_profiles_source(self.client.list_sources(), remote)
-        write_keys = list(profiles_source.write_keys) if profiles_source else []
+        known = _profiles_sources.get(remote.id)
+        if known is not None:
+            source_id, write_key = known
+        else:
+            profiles_source = find_profiles_source(self.client.list_sources(), remote)
+            write_keys = list(profiles_source.write_keys) if profiles_source else []
+            source_id = profiles_source.id if profiles_source else None
+            write_key = write_keys[0] if write_keys else None
         return {
-            "profiles_source_id": profiles_source.id if profiles_source else None,
-            "profiles_source_write_key": write_keys[0] if write_keys else None,
+            "profiles_source_id": source_id,
+            "profiles_source_write_key": write_key,
             "space_id": remote.id,
             "space_slug": remote.slug,
             "space_name": remote.name,
@@ -132,6 +151,11 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
             "workspace_slug": workspace.slug,
             "app_url": self.links.url("unify", "spaces", remote.slug, "explorer"),
         }
+
+
+# The Profiles source the program read, by space id, for this process's create of the space (a refresh, in a
+# process of its own, lists the sources afresh).
+_profiles_sources: dict[str, tuple[str | None, str | None]] = {}
 
 
 class UnifySpace(Resource, module="segment", name="UnifySpace"):
@@ -156,7 +180,7 @@ class UnifySpace(Resource, module="segment", name="UnifySpace"):
         "profiles_source_id",
         "profiles_source_write_key",
     )
-    SECRET_OUTPUTS = ("profiles_source_write_key",)
+    SECRET_OUTPUTS = ("profiles_source_write_key", "found_write_key")
 
     def __init__(
         self,
@@ -164,9 +188,26 @@ class UnifySpace(Resource, module="segment", name="UnifySpace"):
         *,
         slug: pulumi.Input[str] | None = None,
         name: pulumi.Input[str] | None = None,
+        found: ApiSpace | None = None,
+        profiles_source: ApiSource | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        inputs = {"slug": slug, "name": name, "adopt": True}
+        """``found``/``profiles_source``: the space and its Profiles source as the program already read them."""
+        write_keys = list(profiles_source.write_keys) if profiles_source else []
+        inputs = {
+            "slug": slug,
+            "name": name,
+            "adopt": True,
+            "found": {
+                "id": found.id,
+                "slug": found.slug,
+                "name": found.name,
+                "profiles_source_id": profiles_source.id if profiles_source else None,
+            }
+            if found
+            else None,
+            "found_write_key": pulumi.Output.secret(write_keys[0]) if write_keys else None,
+        }
         super().__init__(
             UnifySpaceProvider(),
             resource_name,

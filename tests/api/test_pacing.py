@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time as real_time
 from typing import Any
 
 import pytest
@@ -21,6 +23,7 @@ from segment_provider.api.pacing import (
     PACING_ENV,
     SEGMENT_LIMITS,
     Limit,
+    Ticket,
     limits_from_contract,
     pacing_from_env,
     shared_pacer,
@@ -117,6 +120,60 @@ def test_threads_share_one_bucket() -> None:
     assert sorted(waits) == [0] * 5 + [60] * 5 + [120] * 5 + [180] * 5
 
 
+def test_a_window_counts_from_the_answer_of_the_request_a_limit_earlier_less_the_quickest_trip() -> None:
+    # Segment's window opens when a request arrives, somewhere between its send and its answer. A trip slower
+    # than the quickest one seen (a loaded machine, a slow network) pushes the next window back by as much.
+    time = SimulatedTime()
+    pacer = Pacer({"op": Limit(1, 10.0)}, margin=0, clock=time.clock, sleep=time.sleep)
+    first = pacer.acquire("op")
+    time.sleep(2)  # the quickest trip: 2 s
+    pacer.release(first)
+
+    second = pacer.acquire("op")
+    assert time.now == pytest.approx(
+        1000 + 10
+    )  # its window opened on arrival, no later than 2 s after sending
+    time.sleep(5)  # 3 s slower than the quickest
+    pacer.release(second)
+
+    third = pacer.acquire("op")
+    assert time.now == pytest.approx(1010 + 10 + 3)
+    pacer.release(third)
+
+
+def test_a_request_waits_while_the_one_a_limit_earlier_is_still_in_flight() -> None:
+    pacer = Pacer({"op": Limit(1, 0.05)}, margin=0)
+    first = pacer.acquire("op")
+    sent: list[float] = []
+    thread = threading.Thread(
+        target=lambda: sent.append(real_time.monotonic()) if pacer.acquire("op") else None
+    )
+    thread.start()
+    thread.join(0.2)
+    assert thread.is_alive() and sent == []  # no answer to the first yet: its window may not have opened
+    answered = real_time.monotonic()
+    pacer.release(first)
+    thread.join(5)
+    assert sent and sent[0] >= answered
+
+
+def test_waiting_calls_are_reported_every_30_seconds_of_segments_clock(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    time = SimulatedTime()
+    pacer = Pacer({"op": Limit(10, 60.0)}, margin=0, clock=time.clock, sleep=lambda _: None)
+    with caplog.at_level(logging.INFO, logger="segment_provider.api.pacing"):
+        for _ in range(25):
+            pacer.reserve("op")
+        time.now += 31
+        pacer.reserve("op")
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert lines[0].startswith("Segment's rate limit for op (10 a minute):")
+    assert lines[0].endswith("1 call waiting, the last leaves in about 60 s; 10 sent so far")
+    assert lines[1].endswith("16 calls waiting, the last leaves in about 89 s; 10 sent so far")
+
+
 def test_the_default_pacer_is_shared_by_every_client_of_one_token_and_address() -> None:
     first = SegmentClient(ClientSettings(token="token-a", endpoint="http://127.0.0.1:1"))
     second = SegmentClient(ClientSettings(token="token-a", endpoint="http://127.0.0.1:1"))
@@ -163,9 +220,9 @@ class RecordingPacer(Pacer):
         super().__init__(**kwargs)
         self.calls: list[str] = []
 
-    def wait(self, operation_id: str) -> float:
+    def acquire(self, operation_id: str) -> Ticket:
         self.calls.append(operation_id)
-        return super().wait(operation_id)
+        return super().acquire(operation_id)
 
 
 def test_the_client_books_every_attempt_and_still_waits_as_a_429_asks(

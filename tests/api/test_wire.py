@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import requests
+import requests.sessions
+import requests.utils
 
 from segment_provider.api import USER_AGENT, ClientSettings, ConfigurationError, SegmentClient
 from segment_provider.api.operations import MEDIA_TYPES, OPERATIONS
@@ -63,19 +65,29 @@ def test_every_request_carries_auth_and_user_agent(client: SegmentClient, fresh_
     assert USER_AGENT.startswith("flex-unified-profiles/")
 
 
-def test_one_session_per_thread(
+def test_one_session_for_every_thread_with_the_environment_read_once(
     client: SegmentClient, fresh_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    created: list[tuple[int, requests.Session]] = []
+    created: list[requests.Session] = []
     lock = threading.Lock()
+    environment_reads: list[str] = []
+    read_proxies = requests.utils.get_environ_proxies
 
     class RecordingSession(requests.Session):
         def __init__(self) -> None:
             super().__init__()
             with lock:
-                created.append((threading.get_ident(), self))
+                created.append(self)
+
+    def counting_proxies(url: str, no_proxy: str | None = None) -> dict[str, str]:
+        with lock:
+            environment_reads.append(url)
+        return read_proxies(url, no_proxy)
 
     monkeypatch.setattr(requests, "Session", RecordingSession)
+    # requests.sessions reads the environment through its own reference to the same function.
+    monkeypatch.setattr(requests.utils, "get_environ_proxies", counting_proxies)
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting_proxies)
 
     def work() -> None:
         for _ in range(3):
@@ -88,8 +100,8 @@ def test_one_session_per_thread(
         thread.join()
     work()
 
-    assert len(created) == 5
-    assert len({ident for ident, _ in created}) == 5
+    assert len(created) == 1
+    assert environment_reads == [fresh_emulator.url]
     assert len(fresh_emulator.requests) == 15
 
 

@@ -21,8 +21,9 @@ The program runs under ``pulumi.runtime.set_mocks`` with a :class:`~tests.harnes
 
 What it does not do: no separate preview before ``up`` (``up`` is ``pulumi up --skip-preview``; call
 ``preview()`` first for both), no checkpoint files or journal, no plugin downloads or default provider
-resources, no targets, aliases, imports, ``get`` reads or transforms; deletes run one at a time;
-ignore_changes only for top-level keys; previews simplify unknowns (a planned create or update outputs its
+resources, no targets, aliases, imports, ``get`` reads or transforms; an ``up`` deletes what it no longer
+registers one at a time (``refresh`` reads, and ``destroy`` deletes, in parallel, dependents first, as the
+engine does); ignore_changes only for top-level keys; previews simplify unknowns (a planned create or update outputs its
 checked inputs, everything else unknown).
 """
 
@@ -125,8 +126,12 @@ class ProgramEngine:
         """Read every dynamic resource: a vanished object leaves the state, changed outputs are drift."""
         self.server.configure(self.config, self.secret_keys)
         deployment = _Deployment(self, self.state, preview=False, operation="refresh")
-        for record in list(self.state):
-            deployment.refresh_one(record)
+        records = list(self.state)
+        # The engine reads every resource at once, up to its parallelism; the outcomes are applied in order.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=self.parallel) as pool:
+            outcomes = list(pool.map(deployment.read_one, records))
+        for record, outcome in zip(records, outcomes, strict=True):
+            deployment.apply_refresh(record, outcome)
         return deployment.finish()
 
     def destroy(self) -> RunResult:
@@ -138,7 +143,7 @@ class ProgramEngine:
             for record in protected:
                 deployment.fail(record.urn, record.name, record.type, str(ResourceProtected(record.urn)))
             return deployment.finish()
-        deployment.delete([*self.state, *self.state.pending_deletes])
+        deployment.delete([*self.state, *self.state.pending_deletes], parallel=self.parallel)
         if not deployment.failures:
             self.state.outputs, self.state.secret_outputs = {}, frozenset()
         return deployment.finish()
@@ -426,8 +431,14 @@ class _Deployment:
             else:
                 self.steps.append(StepRecord(record.urn, record.name, record.type, "delete"))
 
-    def delete(self, records: list[StateResource]) -> None:
-        """Dependents first; what a failed delete depends on is kept (it is still in use)."""
+    def delete(self, records: list[StateResource], *, parallel: int = 1) -> None:
+        """Dependents first; what a failed delete depends on is kept (it is still in use). With ``parallel`` above
+        1, as the engine's destroy: every resource whose dependents are gone is deleted at once, up to that
+        many at a time."""
+        urns = [record.urn for record in records]
+        if parallel > 1 and len(set(urns)) == len(urns):
+            self._delete_in_parallel(records, parallel)
+            return
         pending = {id(record) for record in self.state.pending_deletes}
         still_needed: set[str] = set()
         for record in delete_order(records):
@@ -448,6 +459,48 @@ class _Deployment:
                 self.state.resources.pop(record.urn, None)
                 self.steps.append(StepRecord(record.urn, record.name, record.type, "delete"))
 
+    def _delete_in_parallel(self, records: list[StateResource], parallel: int) -> None:
+        by_urn = {record.urn: record for record in records}
+        needs = {record.urn: [u for u in record.depends_on() if u in by_urn] for record in records}
+        dependents = dict.fromkeys(by_urn, 0)
+        for needed in needs.values():
+            for urn in needed:
+                dependents[urn] += 1
+        # A failed delete never releases what it depends on: those stay, still in use.
+        ready = [record for record in delete_order(records) if dependents[record.urn] == 0]
+        running: dict[concurrent.futures.Future[bool], StateResource] = {}
+        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="delete") as pool:
+            while ready or running:
+                for record in ready:
+                    running[pool.submit(self._delete_step, record)] = record
+                ready = []
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    record = running.pop(future)
+                    if not future.result():
+                        continue
+                    for urn in needs[record.urn]:
+                        dependents[urn] -= 1
+                        if dependents[urn] == 0:
+                            ready.append(by_urn[urn])
+
+    def _delete_step(self, record: StateResource) -> bool:
+        pending = any(record is p for p in self.state.pending_deletes)
+        try:
+            if record.protect and not pending:
+                raise ResourceProtected(record.urn)
+            self._delete_one(record)
+        except HarnessError as error:
+            self.fail(record.urn, record.name, record.type, str(error))
+            return False
+        with self.lock:
+            if pending:
+                self.state.pending_deletes.remove(record)
+            else:
+                self.state.resources.pop(record.urn, None)
+                self.steps.append(StepRecord(record.urn, record.name, record.type, "delete"))
+        return True
+
     def _delete_one(self, record: StateResource) -> None:
         if record.retain_on_delete or not record.custom or not wire.is_dynamic_type(record.type):
             return
@@ -456,13 +509,23 @@ class _Deployment:
     # refresh
 
     def refresh_one(self, record: StateResource) -> None:
+        self.apply_refresh(record, self.read_one(record))
+
+    def read_one(self, record: StateResource) -> ResourceState | HarnessError | None:
+        """The provider's read of ``record`` (None: gone), or the error; changes nothing (run in parallel)."""
+        if not (record.custom and wire.is_dynamic_type(record.type)):
+            return None
+        try:
+            return self.driver.read(record.as_resource_state())
+        except HarnessError as error:
+            return error
+
+    def apply_refresh(self, record: StateResource, fresh: ResourceState | HarnessError | None) -> None:
         if not (record.custom and wire.is_dynamic_type(record.type)):
             self.steps.append(StepRecord(record.urn, record.name, record.type, "same"))
             return
-        try:
-            fresh = self.driver.read(record.as_resource_state())
-        except HarnessError as error:
-            self.fail(record.urn, record.name, record.type, str(error))
+        if isinstance(fresh, HarnessError):
+            self.fail(record.urn, record.name, record.type, str(fresh))
             return
         if fresh is None:
             self.state.resources.pop(record.urn, None)

@@ -255,10 +255,17 @@ def test_destroy_on_dev_removes_every_object_in_reverse_order_and_keeps_the_spac
 ) -> None:
     engine = engine_for(server, flex_emulator)
     engine.up(MAIN)
+    retl_source = engine.state.outputs["reverseEtlSourceId"]
     flex_emulator.clear_requests()
     engine.destroy()
-    calls = [r.operation_id for r in flex_emulator.requests if r.method in MUTATING]
+    sent = [r for r in flex_emulator.requests if r.method in MUTATING]
+    calls = [r.operation_id for r in sent]
+    # Deletes run in parallel, dependents first: the first of each kind is enough, but for the Reverse ETL
+    # source, which goes after the destination on it (the Salesforce source may go long before).
     order = {op: calls.index(op) for op in calls}
+    order["deleteSource"] = next(
+        i for i, r in enumerate(sent) if r.operation_id == "deleteSource" and r.path.endswith(retl_source)
+    )
     assert order["removeSubscriptionFromDestination"] < order["deleteDestination"] < order["deleteSource"]
     assert order["removeSubscriptionFromDestination"] < order["deleteReverseEtlModel"]
     assert order["removeSourceConnectionFromWarehouse"] < order["deleteWarehouse"]

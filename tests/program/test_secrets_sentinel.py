@@ -388,7 +388,7 @@ def test_no_secret_leaks_through_a_whole_lifecycle(
     # A Segment answer that quotes the token back must not put it into the error either.
     emulator.add_fault(
         "status",
-        operation="getWorkspace",
+        operation="listSpaces",
         status=401,
         body={"errors": [{"type": "unauthorized", "message": f"token {emulator.token} is revoked"}]},
     )
