@@ -9,7 +9,7 @@ import argparse
 import os
 import signal
 import sys
-import threading
+import time
 from types import FrameType
 
 from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_CODES_HELP, EXIT_OK, CannotRun, add_debug_flag, report
@@ -87,16 +87,19 @@ def main(argv: list[str] | None = None) -> int:
         problem.__cause__ = error
         report("segment-emulator", problem, debug=arguments.debug, err=sys.stderr)
         return EXIT_CANNOT_RUN
-    stop = threading.Event()
+    stopping: list[int] = []
 
+    # The handler only records the signal: one that took a lock (threading.Event.set) could deadlock against the
+    # main thread holding that same lock inside Event.wait when the signal lands.
     def on_signal(number: int, frame: FrameType | None) -> None:
-        stop.set()
+        stopping.append(number)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     print(f"segment-emulator listening on {emulator.url}", flush=True)
     try:
-        stop.wait()
+        while not stopping:
+            time.sleep(0.1)
     finally:
         emulator.stop()
     return EXIT_OK
