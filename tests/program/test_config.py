@@ -15,6 +15,12 @@ from flex_program.config import NAMESPACE, ConfigError, load_program_config
 REPO = Path(__file__).resolve().parents[2]
 NS = NAMESPACE
 
+SNOWFLAKE_SETTINGS = {
+    "account": "acme-main",
+    "database": "SEGMENT_EVENTS",
+    "warehouse": "SEGMENT_WAREHOUSE",
+    "username": "SEGMENT_USER",
+}
 VALID_STACK: dict[str, Any] = {
     f"{NS}:environment": "dev",
     f"{NS}:space": {"slug": "unified-profiles-dev"},
@@ -22,9 +28,9 @@ VALID_STACK: dict[str, Any] = {
     f"{NS}:warehouse": {
         "type": "snowflake",
         "name": "Flex Dev Snowflake",
-        "settings": {"account": "acme-main", "database": "SEGMENT_EVENTS"},
+        "settings": SNOWFLAKE_SETTINGS,
     },
-    f"{NS}:reverseEtl": {"sourceSlug": "flex_dev_reverse_etl", "settings": {"account": "acme-main"}},
+    f"{NS}:reverseEtl": {"sourceSlug": "flex_dev_reverse_etl", "settings": SNOWFLAKE_SETTINGS},
     f"{NS}:schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}},
     f"{NS}:warehouseCredentials": {"private_key": "KEY"},
     "segment:token": "tok",
