@@ -83,6 +83,8 @@ SECRET_KEYS = {
 
 
 def _check_name(name: str) -> str:
+    if name and not name.strip():
+        raise ValueError("must not be empty: write a name")
     if ch := guards.hidden_character(name):
         raise ValueError(
             f"contains the invisible or control character {ch} (a line break, tab or bidi control): remove it"
@@ -915,6 +917,13 @@ def _load_definitions(
             ConfigProblem(key=prefix, message="holds no definitions (only comments): write them out")
         )
         return None, {}
+    walked = [
+        ConfigProblem(key=k.replace(f"{prefix}.", f"{prefix}:", 1), message=m)
+        for k, m in guards.value_problems(data, prefix, long_keys={"query": MAX_DEFINITIONS_BYTES})
+    ]
+    if walked:
+        problems.extend(walked)
+        return None, {}
     try:
         definitions = Definitions.model_validate(data)
     except pydantic.ValidationError as error:
@@ -926,17 +935,33 @@ def _load_definitions(
     return definitions, _enabled_traits(definitions, prefix, problems)
 
 
-class StrictYamlLoader(yaml.SafeLoader):
+# libyaml's C parser when PyYAML was built with it (about 10x faster on a large definitions file), else
+# PyYAML's own; the guards below work the same on both.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictYamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """YAML as people mean it: a key given twice is an error (not "the last one wins"), and aliases (``*name``)
     are refused, so a file cannot expand into gigabytes (the "billion laughs")."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted: write the value out", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    def get_single_node(self) -> Any:
+        # The composer gives an alias the very node of its anchor: a node met twice is an alias. The node graph
+        # is as small as the text; only constructing it would expand it.
+        node = super().get_single_node()
+        seen: set[int] = set()
+        stack = [node] if node is not None else []
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not accepted: write the value out", current.start_mark
+                )
+            seen.add(id(current))
+            if isinstance(current, yaml.MappingNode):
+                stack.extend(part for pair in current.value for part in pair)
+            elif isinstance(current, yaml.SequenceNode):
+                stack.extend(current.value)
+        return node
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -1000,6 +1025,16 @@ def _enabled_traits(
             continue
         keys[trait_id] = f"traits.custom[{index}]"
         enabled[trait_id] = spec
+    # The mapping writes its traits onto the same profiles: a key of both would be overwritten by whichever
+    # runs last, so the computed trait would flicker.
+    for key in sorted(set(definitions.mapping.traits) & set(keys)):
+        problems.append(
+            ConfigProblem(
+                key=f"{prefix}:mapping.traits.{key}",
+                message=f"is also the key of the computed trait {keys[key]}: rename the mapped trait (or switch "
+                "the computed one off) so one value does not overwrite the other on every profile",
+            )
+        )
     return enabled
 
 

@@ -12,8 +12,9 @@ from typing import Any
 
 MAX_TEXT_LENGTH = 1024
 """Any string of the stack config or the definitions (names, settings, ids); the SQL query has its own limit."""
-MAX_NUMBER = 10**9
-"""Any number of the config: far above every real value (ports, days, seconds), far below an overflow."""
+MAX_NUMBER = 2**53 - 1
+"""Any number of the config, in absolute value: the largest whole number a JSON number (a float) holds exactly;
+a bigger one reaches Segment as another number, or overflows."""
 
 # Line and paragraph separators, NEL, and the bidi overrides and isolates ("Trojan Source"): a name holding one
 # shows differently from what it is, in the Segment app and in a terminal.
