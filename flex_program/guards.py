@@ -29,15 +29,17 @@ def hidden_character(text: str) -> str | None:
     return None
 
 
-def text_problem(value: Any, *, max_length: int = MAX_TEXT_LENGTH, what: str = "the value") -> str | None:
-    """Why ``value`` is not an acceptable one-line text, or None."""
+def text_problem(
+    value: Any, *, max_length: int = MAX_TEXT_LENGTH, what: str = "the value", one_line: bool = True
+) -> str | None:
+    """Why ``value`` is not an acceptable text (one line unless ``one_line`` is false: a PEM key), or None."""
     if not isinstance(value, str):
         return f"{what} must be a string (text), got {type(value).__name__}"
     if not value.strip():
         return f"{what} must not be empty"
     if len(value) > max_length:
         return f"{what} is {len(value)} characters long; use at most {max_length}"
-    if ch := hidden_character(value):
+    if one_line and (ch := hidden_character(value)):
         return (
             f"{what} contains the invisible or control character {ch} (a line break, tab or bidi control): "
             "remove it"

@@ -134,7 +134,7 @@ def settings_problems(
         if option is None or not option.secret:
             if name not in settings and (problem := _unknown(name, kind, secret_key, secret)):
                 problems.append((key, problem))
-        elif problem := text_problem(value, max_length=16384):
+        elif problem := text_problem(value, max_length=16384, one_line=False):
             problems.append((key, problem))
     for name, option in options.items():
         # Credentials may be set after the stack file (README "Secrets"): the required ones are asked for only
