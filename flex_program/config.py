@@ -92,8 +92,8 @@ def _check_name(name: str) -> str:
     return name
 
 
-Name = Annotated[str, AfterValidator(_check_name)]
-"""The name of a Segment object (or a trait key): one visible line."""
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_name)]
+"""The name of a Segment object: one visible line, at most 100 characters."""
 
 
 class ConfigProblem(pydantic.BaseModel):
@@ -138,7 +138,7 @@ class _Model(pydantic.BaseModel):
 
 class SpaceConfig(_Model):
     slug: str | None = Field(default=None, pattern=SLUG)
-    name: Name | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
 
     @pydantic.model_validator(mode="after")
     def _slug_or_name(self) -> SpaceConfig:
@@ -149,7 +149,7 @@ class SpaceConfig(_Model):
 
 class SalesforceConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
-    name: Name | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
     environment: Literal["production", "sandbox"] = "production"
     enabled: bool = True
     adopt: bool = False
@@ -169,7 +169,7 @@ def _credentials_problem(settings: Mapping[str, Any], secret_key: str) -> str | 
 
 class WarehouseConfig(_Model):
     type: Literal["snowflake", "bigquery", "postgres", "redshift"]
-    name: Name = Field(min_length=1, max_length=100)
+    name: Name
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     validate_connection: bool = True
@@ -185,7 +185,7 @@ class WarehouseConfig(_Model):
 
 class ReverseEtlConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
-    name: Name | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     adopt: bool = False
@@ -199,7 +199,7 @@ class ReverseEtlConfig(_Model):
 
 
 class ProfilesConfig(_Model):
-    destination_name: Name = Field(default="Segment Profiles", min_length=1, max_length=100)
+    destination_name: Name = "Segment Profiles"
     enabled: bool = True
     adopt: bool = False
 
@@ -348,7 +348,7 @@ class StackConfig(_Model):
 
 
 class ModelDefinition(_Model):
-    name: Name = Field(default="Salesforce accounts", min_length=1, max_length=100)
+    name: Name = "Salesforce accounts"
     description: str = Field(
         default="Salesforce accounts sent to Unify as profiles (Flex Unified Profiles)",
         max_length=guards.MAX_TEXT_LENGTH,
@@ -403,7 +403,7 @@ class ModelDefinition(_Model):
 
 
 class MappingDefinition(_Model):
-    name: Name = Field(default="Send Identify", min_length=1, max_length=100)
+    name: Name = "Send Identify"
     trigger: Literal["added", "updated", "added_or_updated", "deleted"] = "added_or_updated"
     user_id_column: str = Field(default="ID", pattern=IDENTIFIER)
     enabled: bool = True

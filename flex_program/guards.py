@@ -57,11 +57,15 @@ def number_problem(value: Any, *, low: float = 0, high: float | None = None, who
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"must be a number, got {type(value).__name__}"
     if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number from {low} to {top}, not {value}"
+        return f"must be a finite number, not {value} (YAML's .inf/.nan, JSON's Infinity/NaN): write a real value"
+    if abs(value) > MAX_NUMBER:
+        return (
+            f"is a huge number (beyond ±{MAX_NUMBER}, the largest a JSON number holds exactly): write a real value"
+        )
     if whole and value != int(value):
         return f"must be a whole number, got {value}"
     if not low <= value <= top:
-        return f"must be from {low} to {top}, got {value if abs(value) < 10**15 else 'a huge number'}"
+        return f"must be from {low} to {top}, got {value}"
     return None
 
 
@@ -82,9 +86,10 @@ def value_problems(
     problems: list[tuple[str, str]] = []
     long_keys = long_keys or {}
 
-    def walk(value: Any, path: str, depth: int, limit: int) -> None:
+    def walk(value: Any, path: str, depth: int, limit: int, anchor: str = prefix) -> None:
+        anchor = path if depth <= 2 else anchor  # a deep path is reported by its first two keys
         if depth > MAX_DEPTH:
-            problems.append((path, f"is nested more than {MAX_DEPTH} levels deep: no setting is"))
+            problems.append((anchor, f"is nested more than {MAX_DEPTH} levels deep: no setting is"))
             return
         if isinstance(value, dict | list) and len(value) > MAX_ITEMS:
             problems.append((path, f"holds {len(value)} items; at most {MAX_ITEMS} are accepted"))
@@ -95,10 +100,10 @@ def value_problems(
                 if len(name) > MAX_TEXT_LENGTH:
                     problems.append((path, f"has a key {len(name)} characters long; use at most {MAX_TEXT_LENGTH}"))
                     continue
-                walk(item, f"{path}.{name}", depth + 1, long_keys.get(name, limit))
+                walk(item, f"{path}.{name}", depth + 1, long_keys.get(name, limit), anchor)
         elif isinstance(value, list):
             for index, item in enumerate(value):
-                walk(item, f"{path}[{index}]", depth + 1, limit)
+                walk(item, f"{path}[{index}]", depth + 1, limit, anchor)
         elif isinstance(value, str) and len(value) > limit:
             problems.append((path, f"is {len(value)} characters long; use at most {limit}"))
         elif isinstance(value, int | float) and not isinstance(value, bool):
