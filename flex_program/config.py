@@ -382,12 +382,11 @@ class ModelDefinition(_Model):
     def _query(cls, query: str | None) -> str | None:
         # Whether it is one SELECT is judged in the warehouse's dialect, once the stack's warehouse is known
         # (see load_program_config).
-        if query is not None:
-            if len(query) > MAX_QUERY_LENGTH:
-                raise ValueError(
-                    f"the query is {len(query)} characters long and Segment accepts at most {MAX_QUERY_LENGTH}: "
-                    "move the logic into a view in the warehouse and select from it"
-                )
+        if query is not None and len(query) > MAX_QUERY_LENGTH:
+            raise ValueError(
+                f"the query is {len(query)} characters long and Segment accepts at most {MAX_QUERY_LENGTH}: "
+                "move the logic into a view in the warehouse and select from it"
+            )
         return query
 
     @pydantic.model_validator(mode="after")
@@ -654,11 +653,14 @@ def load_program_config(
     *,
     keys: Iterable[str] = (),
     stack_file: str | None = None,
+    deploying: bool = False,
 ) -> Program:
     """Read and validate the stack config and the shared definitions; raise ConfigError listing every problem.
 
     ``keys`` are all the stack's config keys (those of the program's namespaces that nothing reads are reported
     with the nearest known key); ``stack_file`` names the file they come from (default ``Pulumi.<stack>.yaml``).
+    ``deploying`` (``pulumi up``) requires the warehouse credentials even when their key is not set at all; the
+    tools that only read (doctor, promotion) check them only when it is.
     """
     stack_file = stack_file or stack_file_name(stack_name)
     problems: list[ConfigProblem] = unknown_keys(keys, stack_file)
@@ -742,7 +744,7 @@ def load_program_config(
         problems.extend(_model_query_problems(definitions, kind if kind in WAREHOUSE_TYPES else None, given))
 
     if stack is not None:
-        problems.extend(_warehouse_problems(stack))
+        problems.extend(_warehouse_problems(stack, deploying))
         problems.extend(_shared_with_other_stacks(stack, stack_name, project_dir))
     if problems or stack is None or definitions is None:
         raise ConfigError(
@@ -754,7 +756,7 @@ def load_program_config(
 def _raw_value_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     """Oversized strings, non-finite or huge numbers, deep nesting: anywhere in the stack config."""
     config_keys = {field: key for key, field in {**STACK_KEYS, **SECRET_STACK_KEYS}.items()}
-    problems = []
+    problems: list[ConfigProblem] = []
     for field, value in raw.items():
         name = config_keys.get(field)
         key = f"{NAMESPACE}:{name}" if name else f"segment:{'token' if field == 'segment_token' else field}"
@@ -765,20 +767,28 @@ def _raw_value_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
-def _warehouse_problems(stack: StackConfig) -> list[ConfigProblem]:
+def _warehouse_problems(stack: StackConfig, deploying: bool) -> list[ConfigProblem]:
     """The warehouse and Reverse ETL settings and credentials against the options of the warehouse type."""
     # A Snowflake side the program manages gives account, database, warehouse and username itself.
     provided = ("account", "database", "warehouse", "username") if stack.snowflake.manage else ()
-    problems = []
-    for section, secret_key, settings, credentials in (
-        ("warehouse", "warehouseCredentials", stack.warehouse.settings, stack.warehouse_credentials),
-        ("reverseEtl", "reverseEtlCredentials", stack.reverse_etl.settings, stack.reverse_etl_credentials),
+    problems: list[ConfigProblem] = []
+    for section, secret_key, settings, field in (
+        ("warehouse", "warehouseCredentials", stack.warehouse.settings, "warehouse_credentials"),
+        ("reverseEtl", "reverseEtlCredentials", stack.reverse_etl.settings, "reverse_etl_credentials"),
     ):
+        credentials: dict[str, SecretStr] = getattr(stack, field)
         plain = {name: value.get_secret_value() for name, value in credentials.items()}
+        required = deploying or field in stack.model_fields_set
         problems.extend(
             ConfigProblem(key=f"{NAMESPACE}:{key}", message=message)
             for key, message in settings_problems(
-                stack.warehouse.type, settings, plain, section, secret_key, provided
+                stack.warehouse.type,
+                settings,
+                plain,
+                section,
+                secret_key,
+                provided,
+                require_credentials=required,
             )
         )
     return problems
@@ -940,7 +950,7 @@ def _load_definitions(
 _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class StrictYamlLoader(_SafeLoader):  # type: ignore[valid-type,misc]
+class StrictYamlLoader(_SafeLoader):
     """YAML as people mean it: a key given twice is an error (not "the last one wins"), and aliases (``*name``)
     are refused, so a file cannot expand into gigabytes (the "billion laughs")."""
 

@@ -18,7 +18,13 @@ a bigger one reaches Segment as another number, or overflows."""
 
 # Line and paragraph separators, NEL, and the bidi overrides and isolates ("Trojan Source"): a name holding one
 # shows differently from what it is, in the Segment app and in a terminal.
-_INVISIBLE = {"\u0085", "\u2028", "\u2029", *map(chr, range(0x202A, 0x202F)), *map(chr, range(0x2066, 0x206A))}
+_INVISIBLE = {
+    "\u0085",
+    "\u2028",
+    "\u2029",
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+}
 
 
 def hidden_character(text: str) -> str | None:
@@ -47,7 +53,9 @@ def text_problem(
     return None
 
 
-def number_problem(value: Any, *, low: float = 0, high: float | None = None, whole: bool = True) -> str | None:
+def number_problem(
+    value: Any, *, low: float = 0, high: float | None = None, whole: bool = True
+) -> str | None:
     """Why ``value`` is not a number between ``low`` and ``high`` (``MAX_NUMBER`` by default), or None.
 
     Refuses booleans (YAML's ``yes``), strings, NaN and infinity (YAML's ``.nan``/``.inf``), fractions where a
@@ -59,9 +67,7 @@ def number_problem(value: Any, *, low: float = 0, high: float | None = None, who
     if isinstance(value, float) and not math.isfinite(value):
         return f"must be a finite number, not {value} (YAML's .inf/.nan, JSON's Infinity/NaN): write a real value"
     if abs(value) > MAX_NUMBER:
-        return (
-            f"is a huge number (beyond ±{MAX_NUMBER}, the largest a JSON number holds exactly): write a real value"
-        )
+        return f"is a huge number (beyond ±{MAX_NUMBER}, the largest a JSON number holds exactly): write a real value"
     if whole and value != int(value):
         return f"must be a whole number, got {value}"
     if not low <= value <= top:
@@ -98,7 +104,9 @@ def value_problems(
             for key, item in value.items():
                 name = str(key)
                 if len(name) > MAX_TEXT_LENGTH:
-                    problems.append((path, f"has a key {len(name)} characters long; use at most {MAX_TEXT_LENGTH}"))
+                    problems.append(
+                        (path, f"has a key {len(name)} characters long; use at most {MAX_TEXT_LENGTH}")
+                    )
                     continue
                 walk(item, f"{path}.{name}", depth + 1, long_keys.get(name, limit), anchor)
         elif isinstance(value, list):
@@ -106,9 +114,12 @@ def value_problems(
                 walk(item, f"{path}[{index}]", depth + 1, limit, anchor)
         elif isinstance(value, str) and len(value) > limit:
             problems.append((path, f"is {len(value)} characters long; use at most {limit}"))
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            if problem := number_problem(value, low=-MAX_NUMBER, whole=False):
-                problems.append((path, problem))
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (problem := number_problem(value, low=-MAX_NUMBER, whole=False))
+        ):
+            problems.append((path, problem))
 
     walk(data, prefix, 0, max_length)
     return problems

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -22,7 +23,7 @@ DIALECTS = {"snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postg
 ONE_SELECT = "a Reverse ETL model must be exactly one SELECT statement"
 
 
-def _parse(sql: str, dialect: str | None) -> list[exp.Expression | None]:
+def _parse(sql: str, dialect: str | None) -> list[Any]:
     # sqlglot logs a warning when it falls back to an opaque Command (CALL, SHOW…); the refusal says it instead.
     logger = logging.getLogger("sqlglot")
     level = logger.level

@@ -145,6 +145,7 @@ def literal(value: Scalar) -> str:
 
 # ----------------------------------------------------------------------------- names
 
+
 def _hidden_problem(text: str, what: str) -> str | None:
     if ch := hidden_character(text):
         return f"{what} contains the invisible or control character {ch} (a line break, tab or bidi control): remove it"

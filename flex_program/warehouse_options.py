@@ -70,7 +70,11 @@ WAREHOUSE_OPTIONS: dict[str, tuple[Option, ...]] = {
 
 
 def _owners(name: str, of: str) -> list[str]:
-    return [kind for kind, options in WAREHOUSE_OPTIONS.items() if kind != of and any(o.name == name for o in options)]
+    return [
+        kind
+        for kind, options in WAREHOUSE_OPTIONS.items()
+        if kind != of and any(o.name == name for o in options)
+    ]
 
 
 def _unknown(name: str, kind: str, where: str, known: list[str]) -> str | None:
@@ -95,6 +99,8 @@ def settings_problems(
     section: str,
     secret_key: str,
     provided: Iterable[str] = (),
+    *,
+    require_credentials: bool = True,
 ) -> list[tuple[str, str]]:
     """``(key, problem)`` for each way ``settings`` and ``credentials`` do not fit a ``kind`` warehouse.
 
@@ -102,7 +108,9 @@ def settings_problems(
     type's (a typo); any other key is passed on, as Segment's catalog may hold options this table lacks.
 
     ``section`` is the stack key of the settings (``warehouse``), ``secret_key`` that of the credentials,
-    ``provided`` the options the program sets itself (those of a Snowflake side it manages).
+    ``provided`` the options the program sets itself (those of a Snowflake side it manages);
+    ``require_credentials`` false leaves the required credentials unchecked (the doctor reads a stack file
+    without its secrets).
     Keys are reported as ``<section>.settings.<name>`` and ``<secret_key>.<name>``.
     """
     options = {o.name: o for o in WAREHOUSE_OPTIONS.get(kind, ())}
@@ -137,9 +145,7 @@ def settings_problems(
         elif problem := text_problem(value, max_length=16384, one_line=False):
             problems.append((key, problem))
     for name, option in options.items():
-        # Credentials may be set after the stack file (README "Secrets"): the required ones are asked for only
-        # once the credentials object exists; without it Segment's connection check says what is missing.
-        if option.secret and not credentials:
+        if option.secret and not require_credentials:
             continue
         if option.required and name not in {*settings, *credentials, *provided}:
             where = (

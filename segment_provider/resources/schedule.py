@@ -120,7 +120,7 @@ def _dbt_ids_problem(config: dict[str, Any]) -> str | None:
         if not isinstance(value, str) or not value.strip() or len(value) > 100 or not value.isprintable():
             return (
                 f"config.{name} must be the dbt Cloud {name[:-2]} id as a non-empty string (quote it, e.g. "
-                f"{name}: \"12345\"), got {type(value).__name__ if not isinstance(value, str) else 'an empty or odd string'}"
+                f'{name}: "12345"), got {type(value).__name__ if not isinstance(value, str) else "an empty or odd string"}'
             )
     return None
 

@@ -79,7 +79,11 @@ def build_hostile(emulator: Emulator, text: str) -> None:
     settings: dict[str, Any] = dict(mapping.settings)
     # Mapped under another key than the computed trait's: the program refuses a key that both set.
     mapped = f"{text} (mapped)"
-    settings["traits"] = {**settings["traits"], mapped: {"@path": "$.properties.NAME"}, "odd": {"@path": text}}
+    settings["traits"] = {
+        **settings["traits"],
+        mapped: {"@path": "$.properties.NAME"},
+        "odd": {"@path": text},
+    }
     settings[text] = text
     client.update_subscription(
         built.destination_id,

@@ -180,7 +180,9 @@ def setting(section: str, **settings: Any) -> Callable[[Stack], None]:
     return change
 
 
-def warehouse_type(kind: str, settings: dict[str, Any], credentials: dict[str, str]) -> Callable[[Stack], None]:
+def warehouse_type(
+    kind: str, settings: dict[str, Any], credentials: dict[str, str]
+) -> Callable[[Stack], None]:
     """Both the warehouse and the Reverse ETL source of another type, with these settings and credentials."""
 
     def change(stack: Stack) -> None:
@@ -528,7 +530,12 @@ CASES: list[Case] = [
         f"did you mean {NS}:warehouse",
         rename(f"{NS}:warehouse", f"{NS}:warehous"),
     ),
-    Case("misspelt segment key", "segment:regio", "did you mean segment:region", rename("segment:region", "segment:regio")),
+    Case(
+        "misspelt segment key",
+        "segment:regio",
+        "did you mean segment:region",
+        rename("segment:region", "segment:regio"),
+    ),
     # ----------------------------------------------------------------- warehouse settings
     Case(
         "snowflake without account",
@@ -630,7 +637,9 @@ CASES: list[Case] = [
         "redshift without hostname",
         f"{NS}:warehouse.settings.hostname",
         "set warehouse.settings.hostname",
-        warehouse_type("redshift", {k: v for k, v in POSTGRES.items() if k != "hostname"}, {"password": PLAIN_SECRET}),
+        warehouse_type(
+            "redshift", {k: v for k, v in POSTGRES.items() if k != "hostname"}, {"password": PLAIN_SECRET}
+        ),
     ),
     Case(
         "setting of infinity",
@@ -664,8 +673,18 @@ CASES: list[Case] = [
         "timezone",
         schedule("CRON", spec="0 6 * * *", timezone="Mars/Olympus_Mons"),
     ),
-    Case("periodic interval of 10 minutes", f"{NS}:schedule", "more than 10m", schedule("PERIODIC", interval="10m")),
-    Case("periodic interval not a duration", f"{NS}:schedule", "interval", schedule("PERIODIC", interval="soon")),
+    Case(
+        "periodic interval of 10 minutes",
+        f"{NS}:schedule",
+        "more than 10m",
+        schedule("PERIODIC", interval="10m"),
+    ),
+    Case(
+        "periodic interval not a duration",
+        f"{NS}:schedule",
+        "interval",
+        schedule("PERIODIC", interval="soon"),
+    ),
     Case(
         "dbt cloud empty job id",
         f"{NS}:schedule",
@@ -696,8 +715,12 @@ CASES: list[Case] = [
         "non-empty list",
         schedule("SPECIFIC_DAYS", days=[1], hours=[], timezone="UTC"),
     ),
-    Case("manual schedule with config", f"{NS}:schedule", "takes no config", schedule("MANUAL", interval="1h")),
-    Case("unknown schedule strategy", f"{NS}:schedule.strategy", "PERIODIC", schedule("HOURLY", interval="1h")),
+    Case(
+        "manual schedule with config", f"{NS}:schedule", "takes no config", schedule("MANUAL", interval="1h")
+    ),
+    Case(
+        "unknown schedule strategy", f"{NS}:schedule.strategy", "PERIODIC", schedule("HOURLY", interval="1h")
+    ),
     # ----------------------------------------------------------------- names and other stack values
     *(
         Case(case_id, f"{NS}:{section}.{field}", "remove it", patch(f"{NS}:{section}", **{field: name}))
@@ -705,7 +728,12 @@ CASES: list[Case] = [
             ("warehouse name with a bidi override", "warehouse", "name", "Flex \u202egnp.exe"),
             ("salesforce name with a line separator", "salesforce", "name", "Flex\u2028Salesforce"),
             ("reverse etl name with NEL", "reverseEtl", "name", "Flex\u0085RETL"),
-            ("profiles destination name with a bidi isolate", "profiles", "destinationName", "P \u2066x\u2069"),
+            (
+                "profiles destination name with a bidi isolate",
+                "profiles",
+                "destinationName",
+                "P \u2066x\u2069",
+            ),
         )
     ),
     Case("blank space name", f"{NS}:space.name", "write a name", put(f"{NS}:space", {"name": "  "})),
@@ -843,7 +871,10 @@ CASES: list[Case] = [
         "second statement behind a snowflake comment",
         "definitions.yaml:model.query",
         "exactly one SELECT statement",
-        define("model.query", "SELECT ID, NAME FROM salesforce.accounts // note\n; DROP TABLE salesforce.accounts"),
+        define(
+            "model.query",
+            "SELECT ID, NAME FROM salesforce.accounts // note\n; DROP TABLE salesforce.accounts",
+        ),
     ),
     Case(
         "second statement behind an escaped quote",
@@ -886,7 +917,9 @@ CASES: list[Case] = [
         "definitions.yaml:model.query",
         "ACCOUNT_ID",
         both(
-            define("model.query", "SELECT ID, NAME, PHONE, BILLING_COUNTRY, INDUSTRY FROM salesforce.accounts"),
+            define(
+                "model.query", "SELECT ID, NAME, PHONE, BILLING_COUNTRY, INDUSTRY FROM salesforce.accounts"
+            ),
             define("model.identifierColumn", "ACCOUNT_ID"),
         ),
     ),
@@ -915,8 +948,18 @@ CASES: list[Case] = [
         define("model.columns", ["ID"] + [f"C{i}" for i in range(299)]),
     ),
     # ----------------------------------------------------------------- definitions: the mapping
-    Case("mapping trait key empty", "definitions.yaml:mapping.traits", "must not be empty", mapped(**{"": "NAME"})),
-    Case("mapping trait key huge", "definitions.yaml:mapping.traits", "at most 255", mapped(**{"k" * 300: "NAME"})),
+    Case(
+        "mapping trait key empty",
+        "definitions.yaml:mapping.traits",
+        "must not be empty",
+        mapped(**{"": "NAME"}),
+    ),
+    Case(
+        "mapping trait key huge",
+        "definitions.yaml:mapping.traits",
+        "at most 255",
+        mapped(**{"k" * 300: "NAME"}),
+    ),
     Case(
         "mapping trait key with a bidi override",
         "definitions.yaml:mapping.traits",
@@ -1018,7 +1061,11 @@ CASES: list[Case] = [
         "min frequency as text",
         "definitions.yaml:traits.custom[0].aggregation.minFrequency",
         "valid integer",
-        custom(counted_trait(aggregation={"type": "most_frequent", "property": "channelType", "minFrequency": "2"})),
+        custom(
+            counted_trait(
+                aggregation={"type": "most_frequent", "property": "channelType", "minFrequency": "2"}
+            )
+        ),
     ),
     Case(
         "trait property with a control character",
@@ -1030,7 +1077,9 @@ CASES: list[Case] = [
         "trait value with a line break",
         "definitions.yaml:traits.custom[0].where.value",
         "remove it",
-        custom(counted_trait(where={"property": "channelType", "operator": "one_of", "value": ["Voice\nSMS"]})),
+        custom(
+            counted_trait(where={"property": "channelType", "operator": "one_of", "value": ["Voice\nSMS"]})
+        ),
     ),
     Case(
         "custom traits not a list",

@@ -37,27 +37,39 @@ def problems(kind: str, settings: dict, credentials: dict | None = None) -> dict
 
 def test_complete_settings_pass_and_an_option_the_table_does_not_know_is_passed_on() -> None:
     assert problems("snowflake", {**SNOWFLAKE, "note": "x"}, {"private_key": "k"}) == {}
+    assert problems("bigquery", {"project": "p"}, {"credentials": "{}"}) == {}
 
 
 def test_missing_wrong_type_and_other_type_options_are_each_named() -> None:
     found = problems("postgres", {"hostname": "h", "port": "5432", "database": "d", "account": "a"})
-    assert set(found) == {"warehouse.settings.port", "warehouse.settings.username", "warehouse.settings.account"}
+    assert set(found) == {
+        "warehouse.settings.port",
+        "warehouse.settings.username",
+        "warehouse.settings.account",
+    }
     assert "must be a number" in found["warehouse.settings.port"]
     assert "is a snowflake option" in found["warehouse.settings.account"]
 
 
-def test_required_credentials_are_asked_for_only_once_credentials_are_given() -> None:
-    assert problems("snowflake", SNOWFLAKE) == {}
+def test_required_credentials_are_asked_for_unless_they_are_not_read() -> None:
+    assert list(problems("snowflake", SNOWFLAKE)) == ["warehouseCredentials.private_key"]
+    kept = settings_problems("snowflake", SNOWFLAKE, {}, "warehouse", "w", require_credentials=False)
+    assert kept == []
     found = problems("snowflake", SNOWFLAKE, {"private_key_passphrase": "p"})
     assert list(found) == ["warehouseCredentials.private_key"]
 
 
 def test_a_managed_snowflake_side_provides_the_connection_settings() -> None:
-    assert settings_problems("snowflake", {}, {}, "warehouse", "warehouseCredentials", SNOWFLAKE) == []
+    credentials = {"private_key": "k"}
+    assert (
+        settings_problems("snowflake", {}, credentials, "warehouse", "warehouseCredentials", SNOWFLAKE) == []
+    )
 
 
 def test_a_credential_value_is_never_repeated() -> None:
-    found = problems("snowflake", {**SNOWFLAKE, "private_key_passphrase": "x"}, {"private_key_passphrase": "s3cr3t"})
+    found = problems(
+        "snowflake", {**SNOWFLAKE, "private_key_passphrase": "x"}, {"private_key_passphrase": "s3cr3t"}
+    )
     assert "s3cr3t" not in str(found) and "warehouse.settings.private_key_passphrase" in found
 
 
