@@ -586,6 +586,12 @@ CASES: list[Case] = [
         secret(f"{NS}:warehouseCredentials", {"private_key_passphrase": PLAIN_SECRET}),
     ),
     Case(
+        "warehouse credentials not set",
+        f"{NS}:warehouseCredentials.private_key",
+        "--path 'warehouseCredentials.private_key'",
+        unset(f"{NS}:warehouseCredentials"),
+    ),
+    Case(
         "credential that is not a string",
         f"{NS}:warehouseCredentials.private_key",
         "valid string",

@@ -46,6 +46,7 @@ def test_missing_wrong_type_and_other_type_options_are_each_named() -> None:
         "warehouse.settings.port",
         "warehouse.settings.username",
         "warehouse.settings.account",
+        "warehouseCredentials.password",
     }
     assert "must be a number" in found["warehouse.settings.port"]
     assert "is a snowflake option" in found["warehouse.settings.account"]
