@@ -19,13 +19,14 @@ import json
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import pydantic
 import yaml
-from pydantic import Field, SecretStr, ValidationInfo
+from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
 from pydantic.alias_generators import to_camel
 
+from flex_program import guards
 from flex_program.ownership import (
     claims,
     conflicts,
@@ -34,6 +35,7 @@ from flex_program.ownership import (
     other_stacks,
 )
 from flex_program.snowflake import SnowflakeSpec
+from flex_program.sql_model import missing_columns, query_problem
 from flex_program.traits import (
     FlexSchema,
     RawTrait,
@@ -43,13 +45,14 @@ from flex_program.traits import (
     parse_trait_config,
     trait_key,
 )
+from flex_program.warehouse_options import settings_problems
 from segment_provider.api import secrets as secret_values
 from segment_provider.api.client import TOKEN_FIX
 from segment_provider.api.profiles import PROFILE_TOKEN_FIX
 from segment_provider.api.secrets import is_credential_setting
 from segment_provider.api.transport import endpoint_problem, token_problem
 from segment_provider.resources.base import CONFIG_KEYS as SEGMENT_CONFIG_KEYS
-from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH, single_statement_problem
+from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH
 from segment_provider.resources.schedule import Schedule
 
 NAMESPACE = "flex-unified-profiles"
@@ -59,6 +62,8 @@ IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*$"
 TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
 MAX_DEFINITIONS_BYTES = 512 * 1024
+MAX_CREDENTIAL_LENGTH = 16384  # a 4096-bit PEM private key is about 3.3 KB
+MAX_TRAIT_KEY_LENGTH = 255  # as a computed trait's name (flex_program.traits.MAX_NAME_LENGTH)
 MAX_IDENTIFY_TRAITS = 299  # Unify rejects identify calls with 300 or more traits.
 # What a pattern mismatch means, in words (pydantic would only print the regular expression).
 PATTERN_HINTS = {
@@ -75,6 +80,20 @@ SECRET_KEYS = {
     f"{NAMESPACE}:profileApiToken": "Profile API token of the space (Unify settings → API access)",
     f"{NAMESPACE}:engageSpaceWriteKey": "write key of the space's Profiles source (only if discovery fails)",
 }
+
+
+def _check_name(name: str) -> str:
+    if name and not name.strip():
+        raise ValueError("must not be empty: write a name")
+    if ch := guards.hidden_character(name):
+        raise ValueError(
+            f"contains the invisible or control character {ch} (a line break, tab or bidi control): remove it"
+        )
+    return name
+
+
+Name = Annotated[str, Field(min_length=1, max_length=100), AfterValidator(_check_name)]
+"""The name of a Segment object: one visible line, at most 100 characters."""
 
 
 class ConfigProblem(pydantic.BaseModel):
@@ -119,7 +138,7 @@ class _Model(pydantic.BaseModel):
 
 class SpaceConfig(_Model):
     slug: str | None = Field(default=None, pattern=SLUG)
-    name: str | None = Field(default=None, min_length=1)
+    name: Name | None = None
 
     @pydantic.model_validator(mode="after")
     def _slug_or_name(self) -> SpaceConfig:
@@ -130,7 +149,7 @@ class SpaceConfig(_Model):
 
 class SalesforceConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
     environment: Literal["production", "sandbox"] = "production"
     enabled: bool = True
     adopt: bool = False
@@ -150,7 +169,7 @@ def _credentials_problem(settings: Mapping[str, Any], secret_key: str) -> str | 
 
 class WarehouseConfig(_Model):
     type: Literal["snowflake", "bigquery", "postgres", "redshift"]
-    name: str = Field(min_length=1, max_length=100)
+    name: Name
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     validate_connection: bool = True
@@ -166,7 +185,7 @@ class WarehouseConfig(_Model):
 
 class ReverseEtlConfig(_Model):
     source_slug: str = Field(pattern=SLUG, max_length=100)
-    name: str | None = Field(default=None, min_length=1, max_length=100)
+    name: Name | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     adopt: bool = False
@@ -180,7 +199,7 @@ class ReverseEtlConfig(_Model):
 
 
 class ProfilesConfig(_Model):
-    destination_name: str = Field(default="Segment Profiles", min_length=1, max_length=100)
+    destination_name: Name = "Segment Profiles"
     enabled: bool = True
     adopt: bool = False
 
@@ -329,8 +348,11 @@ class StackConfig(_Model):
 
 
 class ModelDefinition(_Model):
-    name: str = Field(default="Salesforce accounts", min_length=1, max_length=100)
-    description: str = "Salesforce accounts sent to Unify as profiles (Flex Unified Profiles)"
+    name: Name = "Salesforce accounts"
+    description: str = Field(
+        default="Salesforce accounts sent to Unify as profiles (Flex Unified Profiles)",
+        max_length=guards.MAX_TEXT_LENGTH,
+    )
     table: str = Field(default="salesforce.accounts", pattern=TABLE)
     columns: list[str] = Field(
         default_factory=lambda: ["ID", "NAME", "PHONE", "BILLING_COUNTRY", "INDUSTRY"],
@@ -358,15 +380,13 @@ class ModelDefinition(_Model):
     @pydantic.field_validator("query")
     @classmethod
     def _query(cls, query: str | None) -> str | None:
-        if query is not None:
-            problem = single_statement_problem(query)
-            if problem:
-                raise ValueError(problem)
-            if len(query) > MAX_QUERY_LENGTH:
-                raise ValueError(
-                    f"the query is {len(query)} characters long and Segment accepts at most {MAX_QUERY_LENGTH}: "
-                    "move the logic into a view in the warehouse and select from it"
-                )
+        # Whether it is one SELECT is judged in the warehouse's dialect, once the stack's warehouse is known
+        # (see load_program_config).
+        if query is not None and len(query) > MAX_QUERY_LENGTH:
+            raise ValueError(
+                f"the query is {len(query)} characters long and Segment accepts at most {MAX_QUERY_LENGTH}: "
+                "move the logic into a view in the warehouse and select from it"
+            )
         return query
 
     @pydantic.model_validator(mode="after")
@@ -382,7 +402,7 @@ class ModelDefinition(_Model):
 
 
 class MappingDefinition(_Model):
-    name: str = Field(default="Send Identify", min_length=1, max_length=100)
+    name: Name = "Send Identify"
     trigger: Literal["added", "updated", "added_or_updated", "deleted"] = "added_or_updated"
     user_id_column: str = Field(default="ID", pattern=IDENTIFIER)
     enabled: bool = True
@@ -406,6 +426,11 @@ class MappingDefinition(_Model):
         bad = [c for c in traits.values() if not re.match(IDENTIFIER, c)]
         if bad:
             raise ValueError(f"trait columns must be plain column names, got {bad}")
+        for key in traits:
+            if problem := guards.text_problem(key, max_length=MAX_TRAIT_KEY_LENGTH, what="a trait key"):
+                raise ValueError(f"{problem} (trait key {key[:40]!r})")
+            if key != key.strip():
+                raise ValueError(f"trait key {key!r} has spaces around it: remove them")
         return traits
 
 
@@ -498,8 +523,38 @@ def _key_path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
+def _fields_at(model: Any, loc: tuple[int | str, ...]) -> list[str] | None:
+    """The camelCase keys the model at ``loc`` inside ``model`` takes, or None when that is not a model."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if not (isinstance(model, type) and issubclass(model, pydantic.BaseModel)):
+            return None
+        fields = model.model_fields
+        field = fields.get(str(part)) or next((f for f in fields.values() if f.alias == part), None)
+        if field is None:
+            return None
+        model = _model_of(field.annotation)
+    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
+        return [f.alias or name for name, f in model.model_fields.items()]
+    return None
+
+
+def _model_of(annotation: Any) -> Any:
+    """The pydantic model inside ``X | None``, ``list[X]``, ``Annotated[X, …]``, or ``annotation`` itself."""
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        if (found := _model_of(arg)) is not None and isinstance(found, type):
+            return found
+    return None
+
+
 def _problems(
-    prefix: str, error: pydantic.ValidationError, aliases: Mapping[str, str]
+    prefix: str,
+    error: pydantic.ValidationError,
+    aliases: Mapping[str, str],
+    root: type[pydantic.BaseModel] | None = None,
 ) -> list[ConfigProblem]:
     problems = []
     for e in error.errors():
@@ -515,7 +570,13 @@ def _problems(
         elif e["type"] == "missing":
             message = "required: set it in the stack file or with `pulumi config set`"
         elif e["type"] == "extra_forbidden":
-            message = "unknown key: check its spelling against the README's configuration reference"
+            known = _fields_at(root, loc[:-1]) if root is not None else None
+            nearest = _nearest(str(loc[-1]), known) if known else None
+            hint = f"did you mean {nearest}? Rename it; " if nearest else ""
+            message = (
+                f"unknown key: {hint}check its spelling against the README's configuration reference"
+                + (f" (this section takes {sorted(known)})" if known and not nearest else "")
+            )
         problems.append(ConfigProblem(key=key, message=message))
     return problems
 
@@ -592,11 +653,14 @@ def load_program_config(
     *,
     keys: Iterable[str] = (),
     stack_file: str | None = None,
+    deploying: bool = False,
 ) -> Program:
     """Read and validate the stack config and the shared definitions; raise ConfigError listing every problem.
 
     ``keys`` are all the stack's config keys (those of the program's namespaces that nothing reads are reported
     with the nearest known key); ``stack_file`` names the file they come from (default ``Pulumi.<stack>.yaml``).
+    ``deploying`` (``pulumi up``) requires the warehouse credentials even when their key is not set at all; the
+    tools that only read (doctor, promotion) check them only when it is.
     """
     stack_file = stack_file or stack_file_name(stack_name)
     problems: list[ConfigProblem] = unknown_keys(keys, stack_file)
@@ -665,22 +729,92 @@ def load_program_config(
     aliases.update(
         {"segmentToken": "token", "segment_token": "token", "region": "region", "endpoint": "endpoint"}
     )
+    problems.extend(_raw_value_problems(raw))
     stack: StackConfig | None = None
     try:
         stack = StackConfig.model_validate(raw)
     except pydantic.ValidationError as error:
-        problems.extend(_segment_keys(_problems(NAMESPACE, error, aliases)))
+        problems.extend(_segment_keys(_problems(NAMESPACE, error, aliases, StackConfig)))
 
     given = str(raw.get("definitions_file") or DEFAULT_DEFINITIONS_FILE)
     definitions, traits = _load_definitions(given, project_dir, problems)
+    if definitions is not None:
+        warehouse = raw.get("warehouse")
+        kind = warehouse.get("type") if isinstance(warehouse, dict) else None
+        problems.extend(_model_query_problems(definitions, kind if kind in WAREHOUSE_TYPES else None, given))
 
     if stack is not None:
+        problems.extend(_warehouse_problems(stack, deploying))
         problems.extend(_shared_with_other_stacks(stack, stack_name, project_dir))
     if problems or stack is None or definitions is None:
         raise ConfigError(
             [_with_file(p, stack_file, Path(given).name) for p in _without_misspelt(problems, keys)]
         )
     return Program(stack=stack, definitions=definitions, traits=traits)
+
+
+def _raw_value_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Oversized strings, non-finite or huge numbers, deep nesting: anywhere in the stack config."""
+    config_keys = {field: key for key, field in {**STACK_KEYS, **SECRET_STACK_KEYS}.items()}
+    problems: list[ConfigProblem] = []
+    for field, value in raw.items():
+        name = config_keys.get(field)
+        key = f"{NAMESPACE}:{name}" if name else f"segment:{'token' if field == 'segment_token' else field}"
+        limit = MAX_CREDENTIAL_LENGTH if name in SECRET_STACK_KEYS else guards.MAX_TEXT_LENGTH
+        problems.extend(
+            ConfigProblem(key=k, message=m) for k, m in guards.value_problems(value, key, max_length=limit)
+        )
+    return problems
+
+
+def _warehouse_problems(stack: StackConfig, deploying: bool) -> list[ConfigProblem]:
+    """The warehouse and Reverse ETL settings and credentials against the options of the warehouse type."""
+    # A Snowflake side the program manages gives account, database, warehouse and username itself.
+    provided = ("account", "database", "warehouse", "username") if stack.snowflake.manage else ()
+    problems: list[ConfigProblem] = []
+    for section, secret_key, settings, field in (
+        ("warehouse", "warehouseCredentials", stack.warehouse.settings, "warehouse_credentials"),
+        ("reverseEtl", "reverseEtlCredentials", stack.reverse_etl.settings, "reverse_etl_credentials"),
+    ):
+        credentials: dict[str, SecretStr] = getattr(stack, field)
+        plain = {name: value.get_secret_value() for name, value in credentials.items()}
+        required = deploying or field in stack.model_fields_set
+        problems.extend(
+            ConfigProblem(key=f"{NAMESPACE}:{key}", message=message)
+            for key, message in settings_problems(
+                stack.warehouse.type,
+                settings,
+                plain,
+                section,
+                secret_key,
+                provided,
+                require_credentials=required,
+            )
+        )
+    return problems
+
+
+def _model_query_problems(
+    definitions: Definitions, warehouse_type: str | None, given: str
+) -> list[ConfigProblem]:
+    """The model's raw SQL, parsed in the warehouse's dialect: one SELECT that selects every column used."""
+    model, mapping = definitions.model, definitions.mapping
+    if model.query is None:
+        return []
+    prefix = Path(given).name
+    if problem := query_problem(model.query, warehouse_type):
+        return [ConfigProblem(key=f"{prefix}:model.query", message=problem)]
+    needed = [model.identifier_column, mapping.user_id_column, *mapping.traits.values()]
+    missing = missing_columns(model.query, warehouse_type, needed)
+    if not missing:
+        return []
+    return [
+        ConfigProblem(
+            key=f"{prefix}:model.query",
+            message=f"the query does not select {missing}, which identifierColumn and the mapping use: add "
+            "them to its select list (or alias a column to that name)",
+        )
+    ]
 
 
 def _without_misspelt(problems: list[ConfigProblem], keys: Iterable[str]) -> list[ConfigProblem]:
@@ -793,28 +927,51 @@ def _load_definitions(
             ConfigProblem(key=prefix, message="holds no definitions (only comments): write them out")
         )
         return None, {}
+    walked = [
+        ConfigProblem(key=k.replace(f"{prefix}.", f"{prefix}:", 1), message=m)
+        for k, m in guards.value_problems(data, prefix, long_keys={"query": MAX_DEFINITIONS_BYTES})
+    ]
+    if walked:
+        problems.extend(walked)
+        return None, {}
     try:
         definitions = Definitions.model_validate(data)
     except pydantic.ValidationError as error:
         problems.extend(
             ConfigProblem(key=p.key.replace(f"{prefix}.", f"{prefix}:", 1), message=p.message)
-            for p in _problems(prefix, error, {})
+            for p in _problems(prefix, error, {}, Definitions)
         )
         return None, {}
     return definitions, _enabled_traits(definitions, prefix, problems)
 
 
-class StrictYamlLoader(yaml.SafeLoader):
+# libyaml's C parser when PyYAML was built with it (about 10x faster on a large definitions file), else
+# PyYAML's own; the guards below work the same on both.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class StrictYamlLoader(_SafeLoader):
     """YAML as people mean it: a key given twice is an error (not "the last one wins"), and aliases (``*name``)
     are refused, so a file cannot expand into gigabytes (the "billion laughs")."""
 
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted: write the value out", event.start_mark
-            )
-        return super().compose_node(parent, index)
+    def get_single_node(self) -> Any:
+        # The composer gives an alias the very node of its anchor: a node met twice is an alias. The node graph
+        # is as small as the text; only constructing it would expand it.
+        node = super().get_single_node()
+        seen: set[int] = set()
+        stack = [node] if node is not None else []
+        while stack:
+            current = stack.pop()
+            if id(current) in seen:
+                raise yaml.composer.ComposerError(
+                    None, None, "aliases (*name) are not accepted: write the value out", current.start_mark
+                )
+            seen.add(id(current))
+            if isinstance(current, yaml.MappingNode):
+                stack.extend(part for pair in current.value for part in pair)
+            elif isinstance(current, yaml.SequenceNode):
+                stack.extend(current.value)
+        return node
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -878,6 +1035,16 @@ def _enabled_traits(
             continue
         keys[trait_id] = f"traits.custom[{index}]"
         enabled[trait_id] = spec
+    # The mapping writes its traits onto the same profiles: a key of both would be overwritten by whichever
+    # runs last, so the computed trait would flicker.
+    for key in sorted(set(definitions.mapping.traits) & set(keys)):
+        problems.append(
+            ConfigProblem(
+                key=f"{prefix}:mapping.traits.{key}",
+                message=f"is also the key of the computed trait {keys[key]}: rename the mapped trait (or switch "
+                "the computed one off) so one value does not overwrite the other on every profile",
+            )
+        )
     return enabled
 
 

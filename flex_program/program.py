@@ -55,7 +55,7 @@ def load() -> Program:
     for warning in unread_namespace_warnings(keys, stack_file):
         pulumi.log.warn(warning)
     return load_program_config(
-        get, is_secret, pulumi.get_stack(), PROJECT_DIR, keys=keys, stack_file=stack_file
+        get, is_secret, pulumi.get_stack(), PROJECT_DIR, keys=keys, stack_file=stack_file, deploying=True
     )
 
 

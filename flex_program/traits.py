@@ -28,6 +28,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from flex_program.guards import MAX_NUMBER, MAX_TEXT_LENGTH, hidden_character, number_problem
 from segment_provider.query_tokens import Token, same_query, tokens
 
 # The Public API's CreateComputedTraitAlphaInput sets no maxLength on `name`; Segment's app refuses very long
@@ -144,21 +145,32 @@ def literal(value: Scalar) -> str:
 
 # ----------------------------------------------------------------------------- names
 
-_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
+
+def _hidden_problem(text: str, what: str) -> str | None:
+    if ch := hidden_character(text):
+        return f"{what} contains the invisible or control character {ch} (a line break, tab or bidi control): remove it"
+    return None
 
 
 def _check_text(text: str, what: str, fix: str = "") -> str:
     if not text.strip():
         raise ValueError(f"{what} must not be empty{fix}")
-    if _CONTROL_CHARACTER.search(text):
-        raise ValueError(f"{what} contains a control character (such as a newline or tab): remove it")
+    if len(text) > MAX_TEXT_LENGTH:
+        raise ValueError(f"{what} is {len(text)} characters long; use at most {MAX_TEXT_LENGTH}")
+    if problem := _hidden_problem(text, what):
+        raise ValueError(problem)
     return text
 
 
 def _check_trait_name(name: str) -> str:
-    _check_text(name, "trait name")
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"trait name is {len(name)} characters long; use at most {MAX_NAME_LENGTH}")
+    _check_text(name, "trait name")
+    if not trait_key(name):
+        raise ValueError(
+            f"trait name {name!r} has no letter or digit, so Segment's trait key for it would be empty: "
+            "name it in words (e.g. 'Total inbounds')"
+        )
     return name
 
 
@@ -265,8 +277,10 @@ def _comparison_value(operator: str, value: Any) -> Scalar:
         raise ValueError(f"'{operator}' needs a number or a string; compare booleans with = or !=")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError("value must be a finite number: a Segment query cannot hold NaN or infinity")
-    if isinstance(value, str) and _CONTROL_CHARACTER.search(value):
-        raise ValueError("value contains a control character (such as a newline or tab): remove it")
+    if not isinstance(value, bool | str) and (problem := number_problem(value, low=-MAX_NUMBER, whole=False)):
+        raise ValueError(f"value {problem}")
+    if isinstance(value, str) and (problem := _hidden_problem(value, "value")):
+        raise ValueError(problem)
     return value
 
 
@@ -284,8 +298,8 @@ def _string_values(operator: str, value: Any) -> tuple[str, ...]:
             "for several, combine conditions with any: [...]"
         )
     for text in values:
-        if _CONTROL_CHARACTER.search(text):
-            raise ValueError("value contains a control character (such as a newline or tab): remove it")
+        if problem := _hidden_problem(text, "value"):
+            raise ValueError(problem)
     return tuple(values)
 
 

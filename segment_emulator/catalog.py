@@ -54,6 +54,7 @@ SNOWFLAKE_OPTIONS = (
     _option("warehouse", required=True, label="Warehouse"),
     _option("username", required=True, label="Username"),
     _option("role", label="Role"),
+    _option("auth_type", label="Authentication type"),
     _secret("private_key", "Private key (PKCS#8 PEM)"),
     _secret("private_key_passphrase", "Private key passphrase", required=False),
 )

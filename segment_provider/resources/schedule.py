@@ -113,6 +113,18 @@ def _int_list_problem(name: str, values: Any, low: int, high: int) -> str | None
     return None
 
 
+def _dbt_ids_problem(config: dict[str, Any]) -> str | None:
+    # The Public API types both ids as strings (the ids dbt Cloud shows, digits in practice).
+    for name in ("accountId", "jobId"):
+        value = config[name]
+        if not isinstance(value, str) or not value.strip() or len(value) > 100 or not value.isprintable():
+            return (
+                f"config.{name} must be the dbt Cloud {name[:-2]} id as a non-empty string (quote it, e.g. "
+                f'{name}: "12345"), got {type(value).__name__ if not isinstance(value, str) else "an empty or odd string"}'
+            )
+    return None
+
+
 def schedule_problem(strategy: str, config: dict[str, Any]) -> str | None:
     if strategy == "MANUAL":
         return "a MANUAL schedule takes no config" if config else None
@@ -141,5 +153,5 @@ def schedule_problem(strategy: str, config: dict[str, Any]) -> str | None:
             or timezone_problem(str(config["timezone"]))
         )
     if strategy == "DBT_CLOUD":
-        return _keys_problem(strategy, config, {"jobId", "accountId"})
+        return _keys_problem(strategy, config, {"jobId", "accountId"}) or _dbt_ids_problem(config)
     return f"unknown schedule strategy '{strategy}'"

@@ -253,7 +253,10 @@ def test_a_trait_the_config_cannot_hold_is_left_out_and_reported(emulator: Emula
 
     assert run.code == 0, run.err
     # Printed with the tab escaped: Segment's text never reaches the terminal raw.
-    assert "trait 'Calls\\u0009per day': name: trait name contains a control character" in run.out
+    assert (
+        "trait 'Calls\\u0009per day': name: trait name contains the invisible or control character U+0009"
+        in run.out
+    )
     rows = {line.split("|")[0].strip(): line for line in run.out.splitlines() if line.count("|") == 4}
     assert [cell.strip() for cell in rows["Computed traits"].split("|")[1:]] == ["6", "5", "-", "1"]
     definitions = yaml.safe_load((tmp_path / "definitions.dev.yaml").read_text())

@@ -77,7 +77,13 @@ def build_hostile(emulator: Emulator, text: str) -> None:
     )
     mapping = client.get_subscription(built.destination_id, built.mapping_id)
     settings: dict[str, Any] = dict(mapping.settings)
-    settings["traits"] = {**settings["traits"], text: {"@path": "$.properties.NAME"}, "odd": {"@path": text}}
+    # Mapped under another key than the computed trait's: the program refuses a key that both set.
+    mapped = f"{text} (mapped)"
+    settings["traits"] = {
+        **settings["traits"],
+        mapped: {"@path": "$.properties.NAME"},
+        "odd": {"@path": text},
+    }
     settings[text] = text
     client.update_subscription(
         built.destination_id,
@@ -103,10 +109,29 @@ def build_hostile(emulator: Emulator, text: str) -> None:
     )
 
 
-@pytest.mark.parametrize("text", list(HOSTILE.values()), ids=list(HOSTILE))
-def test_every_written_file_loads_back_as_exactly_what_was_exported(
-    emulator: Emulator, tmp_path: Path, text: str
+NAMES_REFUSED = {"newline", "crlf-comment", "document", "u2028", "bidi", "control", "empty-ish"}
+"""Texts the program refuses as an object name (a hidden character, or blank): their export cannot be valid."""
+
+
+@pytest.mark.parametrize("case", sorted(NAMES_REFUSED))
+def test_a_workspace_with_a_name_the_program_refuses_is_not_exported(
+    emulator: Emulator, tmp_path: Path, case: str
 ) -> None:
+    build_hostile(emulator, HOSTILE[case])
+    exported = export.export_workspace(client_for(emulator), space_slug=SPACE, environment="dev")
+    with pytest.raises(export.ExportError) as refused:
+        export.check_export(exported, "dev")
+    message = str(refused.value)
+    assert f"{NAMESPACE}:salesforce.name:" in message and "nothing was written" in message
+    assert "invisible or control character" in message or "must not be empty" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", sorted(set(HOSTILE) - NAMES_REFUSED))
+def test_every_written_file_loads_back_as_exactly_what_was_exported(
+    emulator: Emulator, tmp_path: Path, case: str
+) -> None:
+    text = HOSTILE[case]
     build_hostile(emulator, text)
     exported = export.export_workspace(client_for(emulator), space_slug=SPACE, environment="dev")
     assert exported.config[f"{NAMESPACE}:salesforce"]["name"] == text, "the hostile text reached the export"

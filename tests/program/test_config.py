@@ -15,6 +15,12 @@ from flex_program.config import NAMESPACE, ConfigError, load_program_config
 REPO = Path(__file__).resolve().parents[2]
 NS = NAMESPACE
 
+SNOWFLAKE_SETTINGS = {
+    "account": "acme-main",
+    "database": "SEGMENT_EVENTS",
+    "warehouse": "SEGMENT_WAREHOUSE",
+    "username": "SEGMENT_USER",
+}
 VALID_STACK: dict[str, Any] = {
     f"{NS}:environment": "dev",
     f"{NS}:space": {"slug": "unified-profiles-dev"},
@@ -22,11 +28,12 @@ VALID_STACK: dict[str, Any] = {
     f"{NS}:warehouse": {
         "type": "snowflake",
         "name": "Flex Dev Snowflake",
-        "settings": {"account": "acme-main", "database": "SEGMENT_EVENTS"},
+        "settings": SNOWFLAKE_SETTINGS,
     },
-    f"{NS}:reverseEtl": {"sourceSlug": "flex_dev_reverse_etl", "settings": {"account": "acme-main"}},
+    f"{NS}:reverseEtl": {"sourceSlug": "flex_dev_reverse_etl", "settings": SNOWFLAKE_SETTINGS},
     f"{NS}:schedule": {"strategy": "PERIODIC", "config": {"interval": "1h"}},
     f"{NS}:warehouseCredentials": {"private_key": "KEY"},
+    f"{NS}:reverseEtlCredentials": {"private_key": "KEY"},
     "segment:token": "tok",
 }
 SECRET = {
@@ -53,7 +60,11 @@ def definitions_dir(tmp_path: Path, data: dict[str, Any]) -> Path:
 def test_the_committed_example_stacks_and_definitions_are_valid() -> None:
     for name in ("dev", "prod"):
         data = yaml.safe_load((REPO / f"Pulumi.{name}.yaml").read_text())["config"]
-        secrets = {"segment:token": "tok"}
+        secrets = {
+            "segment:token": "tok",
+            f"{NS}:warehouseCredentials": {"private_key": "KEY"},
+            f"{NS}:reverseEtlCredentials": {"private_key": "KEY"},
+        }
         program = load({**data, **secrets}, stack_name=name)
         assert program.stack.environment == name
         assert program.stack.protect is (name == "prod")

@@ -640,7 +640,7 @@ class TraitGenerator:
         choices = [
             lambda: self.random.randint(-1000, 1000),
             lambda: round(self.random.uniform(-100, 100), self.random.randint(0, 4)),
-            lambda: self.random.choice([1e-07, 1e20, 2.0, -0.5, 12345.678]),
+            lambda: self.random.choice([1e-07, 1.5e15, 2.0, -0.5, 12345.678]),
         ]
         return self.random.choice(choices)()
 
@@ -705,7 +705,7 @@ class TraitGenerator:
 
     def trait(self) -> TraitSpec:
         return TraitSpec(
-            name=self.text(),
+            name=f"Trait {self.text()}",  # a name needs a letter (its key)
             event=self.text(),
             where=self.condition() if self.random.random() < 0.8 else None,
             window=self.window(),

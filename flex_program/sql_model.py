@@ -1,0 +1,94 @@
+"""The Reverse ETL model's SQL, read with sqlglot in the warehouse's dialect, before anything is sent.
+
+Segment runs the query inside a CTE of its own (``WITH model AS (<query>) …``), so it must be exactly one
+SELECT (a ``WITH … SELECT`` or a ``UNION`` of SELECTs counts) and end without ``;``. A parser, not a regular
+expression, decides where strings, comments and statements end: a Snowflake ``//`` comment, a ``\\'`` escape or a
+``$$…$$`` string is read as the warehouse reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+DIALECTS = {"snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postgres", "redshift": "redshift"}
+"""Warehouse type → sqlglot dialect."""
+
+ONE_SELECT = "a Reverse ETL model must be exactly one SELECT statement"
+
+
+def _parse(sql: str, dialect: str | None) -> list[Any]:
+    # sqlglot logs a warning when it falls back to an opaque Command (CALL, SHOW…); the refusal says it instead.
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        return sqlglot.parse(sql, read=dialect)
+    finally:
+        logger.setLevel(level)
+
+
+def _where(error: ParseError | TokenError) -> str:
+    if isinstance(error, ParseError) and error.errors:
+        first = error.errors[0]
+        return f"{first.get('description') or 'invalid SQL'} at line {first.get('line')}, column {first.get('col')}"
+    return "a string or quoted name is never closed"
+
+
+def query_problem(sql: str, warehouse_type: str | None) -> str | None:
+    """Why Segment (or the warehouse) would refuse ``sql`` as a model, or None."""
+    if not sql.strip():
+        return "the query is empty: write one SELECT statement"
+    dialect = DIALECTS.get(warehouse_type or "")
+    name = warehouse_type or "generic"
+    try:
+        statements = [s for s in _parse(sql, dialect) if s is not None and not isinstance(s, exp.Semicolon)]
+        tokens = sqlglot.tokenize(sql, read=dialect)
+    except (ParseError, TokenError) as error:
+        return f"the query is not valid {name} SQL ({_where(error)}): write one SELECT statement"
+    if len(statements) > 1:
+        return f"the query holds several statements: {ONE_SELECT}"
+    if not statements or not isinstance(statements[0], exp.Query):
+        kind = type(statements[0]).__name__.upper() if statements else "empty"
+        return f"the query is not a SELECT (it reads as {kind}): {ONE_SELECT}"
+    if tokens and tokens[-1].token_type == TokenType.SEMICOLON:
+        return "remove the trailing ';': Segment wraps the query in a CTE, so it must be a single statement"
+    return None
+
+
+def selected_columns(sql: str, warehouse_type: str | None) -> set[str] | None:
+    """Upper-cased output names of the query's select list, or None when they cannot be known (``SELECT *``,
+    an expression without an alias, a query that does not parse)."""
+    try:
+        (statement,) = [s for s in _parse(sql, DIALECTS.get(warehouse_type or "")) if s is not None]
+    except (ParseError, TokenError, ValueError):
+        return None
+    while isinstance(statement, exp.SetOperation | exp.Subquery):
+        statement = statement.this  # a UNION's columns are named by its first SELECT
+    if not isinstance(statement, exp.Select):
+        return None
+    names = set()
+    for projection in statement.expressions:
+        # Only a column or an alias has a name known before the warehouse runs the query; `*` and unnamed
+        # expressions (the warehouse names those itself) leave the select list unknown.
+        if isinstance(projection, exp.Alias) or (
+            isinstance(projection, exp.Column) and not isinstance(projection.this, exp.Star)
+        ):
+            names.add(projection.alias_or_name.upper())
+        else:
+            return None
+    return names
+
+
+def missing_columns(sql: str, warehouse_type: str | None, needed: Iterable[str]) -> list[str]:
+    """The columns of ``needed`` the query does not select (none when that cannot be known)."""
+    selected = selected_columns(sql, warehouse_type)
+    if selected is None:
+        return []
+    return [c for c in dict.fromkeys(needed) if c.upper() not in selected]
