@@ -7,8 +7,8 @@
 
 With the real ``pulumi`` CLI on PATH the program runs under ``pulumi up`` (a throwaway local file backend and
 passphrase, in a scratch copy of the project so your stack files are untouched). Without it, the program runs
-through the SDK-level engine stand-in the tests use (``tests/harness``), and the output says so. Both run one
-resource at a time (``--parallel 1``), so ids and order are the same on every run. Snowflake management is off:
+through the SDK-level engine stand-in the tests use (``tests/harness``), and the output says so. Each up's steps
+are listed in the data path's order whatever order they ran in, so the output is the same on every run. Snowflake management is off:
 the emulator stands in for Segment only.
 
 Exit status: 0 when both acts ran, 1 when a ``pulumi`` step failed, 2 when the demo cannot run (invalid
@@ -27,7 +27,7 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -152,16 +152,17 @@ class StandIn:
             raise DemoError(f"the program stopped:\n{error}") from None
         except DeploymentFailed as error:
             raise DemoError(str(error)) from None
-        for step in result.steps:
-            print(f"  {step.op:<8} {step.type.rsplit(':', 1)[-1]:<24} {step.name}")
+        print_steps((step.op, step.type, step.name) for step in result.steps)
         return {k: "[secret]" if k in result.secret_outputs else v for k, v in result.outputs.items()}
 
 
 class Cli:
     """``pulumi up --stack dev`` with the committed stack file, as a user runs it, in a scratch copy of the
-    project on a throwaway file backend; Pulumi's own output goes straight to the terminal."""
+    project on a throwaway file backend. Its steps come from ``pulumi up --json`` (or, with ``live``, Pulumi's
+    own output goes straight to the terminal)."""
 
-    def __init__(self, url: str, secrets: Mapping[str, str], exits: ExitStack) -> None:
+    def __init__(self, url: str, secrets: Mapping[str, str], exits: ExitStack, *, live: bool = False) -> None:
+        self.live = live
         scratch = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="flex-demo-")))
         self.project = scratch / "project"
         shutil.copytree(
@@ -202,9 +203,99 @@ class Cli:
 
     def up(self) -> dict[str, Any]:
         print("▸ pulumi up --stack dev --yes --parallel 1\n", flush=True)
-        self.pulumi("up", "--stack", "dev", "--yes", "--parallel", "1", show=True)
+        if self.live:
+            self.pulumi("up", "--stack", "dev", "--yes", "--parallel", "1", show=True)
+        else:
+            # Pulumi's live lines come in the order its workers finish, with timings; its JSON events give the
+            # same steps, printed here in a fixed order so that two runs compare line by line.
+            done = subprocess.run(
+                ["pulumi", "up", "--stack", "dev", "--yes", "--parallel", "1", "--json", "--non-interactive"],
+                cwd=self.project,
+                env=self.env,
+                capture_output=True,
+                text=True,
+            )
+            events = engine_events(done.stdout)
+            messages = diagnostics(events)
+            if done.returncode != 0:
+                said = "\n".join(messages) or done.stderr.strip()
+                raise DemoError(f"`pulumi up --stack dev` exited {done.returncode}\n{said}")
+            print_steps(steps_in(events))
+            print(f"\nResources: {changes_in(events)}")
+            for message in messages:
+                print(f"  {message}")
         outputs = dict(json.loads(self.pulumi("stack", "output", "--json", "--stack", "dev")))
         return {k: "[secret]" if k == "profileApiToken" and v else v for k, v in outputs.items()}
+
+
+STEP_ORDER = (
+    "UnifySpace",
+    "Source",
+    "Warehouse",
+    "WarehouseConnection",
+    "ReverseEtlModel",
+    "Destination",
+    "DestinationSubscription",
+    "DestinationActivation",
+    "ComputedTrait",
+)
+"""The kinds in the order the data path builds them; the demo lists an up's steps in this order, then by name."""
+
+
+def print_steps(steps: Iterable[tuple[str, str, str]]) -> None:
+    """``op kind name`` for each (op, resource type, name), in :data:`STEP_ORDER`, whatever order they ran in."""
+    rows = [(op, kind.rsplit(":", 1)[-1], name) for op, kind, name in steps]
+    rank = {kind: index for index, kind in enumerate(STEP_ORDER)}
+    for op, kind, name in sorted(rows, key=lambda row: (rank.get(row[1], len(rank)), row[1], row[2])):
+        print(f"  {op:<8} {kind:<24} {name}")
+
+
+def engine_events(printed: str) -> list[dict[str, Any]]:
+    """The engine events of ``pulumi up --json``: one JSON object a line, after the preview's JSON document."""
+    return [json.loads(line) for line in printed.splitlines() if line.startswith('{"sequence"')]
+
+
+def steps_in(events: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, str]]:
+    """The (op, type, name) of every resource the up changed; the stack, providers and unchanged ones left out."""
+    steps = []
+    for event in events:
+        metadata = event.get("resOutputsEvent", {}).get("metadata", {})
+        kind = str(metadata.get("type", ""))
+        if (
+            not kind
+            or metadata.get("op") == "same"
+            or kind.startswith(("pulumi:pulumi:", "pulumi:providers:"))
+        ):
+            continue
+        steps.append((str(metadata["op"]), kind, str(metadata["urn"]).rsplit("::", 1)[-1]))
+    return steps
+
+
+def changes_in(events: Iterable[Mapping[str, Any]]) -> str:
+    """Pulumi's own count of the up's changes (``11 created``), from its summary event."""
+    past = {
+        "create": "created",
+        "update": "updated",
+        "delete": "deleted",
+        "replace": "replaced",
+        "same": "unchanged",
+    }
+    for event in events:
+        if changes := event.get("summaryEvent", {}).get("resourceChanges"):
+            return ", ".join(f"{count} {past.get(op, op)}" for op, count in sorted(changes.items()))
+    return "none"
+
+
+def diagnostics(events: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The warnings and errors the program and the providers gave, each once, in the order they came."""
+    said: list[str] = []
+    for event in events:
+        diagnostic = event.get("diagnosticEvent", {})
+        if diagnostic.get("severity") in ("warning", "error"):
+            message = f"{diagnostic['severity']}: {str(diagnostic.get('message', '')).strip()}"
+            if message not in said:
+                said.append(message)
+    return said
 
 
 def print_waiting(outputs: Mapping[str, Any]) -> None:
@@ -253,7 +344,7 @@ def act(title: str) -> None:
     print(f"\n{'=' * 100}\n{title}\n{'=' * 100}\n", flush=True)
 
 
-def run_demo(url: str, engine_kind: str, why: str) -> None:
+def run_demo(url: str, engine_kind: str, why: str, *, live: bool = False) -> None:
     control = Control(url)
     # The Profile API token is generated by hand in the app; the demo stores the emulator's as a secret.
     secrets = {**DEMO_SECRETS, PROFILE_TOKEN_KEY: control.profile_api_token()}
@@ -266,7 +357,7 @@ def run_demo(url: str, engine_kind: str, why: str) -> None:
                 [pulumi_path or "pulumi", "version"], capture_output=True, text=True
             ).stdout.strip()
             print(f"▸ engine: the real `pulumi` CLI {version} with a throwaway local file backend")
-            engine = Cli(url, secrets, exits)
+            engine = Cli(url, secrets, exits, live=live)
         else:
             print(f"▸ engine: the SDK-level engine stand-in (tests/harness) — {why}")
             engine = StandIn(config, secrets, exits)
@@ -304,6 +395,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         metavar="URL",
         help="use this running emulator (`make emulator`) instead of starting one; the demo resets it first",
     )
+    parser.add_argument(
+        "--pulumi-output",
+        action="store_true",
+        help="show Pulumi's live output of each up instead of its steps in a fixed order (its lines come in the "
+        "order its workers finish, with timings, so two runs differ)",
+    )
     add_debug_flag(parser)
     return parser.parse_args(argv)
 
@@ -328,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             else:
                 url = exits.enter_context(emulator())
-            run_demo(url, "cli" if use_cli else "stand-in", why)
+            run_demo(url, "cli" if use_cli else "stand-in", why, live=args.pulumi_output)
     except DemoError as error:
         report("\ndemo", error, debug=args.debug, err=sys.stderr)
         return EXIT_NOT_DONE
