@@ -63,7 +63,9 @@ def test_the_demo_runs_the_real_pulumi_up_twice_with_the_same_ids_every_run() ->
     out = run_demo()
     assert "engine: the real `pulumi` CLI v3." in out
     first, second = out.split("Act 2 —")
-    assert "  create   DestinationActivation    profiles-destination-enabled" in first, "Pulumi's steps, listed"
+    assert "  create   DestinationActivation    profiles-destination-enabled" in first, (
+        "Pulumi's steps, listed"
+    )
     assert "Resources: 11 created" in first and "Resources: 6 created" in second, "act 2 only the traits"
     assert "warning: computed trait total_inbounds waits" in first, "the program's warnings, from Pulumi"
     assert_two_acts(out)
