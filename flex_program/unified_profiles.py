@@ -13,6 +13,7 @@ Dependency order (each arrow is an Output passed on, so Pulumi creates left to r
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pulumi
@@ -202,26 +203,27 @@ class UnifiedProfiles(pulumi.ComponentResource):
             return stack.warehouse.settings, stack.reverse_etl.settings, []
         snowflake = SegmentSnowflake("snowflake", stack.snowflake.spec, opts=child)
         self.snowflake = snowflake
-        destination = pulumi.Output.all(
-            snowflake.account, snowflake.events_database, snowflake.load_warehouse, snowflake.destination_user
-        ).apply(
-            lambda v: {
-                **stack.warehouse.settings,
-                "account": v[0],
-                "database": v[1],
-                "warehouse": v[2],
-                "username": v[3],
-            }
+        destination = _with_snowflake_objects(
+            stack.warehouse.settings,
+            snowflake.account,
+            snowflake.events_database,
+            snowflake.load_warehouse,
+            snowflake.destination_user,
         )
-        retl = pulumi.Output.all(
-            snowflake.account, snowflake.retl_database, snowflake.retl_warehouse, snowflake.retl_user
-        ).apply(
-            lambda v: {
-                **stack.reverse_etl.settings,
-                "account": v[0],
-                "database": v[1],
-                "warehouse": v[2],
-                "username": v[3],
-            }
+        retl = _with_snowflake_objects(
+            stack.reverse_etl.settings,
+            snowflake.account,
+            snowflake.retl_database,
+            snowflake.retl_warehouse,
+            snowflake.retl_user,
         )
         return destination, retl, [snowflake]
+
+
+def _with_snowflake_objects(
+    settings: Mapping[str, Any], account: Any, database: Any, warehouse: Any, username: Any
+) -> pulumi.Output[dict[str, Any]]:
+    """``settings`` with the account, database, warehouse and user that pulumi-snowflake made for them."""
+    return pulumi.Output.all(account, database, warehouse, username).apply(
+        lambda v: {**settings, "account": v[0], "database": v[1], "warehouse": v[2], "username": v[3]}
+    )

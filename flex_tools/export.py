@@ -80,7 +80,6 @@ from segment_provider.resources.base import catalog_defaults
 from segment_provider.resources.space import find_profiles_source
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-FALLBACK_TOKEN_ENV = TOKEN_ENV_ALIAS
 PLACEHOLDER = "<value-you-supply>"
 STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 EXIT_WRITTEN = 0
@@ -965,7 +964,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="flex-export",
         description="Describe a hand-built Unify setup as a stack (Pulumi.NAME.yaml + definitions.NAME.yaml) "
         "whose first `pulumi up` adopts every object unchanged. Read-only: nothing is written to Segment.",
-        epilog=f"The token comes from {TOKEN_ENV} (or {FALLBACK_TOKEN_ENV}), never from the command line. "
+        epilog=f"The token comes from {TOKEN_ENV} (or {TOKEN_ENV_ALIAS}), never from the command line. "
         f"Exit status: {EXIT_WRITTEN} when the files were written, {EXIT_REFUSED} when the export was refused, "
         f"{EXIT_CODES_HELP}",
     )
@@ -1013,7 +1012,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def client_from(arguments: argparse.Namespace, env: Mapping[str, str]) -> SegmentClient:
-    token = env.get(TOKEN_ENV) or env.get(FALLBACK_TOKEN_ENV)
+    token = env.get(TOKEN_ENV) or env.get(TOKEN_ENV_ALIAS)
     if not token:
         raise ExportError(
             f"no Segment Public API token: set {TOKEN_ENV} in the environment (never on the command line). A "
@@ -1045,7 +1044,7 @@ def main(
             client = client_from(arguments, env)
         except ExportError as error:  # no token: it cannot run, nothing was refused
             raise CannotRun(str(error)) from None
-        reach(client, token_from=f"{TOKEN_ENV} (or {FALLBACK_TOKEN_ENV})")
+        reach(client, token_from=f"{TOKEN_ENV} (or {TOKEN_ENV_ALIAS})")
         export = export_workspace(
             client,
             space_slug=arguments.space,
