@@ -927,9 +927,9 @@ def output_paths(out_dir: Path, stack: str, project_dir: Path) -> Written:
     for path in (paths.stack_file, paths.definitions_file):
         if path.is_symlink():
             raise ExportError(
-                f"{path} is a symbolic link (to {os.readlink(path)}): the export never writes through a link, "
-                "which could lead outside the project. Nothing was written. Remove the link, or give --out "
-                "another folder inside the project."
+                f"{path} is a symbolic link (to {os.readlink(path)}), and the export never writes through a link, "
+                "which could lead outside the project: nothing was written. Remove the link, or give --out another "
+                "folder inside the project."
             )
         if not path.parent.resolve().is_relative_to(project):
             raise ExportError(
@@ -1110,21 +1110,18 @@ def next_steps(export: Export, stack: str, written: Written, project_dir: Path) 
     steps = []
     in_place = project_dir.resolve() / stack_file_name(stack)
     if written.stack_file.parent.resolve() != in_place.parent:
-        relative = definitions_reference(written.stack_file, project_dir)
-        replaces = (
-            f" It replaces the {in_place.name} there: keep that file's encryptionsalt or secretsprovider line, "
-            "if it has one, or the stack's secrets cannot be read."
-            if in_place.exists()
-            else ""
-        )
         steps += [
-            f"Pulumi reads stack {stack}'s settings only from {in_place.name} beside Pulumi.yaml, so first, in "
-            f"{project_dir}:",
-            f"  cp {shlex.quote(relative)} {in_place.name}",
-            f"(its definitionsFile, {definitions_reference(written.definitions_file, project_dir)}, is relative to "
-            f"the project and stays where it is).{replaces}",
-            "",
+            f"Pulumi reads stack {stack}'s settings only from the {in_place.name} beside Pulumi.yaml. Put this one "
+            f"there first (its definitionsFile, {definitions_reference(written.definitions_file, project_dir)}, is "
+            "relative to the project and stays valid):",
+            f"  cp {shlex.quote(str(written.stack_file))} {shlex.quote(str(in_place))}",
         ]
+        if in_place.exists():
+            steps.append(
+                f"This replaces the {in_place.name} there: if it has an encryptionsalt or secretsprovider line, add "
+                "that line to the new file too (Pulumi needs it to read the stack's secrets)."
+            )
+        steps.append("")
     steps.append(render_secret_commands(export, stack))
     steps.append(
         f"\nThen: pulumi preview --stack {stack} (every object is adopted), pulumi up, and a second preview that "
