@@ -99,6 +99,7 @@ def manual_steps(
 ) -> pulumi.Output[list[dict[str, Any]]]:
     """The ordered checklist of what Segment's API cannot do, each with whether it is done."""
     stack = program.stack
+    waiting_for_flex = sorted(set(preflight.waiting) - preflight.misspelt)
 
     def checklist(salesforce_authorized: bool) -> list[dict[str, Any]]:
         steps: list[dict[str, Any]] = [
@@ -132,11 +133,20 @@ def manual_steps(
             },
             {
                 "step": "Complete one Flex interaction so Flex events reach the space",
-                "status": "todo" if preflight.waiting else "check" if preflight.kept else "done",
+                "status": "todo" if waiting_for_flex else "check" if preflight.kept else "done",
                 "how": "handle one call or conversation in Flex; then run `pulumi up` again to create the "
-                f"computed traits that wait for it ({', '.join(sorted(preflight.waiting)) or 'none'})",
+                f"computed traits that wait for it ({', '.join(waiting_for_flex) or 'none'})",
             },
         ]
+        if preflight.misspelt:
+            steps.append(
+                {
+                    "step": "Correct the event names the space has never seen",
+                    "status": "todo",
+                    "how": "; ".join(f"{t}: {preflight.waiting[t]}" for t in sorted(preflight.misspelt))
+                    + f". Fix them in {program.stack.definitions_file}, then run `pulumi up` again",
+                }
+            )
         if not preflight.profiles_source_found and not stack.engage_space_write_key:
             steps.append(
                 {
@@ -203,10 +213,13 @@ def run() -> None:
     for change in adoption:
         pulumi.log.warn(change)
     for trait_id, reason in sorted(preflight.waiting.items()):
-        pulumi.log.warn(
-            f"computed trait {trait_id} waits: {reason}. Connect the space to Flex and complete one interaction, "
-            "then run `pulumi up` again."
+        fix = (
+            f"Correct the event name in {program.stack.definitions_file} (the space has seen the one named; "
+            "this is no wait for Flex)"
+            if trait_id in preflight.misspelt
+            else "Connect the space to Flex and complete one interaction"
         )
+        pulumi.log.warn(f"computed trait {trait_id} waits: {reason}. {fix}, then run `pulumi up` again.")
     for trait_id, reason in sorted(preflight.kept.items()):
         pulumi.log.warn(
             f"computed trait {trait_id} already exists in Segment, but the space does not report what it needs "
