@@ -160,6 +160,32 @@ def test_promote_a_yaml_error_in_the_stack_file_is_one_line_from_pulumi(tmp_path
     )
 
 
+@pytest.mark.e2e
+def test_doctor_a_yaml_error_in_the_stack_file_is_one_line_naming_the_file_and_pulumis_error(
+    tmp_path: Path,
+) -> None:
+    require_pulumi_cli()
+    project = user_project(tmp_path / "project")
+    (tmp_path / "state").mkdir()
+    env = {"PULUMI_BACKEND_URL": (tmp_path / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "only-a-test"}
+    subprocess.run(
+        ["pulumi", "stack", "init", "dev"],
+        cwd=project,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  flex-unified-profiles:space:\n    slug: a\n   name: b\n")
+
+    ran = run_script("flex-doctor", "--stack", "dev", env=env, cwd=project)
+
+    text = one_block(ran, "doctor")
+    assert text.startswith(f"doctor: Pulumi cannot read the stack file {stack_file}: "), text
+    assert "invalid YAML" in text and "Fix the YAML there" in text
+    assert "code:" not in text and "stdout:" not in text and "pulumi login" not in text
+
+
 def run_git(where: Path, command: list[str]) -> int:
     return subprocess.run(["git", *command], cwd=where, capture_output=True).returncode
 
