@@ -1,18 +1,21 @@
-"""A trait on an event the space has never seen, whose name is close to one it has seen, is a typo, not a wait for
-Flex: `up`'s outputs (waitingTraits, manualSteps) and the doctor name the event meant. A space that has seen no
-Flex event at all still gets "connect the space to Flex"."""
+"""What `up` says when the space is not as the definitions expect: a trait on an event the space has never seen,
+whose name is close to one it has seen, is a typo, not a wait for Flex (`up`'s outputs waitingTraits and
+manualSteps, and the doctor, name the event meant), while a space that has seen no Flex event at all still gets
+"connect the space to Flex"; and an API address nothing answers at is named."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import pytest
 import yaml
 
 from segment_emulator import Emulator
-from tests.harness import ProgramEngine, ProviderServer
+from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer
 from tests.program.test_doctor import run_doctor, stack_file, table_states
 from tests.program.test_program import MAIN, REPO, engine_for
 
@@ -115,3 +118,16 @@ def test_another_flex_event_the_space_has_not_seen_yet_is_a_wait_not_a_typo(
     waiting = result.outputs["waitingTraits"]
     assert waiting and all("not seen in the space yet" in reason for reason in waiting.values()), waiting
     assert not any("did you mean" in reason for reason in waiting.values())
+
+
+def test_an_api_nothing_answers_at_is_named_by_the_program(
+    server: ProviderServer, emulator: Emulator
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    engine = engine_for(server, emulator, **{"segment:endpoint": url, "segment:maxRetries": 0})
+
+    with pytest.raises((DeploymentFailed, pulumi.RunError)) as failed:
+        engine.up(MAIN)
+    assert f"at {url} lost its connection" in str(failed.value)
