@@ -94,6 +94,11 @@ def preflight_for(program: Program, client: SegmentClient) -> Preflight:
     )
 
 
+def sentence(text: str) -> str:
+    """``text`` ended as a sentence (a reason may end with its own question mark)."""
+    return text if text.endswith((".", "?")) else f"{text}."
+
+
 def manual_steps(
     program: Program, preflight: Preflight, setup: UnifiedProfiles
 ) -> pulumi.Output[list[dict[str, Any]]]:
@@ -143,8 +148,10 @@ def manual_steps(
                 {
                     "step": "Correct the event names the space has never seen",
                     "status": "todo",
-                    "how": "; ".join(f"{t}: {preflight.waiting[t]}" for t in sorted(preflight.misspelt))
-                    + f". Fix them in {program.stack.definitions_file}, then run `pulumi up` again",
+                    "how": sentence(
+                        "; ".join(f"{t}: {preflight.waiting[t]}" for t in sorted(preflight.misspelt))
+                    )
+                    + f" Fix them in {program.stack.definitions_file}, then run `pulumi up` again",
                 }
             )
         if not preflight.profiles_source_found and not stack.engage_space_write_key:
@@ -219,7 +226,9 @@ def run() -> None:
             if trait_id in preflight.misspelt
             else "Connect the space to Flex and complete one interaction"
         )
-        pulumi.log.warn(f"computed trait {trait_id} waits: {reason}. {fix}, then run `pulumi up` again.")
+        pulumi.log.warn(
+            f"computed trait {trait_id} waits: {sentence(reason)} {fix}, then run `pulumi up` again."
+        )
     for trait_id, reason in sorted(preflight.kept.items()):
         pulumi.log.warn(
             f"computed trait {trait_id} already exists in Segment, but the space does not report what it needs "

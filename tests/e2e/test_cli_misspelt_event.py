@@ -28,7 +28,7 @@ def test_up_and_the_doctor_name_the_event_a_misspelt_trait_meant(
         f"computed trait inbound_calls_30_days waits: event '{MISSPELT}' is not one the space has seen: did you "
         f"mean '{MEANT}'? Correct the event name in definitions.yaml" in said
     ), said
-    assert "Connect the space to Flex" not in said
+    assert "Connect the space to Flex and complete one interaction" not in said
     steps = {step["step"]: step for step in cli_stack.outputs()["manualSteps"]}
     assert steps["Complete one Flex interaction so Flex events reach the space"]["status"] == "done"
     assert f"did you mean '{MEANT}'?" in steps["Correct the event names the space has never seen"]["how"]

@@ -76,10 +76,9 @@ def test_a_misspelt_event_is_named_with_the_event_the_space_has_seen(
     steps = {step["step"]: step for step in result.outputs["manualSteps"]}
     assert steps[FLEX_STEP]["status"] == "done", "the space has seen Flex events: nothing to wait for"
     assert steps[TYPO_STEP]["status"] == "todo"
-    assert (
-        f"did you mean '{MEANT}'?" in steps[TYPO_STEP]["how"]
-        and "definitions.yaml" in steps[TYPO_STEP]["how"]
-    )
+    assert f"did you mean '{MEANT}'? Fix them in " in steps[TYPO_STEP]["how"] and steps[TYPO_STEP][
+        "how"
+    ].endswith("definitions.yaml, then run `pulumi up` again")
 
     _, text = doctor_with_typo(emulator, tmp_path)
     assert f"did you mean '{MEANT}'?" in text
