@@ -10,8 +10,9 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -31,6 +32,11 @@ class PreflightError(Exception):
 # costs one read (its properties) and the event list is not read. False: list the events first (one more read).
 UNSEEN_EVENT_PROPERTIES_ARE_404 = True
 
+# How close (difflib's ratio) an event the space has seen must be to a wanted one to be taken for what was meant:
+# a letter or two off ('Flex - Engagment Initiated', 0.98) is; another Flex event is not ('Flex - Engagement
+# Completed' for '… Initiated', 0.78), as a space may have seen one and not yet the other.
+NEAR_EVENT_RATIO = 0.85
+
 T = TypeVar("T")
 
 
@@ -45,6 +51,8 @@ class Preflight:
     """Trait id → why it waits (missing event or properties)."""
     kept: dict[str, str] = field(default_factory=dict)
     """Trait id → why it would wait, for traits that already exist in the space: they stay as they are."""
+    misspelt: frozenset[str] = frozenset()
+    """Waiting traits that name an event the space has not seen, close to one it has: a typo, not a wait."""
 
     def ready(self, trait_id: str) -> bool:
         return trait_id not in self.waiting
@@ -110,16 +118,40 @@ def space_schema(client: SegmentClient, space_id: str, events: Iterable[str]) ->
     return {e: props for e, props in zip(wanted, found, strict=True) if props is not None}
 
 
+def near_events(
+    client: SegmentClient, space_id: str, schema: Mapping[str, set[str]], events: Iterable[str]
+) -> dict[str, list[str]]:
+    """Wanted event the space has not seen → the events it has seen with a close name (a likely typo). The
+    space's event list costs one more read, made only when a wanted event is missing."""
+    unseen = sorted(set(events) - set(schema))
+    if not unseen:
+        return {}
+    seen = sorted(set(client.list_space_events(space_id)))
+    near = {event: difflib.get_close_matches(event, seen, n=3, cutoff=NEAR_EVENT_RATIO) for event in unseen}
+    return {event: names for event, names in near.items() if names}
+
+
 def waiting_traits(
-    required: Mapping[str, Mapping[str, set[str]]], schema: Mapping[str, set[str]]
+    required: Mapping[str, Mapping[str, set[str]]],
+    schema: Mapping[str, set[str]],
+    near: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, str]:
-    """Trait id → reason, for traits whose events or properties the space has not seen yet."""
+    """Trait id → reason, for traits whose events or properties the space has not seen yet; an event with a
+    close name the space has seen (``near``) is named as the likely meant one."""
     waiting: dict[str, str] = {}
     for trait_id, needs in required.items():
         reasons = []
         for event, properties in sorted(needs.items()):
             if event not in schema:
-                reasons.append(f"event '{event}' not seen in the space yet")
+                meant = (near or {}).get(event)
+                if meant:
+                    reasons.append(
+                        f"event '{event}' is not one the space has seen: did you mean "
+                        + " or ".join(f"'{name}'" for name in meant)
+                        + "?"
+                    )
+                else:
+                    reasons.append(f"event '{event}' not seen in the space yet")
                 continue
             missing = sorted(properties - schema[event])
             if missing:
@@ -129,6 +161,13 @@ def waiting_traits(
         if reasons:
             waiting[trait_id] = "; ".join(reasons)
     return waiting
+
+
+def misspelt_traits(
+    required: Mapping[str, Mapping[str, set[str]]], waiting: Iterable[str], near: Mapping[str, Sequence[str]]
+) -> frozenset[str]:
+    """The waiting traits that name an event close to one the space has seen."""
+    return frozenset(t for t in waiting if any(event in near for event in required.get(t, {})))
 
 
 def run_preflight(
@@ -154,10 +193,12 @@ def run_preflight(
     schema: dict[str, set[str]] = {}
     waiting: dict[str, str] = {}
     kept: dict[str, str] = {}
+    near: dict[str, list[str]] = {}
     if check_events and required:
         events = {event for needs in required.values() for event in needs}
         schema = space_schema(client, space.id, events)
-        waiting = waiting_traits(required, schema)
+        near = near_events(client, space.id, schema, events)
+        waiting = waiting_traits(required, schema, near)
     if waiting and trait_names:
         existing = {trait.name for trait in client.list_computed_traits(space.id)}
         kept = {t: reason for t, reason in waiting.items() if trait_names.get(t) in existing}
@@ -168,4 +209,5 @@ def run_preflight(
         schema=schema,
         waiting=waiting,
         kept=kept,
+        misspelt=misspelt_traits(required, waiting, near),
     )

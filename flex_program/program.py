@@ -94,11 +94,17 @@ def preflight_for(program: Program, client: SegmentClient) -> Preflight:
     )
 
 
+def sentence(text: str) -> str:
+    """``text`` ended as a sentence (a reason may end with its own question mark)."""
+    return text if text.endswith((".", "?")) else f"{text}."
+
+
 def manual_steps(
     program: Program, preflight: Preflight, setup: UnifiedProfiles
 ) -> pulumi.Output[list[dict[str, Any]]]:
     """The ordered checklist of what Segment's API cannot do, each with whether it is done."""
     stack = program.stack
+    waiting_for_flex = sorted(set(preflight.waiting) - preflight.misspelt)
 
     def checklist(salesforce_authorized: bool) -> list[dict[str, Any]]:
         steps: list[dict[str, Any]] = [
@@ -132,11 +138,22 @@ def manual_steps(
             },
             {
                 "step": "Complete one Flex interaction so Flex events reach the space",
-                "status": "todo" if preflight.waiting else "check" if preflight.kept else "done",
+                "status": "todo" if waiting_for_flex else "check" if preflight.kept else "done",
                 "how": "handle one call or conversation in Flex; then run `pulumi up` again to create the "
-                f"computed traits that wait for it ({', '.join(sorted(preflight.waiting)) or 'none'})",
+                f"computed traits that wait for it ({', '.join(waiting_for_flex) or 'none'})",
             },
         ]
+        if preflight.misspelt:
+            steps.append(
+                {
+                    "step": "Correct the event names the space has never seen",
+                    "status": "todo",
+                    "how": sentence(
+                        "; ".join(f"{t}: {preflight.waiting[t]}" for t in sorted(preflight.misspelt))
+                    )
+                    + f" Fix them in {program.stack.definitions_file}, then run `pulumi up` again",
+                }
+            )
         if not preflight.profiles_source_found and not stack.engage_space_write_key:
             steps.append(
                 {
@@ -203,9 +220,14 @@ def run() -> None:
     for change in adoption:
         pulumi.log.warn(change)
     for trait_id, reason in sorted(preflight.waiting.items()):
+        fix = (
+            f"Correct the event name in {program.stack.definitions_file} (the space has seen the one named; "
+            "this is no wait for Flex)"
+            if trait_id in preflight.misspelt
+            else "Connect the space to Flex and complete one interaction"
+        )
         pulumi.log.warn(
-            f"computed trait {trait_id} waits: {reason}. Connect the space to Flex and complete one interaction, "
-            "then run `pulumi up` again."
+            f"computed trait {trait_id} waits: {sentence(reason)} {fix}, then run `pulumi up` again."
         )
     for trait_id, reason in sorted(preflight.kept.items()):
         pulumi.log.warn(

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flex_program.config import NAMESPACE, Program, expected_profile_traits
-from flex_program.preflight import PreflightError, find_space, space_schema, waiting_traits
+from flex_program.preflight import (
+    PreflightError,
+    find_space,
+    misspelt_traits,
+    near_events,
+    space_schema,
+    waiting_traits,
+)
 from flex_program.traits import required_schema, trait_key
 from flex_program.unified_profiles import PROFILES_DESTINATION_SLUG, SALESFORCE_CATALOG_SLUG
 from segment_provider.api import SegmentClient
@@ -217,6 +224,19 @@ class _Lookups:
 
         found: dict[str, set[str]] = self._once("schema", find)
         return found
+
+    def near_events(self) -> dict[str, list[str]]:
+        """Wanted event the space has not seen → seen events with a close name (a likely typo)."""
+
+        def find() -> dict[str, list[str]]:
+            events = {event for needs in self.required().values() for event in needs}
+            return near_events(self.client, self.needs_space().id, self.schema(), events)
+
+        found: dict[str, list[str]] = self._once("near_events", find)
+        return found
+
+    def waiting(self) -> dict[str, str]:
+        return waiting_traits(self.required(), self.schema(), self.near_events())
 
     def required(self) -> dict[str, dict[str, set[str]]]:
         return {trait_id: required_schema(spec) for trait_id, spec in self.program.traits.items()}
@@ -428,15 +448,26 @@ def _flex_events(look: _Lookups) -> Check:
     required = look.required()
     if not any(required.values()):
         return Check("Flex events", "ok", "no enabled computed trait needs events")
-    waiting = waiting_traits(required, look.schema())
+    waiting = look.waiting()
     if waiting:
         reasons = sorted({reason for reason in waiting.values()})
+        misspelt = misspelt_traits(required, waiting, look.near_events())
+        actions = []
+        if misspelt:
+            actions.append(
+                f"correct the event name of {', '.join(sorted(misspelt))} in "
+                f"{look.program.stack.definitions_file} (the space has seen the event named: nothing to wait for)"
+            )
+        if set(waiting) - misspelt:
+            actions.append(
+                "connect the space to Flex in the Twilio Console and complete one Flex interaction"
+            )
         return Check(
             "Flex events",
             "gap",
             f"{len(waiting)} trait(s) wait: {'; '.join(reasons)}",
-            "connect the space to Flex in the Twilio Console and complete one Flex interaction; then "
-            f"`pulumi up --stack {look.program.stack.environment}` creates the waiting traits",
+            f"{'; '.join(actions)}; then `pulumi up --stack {look.program.stack.environment}` creates the "
+            "waiting traits",
         )
     events = sorted(look.schema())
     return Check("Flex events", "ok", f"the space has seen {', '.join(repr(e) for e in events)}")
@@ -446,7 +477,7 @@ def _computed_traits(look: _Lookups) -> list[Check]:
     if not look.program.traits:
         return []
     remote = {t.name: t for t in look.traits()}
-    waiting = waiting_traits(look.required(), look.schema())
+    waiting = look.waiting()
     return [
         _trait(look, trait_id, spec.name, spec.enabled, remote, waiting)
         for trait_id, spec in look.program.traits.items()

@@ -9,7 +9,9 @@ unless ``--debug`` asks for it. A bug (any other exception) keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import traceback
+from pathlib import Path
 from typing import TextIO
 
 import yaml
@@ -43,6 +45,62 @@ class CannotRun(Exception):
 
 USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, SegmentError, yaml.YAMLError, CannotRun)
 """Errors whose message says what to do; the tools add their own (``ExportError``, …)."""
+
+
+PROJECT_FILE = "Pulumi.yaml"
+STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""A stack name as Pulumi allows it; matched whole (``fullmatch``: ``$`` would let a trailing newline through)."""
+
+
+def stack_name(text: str) -> str:
+    """``--stack`` and friends: a stack name, or argparse's one-line usage error."""
+    if not STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a stack name (letters, digits, '_', '.', '-'; e.g. dev or prod)"
+        )
+    return text
+
+
+def add_project_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--project-dir",
+        type=Path,
+        help=f"the Pulumi project's folder (where {PROJECT_FILE} is); default: the nearest folder holding "
+        f"{PROJECT_FILE}, from the current directory upward, as Pulumi finds it",
+    )
+
+
+def find_project(given: Path | None, start: Path | None = None) -> Path:
+    """The project a tool works on, resolved: ``--project-dir`` when given, else the nearest folder holding
+    ``Pulumi.yaml`` from ``start`` (the current directory) upward, as the ``pulumi`` CLI finds its project.
+    Never the folder the package is installed in: a user runs the tools from their own project."""
+    if given is not None:
+        folder = given.resolve()
+        if not (folder / PROJECT_FILE).is_file():
+            raise CannotRun(
+                f"--project-dir {given}: there is no {PROJECT_FILE} in {folder}. Give the folder of your Pulumi "
+                f"project (where {PROJECT_FILE} is), or leave --project-dir out and run the tool from it"
+            )
+        return folder
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise CannotRun(
+        f"no {PROJECT_FILE} in {here} or any folder above it: run the tool from your Pulumi project's folder "
+        f"(where {PROJECT_FILE} is, as for `pulumi up`), or give --project-dir"
+    )
+
+
+def pulumi_error(error: BaseException) -> str:
+    """The CLI's own ``error: …`` lines out of an Automation API ``CommandError``, whose text also holds the
+    command's code, stdout and stderr."""
+    lines = [line.strip().removeprefix("stderr:").strip() for line in str(error).splitlines()]
+    said = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
+    if said:
+        return "; ".join(said)
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 def add_debug_flag(parser: argparse.ArgumentParser) -> None:

@@ -45,14 +45,17 @@ from flex_tools.cli import (
     USER_ERRORS,
     CannotRun,
     add_debug_flag,
+    add_project_dir,
+    find_project,
+    pulumi_error,
     reach,
     report,
+    stack_name,
 )
 from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
 from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
 from segment_provider.api.profiles import PROFILE_TOKEN_ENV
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 TOKEN_ENV = API_TOKEN_ENV
 """One name for the Public API token everywhere (the client's ``SEGMENT_API_TOKEN``)."""
 TOKEN_ENV_ALIAS = "SEGMENT_TOKEN"
@@ -97,7 +100,7 @@ class AutomationConfig:
 
     def __init__(
         self,
-        project_dir: Path = PROJECT_DIR,
+        project_dir: Path,
         *,
         select_stack: SelectStack | None = None,
         which: Callable[[str], str | None] = shutil.which,
@@ -119,11 +122,28 @@ class AutomationConfig:
             selected = select(stack_name=stack, work_dir=str(self.project_dir))
             config = selected.get_all_config()
         except Exception as error:  # the Automation API raises CommandError and friends with the CLI's text
+            stack_file = self.project_dir / stack_file_name(stack)
+            if unreadable_yaml(stack_file):
+                raise DoctorError(
+                    f"Pulumi cannot read the stack file {stack_file}: {pulumi_error(error)}. Fix the YAML there "
+                    "and run the doctor again"
+                ) from None
             raise DoctorError(
-                f"Pulumi could not read stack '{stack}' in {self.project_dir}: {error}. Check the stack name "
-                "(`pulumi stack ls`) and that you are logged in to its backend (`pulumi login`)."
+                f"Pulumi could not read stack '{stack}' in {self.project_dir}: {pulumi_error(error)}. Check the "
+                "stack name (`pulumi stack ls`) and that you are logged in to its backend (`pulumi login`)."
             ) from None
         return automation_config_values(config)
+
+
+def unreadable_yaml(path: Path) -> bool:
+    """Whether ``path`` exists and is no YAML a reader can parse (so its YAML, not the backend, is the problem)."""
+    try:
+        load_yaml(path.read_text(encoding="utf-8"))
+    except OSError:
+        return False
+    except yaml.YAMLError:
+        return True
+    return False
 
 
 def automation_config_values(config: Mapping[str, Any]) -> StackConfigValues:
@@ -293,19 +313,16 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         f"With --config-file the secrets come from {TOKEN_ENV} (or its old name {TOKEN_ENV_ALIAS}) and "
         f"{PROFILE_TOKEN_ENV}, never from arguments.",
     )
-    parser.add_argument("--stack", required=True, help="the stack to check, e.g. dev or prod")
+    parser.add_argument(
+        "--stack", required=True, type=stack_name, help="the stack to check, e.g. dev or prod"
+    )
     parser.add_argument(
         "--config-file",
         type=Path,
         help="read this stack file (e.g. Pulumi.dev.yaml) instead of asking Pulumi's Automation API; "
         f"secrets from {TOKEN_ENV} and {PROFILE_TOKEN_ENV}",
     )
-    parser.add_argument(
-        "--project-dir",
-        type=Path,
-        default=PROJECT_DIR,
-        help="the Pulumi project (Pulumi.yaml and definitions.yaml); default: this repository",
-    )
+    add_project_dir(parser)
     parser.add_argument(
         "--endpoint", help="Segment Public API base URL instead of the stack's (e.g. the emulator)"
     )
@@ -326,13 +343,14 @@ def main(
 ) -> int:
     arguments = parse_arguments(argv)
     from_file = arguments.config_file is not None
-    source: ConfigSource = (
-        FileConfig(arguments.config_file, env)
-        if from_file
-        else automation or AutomationConfig(arguments.project_dir)
-    )
     stack_file = arguments.config_file.name if from_file else stack_file_name(arguments.stack)
     try:
+        project_dir = find_project(arguments.project_dir)
+        source: ConfigSource = (
+            FileConfig(arguments.config_file, env)
+            if from_file
+            else automation or AutomationConfig(project_dir)
+        )
         config = with_overrides(
             source.load(arguments.stack),
             endpoint=arguments.endpoint,
@@ -345,7 +363,7 @@ def main(
                 f"no Segment Public API token: with --config-file the doctor reads it from {TOKEN_ENV} "
                 f"(`export {TOKEN_ENV}=<token>`; its old name {TOKEN_ENV_ALIAS} is read too)"
             )
-        program = load_program(config, arguments.stack, arguments.project_dir, stack_file=stack_file)
+        program = load_program(config, arguments.stack, project_dir, stack_file=stack_file)
         client, profiles = clients_for(program, env)
         reach(client, token_from=TOKEN_ENV if from_file else f"segment:token (or {TOKEN_ENV})")
     except USER_ERRORS as error:

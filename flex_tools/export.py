@@ -38,6 +38,7 @@ from flex_program.config import (
     ConfigError,
     load_program_config,
     load_yaml,
+    stack_file_name,
 )
 from flex_program.safe_yaml import comment, dump, escaped
 from flex_program.traits import (
@@ -55,7 +56,17 @@ from flex_program.unified_profiles import (
     SALESFORCE_CATALOG_SLUG,
     SEND_IDENTIFY_ACTION_SLUG,
 )
-from flex_tools.cli import EXIT_CODES_HELP, add_debug_flag
+from flex_tools.cli import (
+    EXIT_CANNOT_RUN,
+    EXIT_CODES_HELP,
+    CannotRun,
+    add_debug_flag,
+    add_project_dir,
+    find_project,
+    reach,
+    report,
+    stack_name,
+)
 from flex_tools.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
@@ -79,9 +90,7 @@ from segment_provider.resources import warehouse as warehouse_kind
 from segment_provider.resources.base import catalog_defaults
 from segment_provider.resources.space import find_profiles_source
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 PLACEHOLDER = "<value-you-supply>"
-STACK_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 EXIT_WRITTEN = 0
 EXIT_REFUSED = 1
 
@@ -909,29 +918,41 @@ class Written:
     definitions_file: Path
 
 
-def output_paths(out_dir: Path, stack: str, project_dir: Path | None = None) -> Written:
-    """The two files of ``stack`` in ``out_dir``; with ``project_dir``, refused when outside that project."""
+def output_paths(out_dir: Path, stack: str, project_dir: Path) -> Written:
+    """The two files of ``stack`` in ``out_dir``, each checked to stay inside ``project_dir``: no symbolic link
+    (followed or dangling, it could lead anywhere), and a real folder inside the project once every link of the
+    folders above it is followed."""
+    project = project_dir.resolve()
     paths = Written(out_dir / f"Pulumi.{stack}.yaml", out_dir / f"definitions.{stack}.yaml")
-    if project_dir is not None:
-        definitions_reference(paths.definitions_file, project_dir)
+    for path in (paths.stack_file, paths.definitions_file):
+        if path.is_symlink():
+            raise ExportError(
+                f"{path} is a symbolic link (to {os.readlink(path)}), and the export never writes through a link, "
+                "which could lead outside the project: nothing was written. Remove the link, or give --out another "
+                "folder inside the project."
+            )
+        if not path.parent.resolve().is_relative_to(project):
+            raise ExportError(
+                f"--out {out_dir} is outside the project directory {project_dir} ({path.parent.resolve()}), "
+                f"where the program could not read {paths.definitions_file.name} (it reads definitionsFile only "
+                "inside the project, and Pulumi reads a stack file only beside Pulumi.yaml): nothing was "
+                "written. Leave out --out to write into the project, or give a folder inside it."
+            )
     return paths
 
 
 def definitions_reference(definitions_file: Path, project_dir: Path) -> str:
-    """``definitionsFile`` as the program reads it: a path relative to the project, which must hold the file."""
-    try:
-        return definitions_file.resolve().relative_to(project_dir.resolve()).as_posix()
-    except ValueError:
-        raise ExportError(
-            f"--out {definitions_file.parent} is outside the project directory {project_dir}, where the "
-            f"program could not read {definitions_file.name} (it reads definitionsFile only inside the project, "
-            "and Pulumi reads a stack file only beside Pulumi.yaml): nothing was written. Leave out --out to "
-            "write into the project, or give a folder inside it."
-        ) from None
+    """``definitionsFile`` as the program reads it: the path relative to the project (``output_paths`` checked
+    that the project holds it)."""
+    return (
+        (definitions_file.parent.resolve() / definitions_file.name)
+        .relative_to(project_dir.resolve())
+        .as_posix()
+    )
 
 
 def refuse_to_overwrite(paths: Written, force: bool) -> None:
-    existing = [p for p in (paths.stack_file, paths.definitions_file) if p.exists()]
+    existing = [p for p in (paths.stack_file, paths.definitions_file) if os.path.lexists(p)]
     if existing and not force:
         raise ExportError(
             f"{', '.join(str(p) for p in existing)} already exist(s): nothing was written. Pass --force to "
@@ -939,20 +960,34 @@ def refuse_to_overwrite(paths: Written, force: bool) -> None:
         )
 
 
+def _replace(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a new file renamed over it: a link put there meanwhile is replaced,
+    never followed."""
+    handle, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(scratch, path)
+    except BaseException:
+        Path(scratch).unlink(missing_ok=True)
+        raise
+
+
 def write_export(
-    export: Export, stack: str, out_dir: Path, *, project_dir: Path = PROJECT_DIR, force: bool = False
+    export: Export, stack: str, out_dir: Path, *, project_dir: Path, force: bool = False
 ) -> Written:
-    paths = output_paths(out_dir, stack)
-    reference = definitions_reference(paths.definitions_file, project_dir)
+    paths = output_paths(out_dir, stack, project_dir)
     refuse_to_overwrite(paths, force)
     out_dir.mkdir(parents=True, exist_ok=True)
+    paths = output_paths(out_dir, stack, project_dir)  # again, now that the folder exists
+    reference = definitions_reference(paths.definitions_file, project_dir)
     definitions = render_definitions_file(export, stack)
     stack_text = render_stack_file(export, stack, reference)
     _loads_back(definitions, export.definitions, paths.definitions_file)
     config = {**export.config, f"{NAMESPACE}:definitionsFile": reference}
     _loads_back(stack_text, {"config": config}, paths.stack_file)
-    paths.definitions_file.write_text(definitions)
-    paths.stack_file.write_text(stack_text)
+    _replace(paths.definitions_file, definitions)
+    _replace(paths.stack_file, stack_text)
     return paths
 
 
@@ -970,7 +1005,9 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     add_debug_flag(parser)
     parser.add_argument("--space", required=True, help="slug of the Unify space to export")
-    parser.add_argument("--stack", required=True, help="name of the stack to write, e.g. dev or prod")
+    parser.add_argument(
+        "--stack", required=True, type=stack_name, help="name of the stack to write, e.g. dev or prod"
+    )
     parser.add_argument(
         "--environment",
         choices=("dev", "prod"),
@@ -985,12 +1022,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         type=Path,
         help="where to write the files, a folder inside the project (default: the project directory)",
     )
-    parser.add_argument(
-        "--project-dir",
-        type=Path,
-        help="the folder of Pulumi.yaml, which the written definitionsFile is relative to "
-        "(default: this program's folder)",
-    )
+    add_project_dir(parser)
     parser.add_argument("--force", action="store_true", help="overwrite existing files of this stack")
     parser.add_argument(
         "--salesforce-source", metavar="SLUG", help="the Salesforce source, when there are several"
@@ -1002,8 +1034,6 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         "--mapping", metavar="ID", help="the Send Identify mapping, when several send to the space"
     )
     arguments = parser.parse_args(argv)
-    if not STACK_NAME.match(arguments.stack):
-        parser.error(f"--stack '{arguments.stack}' is not a stack name (letters, digits, '_', '.', '-')")
     if arguments.environment is None:
         if arguments.stack not in ("dev", "prod"):
             parser.error(f"stack '{arguments.stack}' is neither dev nor prod: pass --environment dev or prod")
@@ -1030,15 +1060,16 @@ def main(
     env: Mapping[str, str] = os.environ,
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
-    project_dir: Path = PROJECT_DIR,
+    project_dir: Path | None = None,
 ) -> int:
-    from flex_tools.cli import EXIT_CANNOT_RUN, CannotRun, reach, report
-
+    """``project_dir``: the project, for a caller that knows it (``--project-dir`` still wins); by default the
+    nearest folder holding Pulumi.yaml, from the current directory upward."""
     arguments = parse_arguments(sys.argv[1:] if argv is None else argv)
     debug = arguments.debug
-    project_dir = arguments.project_dir or project_dir
-    out_dir = arguments.out or project_dir
     try:
+        if arguments.project_dir is not None or project_dir is None:
+            project_dir = find_project(arguments.project_dir)
+        out_dir = arguments.out or project_dir
         refuse_to_overwrite(output_paths(out_dir, arguments.stack, project_dir), arguments.force)
         try:
             client = client_from(arguments, env)
@@ -1069,13 +1100,34 @@ def main(
     print(f"Exported space '{export.space_slug}' of workspace '{export.workspace_slug}':\n", file=out)
     print(_printable(render_summary(export)), file=out)
     print(f"\nWrote {written.stack_file} and {written.definitions_file}.\n", file=out)
-    print(_printable(render_secret_commands(export, arguments.stack)), file=out)
-    print(
-        f"\nThen: pulumi preview --stack {arguments.stack} (every object is adopted), pulumi up, and a second "
-        "preview that reports no changes (docs/migration.md).",
-        file=out,
-    )
+    print(_printable(next_steps(export, arguments.stack, written, project_dir)), file=out)
     return EXIT_WRITTEN
+
+
+def next_steps(export: Export, stack: str, written: Written, project_dir: Path) -> str:
+    """What to run after the export: the secrets, then preview and up. A stack file written elsewhere than beside
+    Pulumi.yaml is first moved there, because Pulumi reads a stack's settings only from that place."""
+    steps = []
+    in_place = project_dir.resolve() / stack_file_name(stack)
+    if written.stack_file.parent.resolve() != in_place.parent:
+        steps += [
+            f"Pulumi reads stack {stack}'s settings only from the {in_place.name} beside Pulumi.yaml. Put this one "
+            f"there first (its definitionsFile, {definitions_reference(written.definitions_file, project_dir)}, is "
+            "relative to the project and stays valid):",
+            f"  cp {shlex.quote(str(written.stack_file))} {shlex.quote(str(in_place))}",
+        ]
+        if in_place.exists():
+            steps.append(
+                f"This replaces the {in_place.name} there: if it has an encryptionsalt or secretsprovider line, add "
+                "that line to the new file too (Pulumi needs it to read the stack's secrets)."
+            )
+        steps.append("")
+    steps.append(render_secret_commands(export, stack))
+    steps.append(
+        f"\nThen: pulumi preview --stack {stack} (every object is adopted), pulumi up, and a second preview that "
+        "reports no changes (docs/migration.md)."
+    )
+    return "\n".join(steps)
 
 
 if __name__ == "__main__":

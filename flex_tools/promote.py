@@ -38,13 +38,16 @@ from flex_tools.cli import (
     EXIT_OK,
     USER_ERRORS,
     add_debug_flag,
+    add_project_dir,
+    find_project,
+    pulumi_error,
     reach,
     report,
+    stack_name,
 )
 from flex_tools.doctor import StackConfigValues, automation_config_values, clients_for, load_program
 from segment_provider.api.errors import SegmentError
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
 TAG_COMMIT = "verified-commit"
 TAG_DIGEST = "verified-config-digest"
 SECRET_PLACEHOLDER = "[secret]"
@@ -153,7 +156,7 @@ class AutomationStackOps:
             ) from error
         except self._auto.errors.CommandError as error:
             raise PromotionStopped(
-                f"cannot select stack '{name}': {first_line(error)}; check `pulumi stack ls` and your backend login",
+                f"cannot select stack '{name}': {pulumi_error(error)}; check `pulumi stack ls` and your backend login",
                 EXIT_CANNOT_RUN,
             ) from error
 
@@ -205,13 +208,6 @@ class AutomationStackOps:
         return {key: output.value for key, output in self._stack(stack).outputs().items()}
 
 
-def pulumi_error(error: BaseException) -> str:
-    """The CLI's own ``error: …`` line out of a CommandError's text (which also holds the command and its output)."""
-    lines = [line.strip().removeprefix("stderr:").strip() for line in str(error).splitlines()]
-    said = [line.removeprefix("error:").strip() for line in lines if line.startswith("error:")]
-    return said[0] if said else first_line(error)
-
-
 def first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
@@ -242,7 +238,7 @@ class Promotion:
     """Validates one stack's config (raises ConfigError)."""
     check: Callable[[Program], Sequence[Check]]
     """The read-only stack checks (Segment objects, last sync, traits, Profile API)."""
-    project_dir: Path = PROJECT_DIR
+    project_dir: Path
     source: str = "dev"
     target: str = "prod"
     probe: Callable[[Program], None] | None = None
@@ -444,12 +440,16 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
         f"stopped the promotion (dirty tree, pending changes, a failed check, not confirmed), {EXIT_CODES_HELP} "
         "No pulumi CLI or an unknown stack is a cannot-run too.",
     )
-    parser.add_argument("--from-stack", default="dev", help="the verified stack (default: dev)")
-    parser.add_argument("--to-stack", default="prod", help="the stack to deploy (default: prod)")
+    parser.add_argument(
+        "--from-stack", default="dev", type=stack_name, help="the verified stack (default: dev)"
+    )
+    parser.add_argument(
+        "--to-stack", default="prod", type=stack_name, help="the stack to deploy (default: prod)"
+    )
     parser.add_argument(
         "--yes", action="store_true", help="deploy without asking (for CI, behind a reviewed gate)"
     )
-    parser.add_argument("--project-dir", type=Path, default=PROJECT_DIR, help="the directory of Pulumi.yaml")
+    add_project_dir(parser)
     add_debug_flag(parser)
     arguments = parser.parse_args(argv)
     if arguments.from_stack == arguments.to_stack:
@@ -477,7 +477,6 @@ def main(
     confirm: Callable[[str], bool] = ask,
 ) -> int:
     arguments = parse_arguments(argv)
-    project_dir: Path = arguments.project_dir
 
     def check(program: Program) -> Sequence[Check]:
         return run_checks(program, *clients_for(program, env))
@@ -493,6 +492,7 @@ def main(
         reach(clients_for(program, env)[0])
 
     try:
+        project_dir = find_project(arguments.project_dir)
         promotion = Promotion(
             ops=ops or AutomationStackOps(project_dir, out),
             git=git or LocalGit(project_dir),

@@ -213,12 +213,15 @@ def error_for_response(
     return cls(_describe(cls, status, operation, segment_message), **common)
 
 
-def transport_error(operation: str, cause: BaseException, *, outcome_unknown: bool) -> TransportError:
-    """The exception for a request that got no HTTP answer (connection error or timeout)."""
+def transport_error(
+    operation: str, cause: BaseException, *, outcome_unknown: bool, base_url: str
+) -> TransportError:
+    """The exception for a request to ``base_url`` that got no HTTP answer (connection error or timeout)."""
     kind = "timed out" if "timeout" in type(cause).__name__.lower() else "lost its connection"
     cls = OutcomeUnknownError if outcome_unknown else TransportError
     return cls(
-        f"Segment {operation} {kind} ({type(cause).__name__}). {cls.default_advice}", operation=operation
+        f"Segment {operation} at {base_url} {kind} ({type(cause).__name__}). {cls.default_advice}",
+        operation=operation,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from segment_emulator import Emulator
 from tests.e2e.conftest import CliStack, mutating
-from tests.export.helpers import run_export
+from tests.export.helpers import run_export, run_printed_copy
 from tests.export.workspace import APP_MAPPING_SETTINGS, build_by_hand, client_for
 
 
@@ -18,9 +18,11 @@ def test_an_app_built_setup_is_adopted_with_no_call_and_a_new_mapped_trait_is_on
     # `event = "new" or event = "updated"`, PERIODIC 15m, and a model the user disabled.
     built = build_by_hand(flex_emulator, disabled=frozenset({"model"}))
     flex_emulator.clear_requests()
-    exported = run_export(flex_emulator, cli_project.project, "--force", project_dir=cli_project.project)
+    exported = run_export(flex_emulator, cli_project.project / "exports", project_dir=cli_project.project)
     assert exported.code == 0, exported.err
     assert {r.method for r in flex_emulator.requests} == {"GET"}
+    # Written beside the project's own stack files, the export says how to put its stack file where Pulumi reads it.
+    assert len(run_printed_copy(exported, cli_project.project)) == 1
     cli_project.init("dev", flex_emulator)
 
     flex_emulator.clear_requests()
@@ -37,7 +39,7 @@ def test_an_app_built_setup_is_adopted_with_no_call_and_a_new_mapped_trait_is_on
     def one_more_trait(document: dict[str, Any]) -> None:
         document["mapping"]["traits"]["account_id"] = "ID"
 
-    cli_project.edit_definitions_file("definitions.dev.yaml", one_more_trait)
+    cli_project.edit_definitions_file("exports/definitions.dev.yaml", one_more_trait)
     flex_emulator.clear_requests()
     cli_project.up()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import shlex
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,15 @@ def run_export(
         **kwargs,
     )
     return ExportRun(code, stdout.getvalue(), stderr.getvalue())
+
+
+def run_printed_copy(run: ExportRun, cwd: Path) -> list[str]:
+    """Run the ``cp`` the export prints when it wrote the stack file elsewhere than beside Pulumi.yaml, as a
+    user pastes it; the commands run."""
+    commands = [line.strip() for line in run.out.splitlines() if line.startswith("  cp ")]
+    for command in commands:
+        subprocess.run(shlex.split(command), cwd=cwd, check=True)
+    return commands
 
 
 def secret_commands(text: str) -> list[str]:

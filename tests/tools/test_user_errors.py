@@ -12,7 +12,15 @@ import pytest
 from flex_tools.cli import EXIT_CANNOT_RUN
 from segment_emulator import Emulator
 from tests.conftest import require_pulumi_cli
-from tests.tools.user_errors import REPO, TRACEBACK, Ran, closing_port, run_script
+from tests.tools.user_errors import (
+    REPO,
+    TRACEBACK,
+    USER_PROJECT_FILES,
+    Ran,
+    closing_port,
+    run_script,
+    user_project,
+)
 
 
 def one_block(ran: Ran, tool: str) -> str:
@@ -33,51 +41,46 @@ def with_debug(script: str, *args: str, env: dict[str, str] | None = None, cwd: 
 # ------------------------------------------------------------------------------------------------ flex-export
 
 
-def export_args(endpoint: str, out: Path) -> list[str]:
-    return [
-        "--space",
-        "unified-profiles-dev",
-        "--stack",
-        "dev",
-        "--endpoint",
-        endpoint,
-        "--out",
-        str(out),
-        "--project-dir",
-        str(out),
-    ]
+def export_args(endpoint: str) -> list[str]:
+    return ["--space", "unified-profiles-dev", "--stack", "dev", "--endpoint", endpoint, "--out", "exports"]
 
 
 def test_export_an_unreachable_api_is_one_line_naming_the_url(tmp_path: Path) -> None:
+    project = user_project(tmp_path)
     with closing_port() as (url, connections):
-        ran = run_script("flex-export", *export_args(url, tmp_path), env={"SEGMENT_API_TOKEN": "t"})
+        env = {"SEGMENT_API_TOKEN": "t"}
+        ran = run_script("flex-export", *export_args(url), env=env, cwd=project)
         attempts = connections()
-        debug = with_debug("flex-export", *export_args(url, tmp_path), env={"SEGMENT_API_TOKEN": "t"})
+        debug = with_debug("flex-export", *export_args(url), env=env, cwd=project)
 
     text = one_block(ran, "export")
     assert url in text and "cannot reach" in text and attempts == 1
     assert debug.err.rstrip().endswith(text)
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(path.name for path in project.iterdir()) == sorted(USER_PROJECT_FILES)
 
 
 def test_export_a_refused_token_an_address_with_a_path_and_no_token_are_one_line_each(
     emulator: Emulator, tmp_path: Path
 ) -> None:
+    project = user_project(tmp_path)
     refused = run_script(
-        "flex-export", *export_args(emulator.url, tmp_path), env={"SEGMENT_API_TOKEN": "wrong"}
+        "flex-export", *export_args(emulator.url), env={"SEGMENT_API_TOKEN": "wrong"}, cwd=project
     )
     assert "refused the token (HTTP 401)" in one_block(refused, "export")
     assert "SEGMENT_API_TOKEN" in refused.err and "segment:token" not in refused.err
 
     with_path = run_script(
-        "flex-export", *export_args(f"{emulator.url}/v1", tmp_path), env={"SEGMENT_API_TOKEN": emulator.token}
+        "flex-export",
+        *export_args(f"{emulator.url}/v1"),
+        env={"SEGMENT_API_TOKEN": emulator.token},
+        cwd=project,
     )
     text = one_block(with_path, "export")
     assert "not the base URL" in text and "does not exist" not in text
 
-    no_token = run_script("flex-export", *export_args(emulator.url, tmp_path))
+    no_token = run_script("flex-export", *export_args(emulator.url), cwd=project)
     assert "set SEGMENT_API_TOKEN" in one_block(no_token, "export")
-    with_debug("flex-export", *export_args(emulator.url, tmp_path))
+    with_debug("flex-export", *export_args(emulator.url), cwd=project)
 
 
 def test_export_bad_arguments_are_argparse_usage_exit_2(tmp_path: Path) -> None:
@@ -108,20 +111,19 @@ def test_doctor_a_yaml_error_or_a_missing_file_names_the_file(tmp_path: Path) ->
 
 
 def test_promote_outside_a_git_checkout_or_without_the_cli_cannot_run(tmp_path: Path) -> None:
-    ran = run_script("flex-promote", "--project-dir", str(tmp_path), "--yes", cwd=tmp_path)
+    project = user_project(tmp_path / "project")
+    ran = run_script("flex-promote", "--yes", cwd=project)
     assert "run it from a git checkout" in one_block(ran, "promotion stopped")
-    with_debug("flex-promote", "--project-dir", str(tmp_path), "--yes", cwd=tmp_path)
+    with_debug("flex-promote", "--yes", cwd=project)
 
-    checkout = tmp_path / "checkout"
-    checkout.mkdir()
+    checkout = user_project(tmp_path / "checkout")
     for command in (
         ["init", "-q"],
-        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "x"],
+        ["add", "-A"],
+        ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "x"],
     ):
         assert run_git(checkout, command) == 0
-    no_cli = run_script(
-        "flex-promote", "--project-dir", str(checkout), "--yes", env={"PATH": "/usr/bin:/bin"}, cwd=checkout
-    )
+    no_cli = run_script("flex-promote", "--yes", env={"PATH": "/usr/bin:/bin"}, cwd=checkout)
     assert "the `pulumi` CLI is not on PATH" in one_block(no_cli, "promotion stopped")
 
 
@@ -156,6 +158,32 @@ def test_promote_a_yaml_error_in_the_stack_file_is_one_line_from_pulumi(tmp_path
         and "invalid YAML" in text
         and "Pulumi.dev.yaml" in text
     )
+
+
+@pytest.mark.e2e
+def test_doctor_a_yaml_error_in_the_stack_file_is_one_line_naming_the_file_and_pulumis_error(
+    tmp_path: Path,
+) -> None:
+    require_pulumi_cli()
+    project = user_project(tmp_path / "project")
+    (tmp_path / "state").mkdir()
+    env = {"PULUMI_BACKEND_URL": (tmp_path / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "only-a-test"}
+    subprocess.run(
+        ["pulumi", "stack", "init", "dev"],
+        cwd=project,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    stack_file = project / "Pulumi.dev.yaml"
+    stack_file.write_text("config:\n  flex-unified-profiles:space:\n    slug: a\n   name: b\n")
+
+    ran = run_script("flex-doctor", "--stack", "dev", env=env, cwd=project)
+
+    text = one_block(ran, "doctor")
+    assert text.startswith(f"doctor: Pulumi cannot read the stack file {stack_file}: "), text
+    assert "invalid YAML" in text and "Fix the YAML there" in text
+    assert "code:" not in text and "stdout:" not in text and "pulumi login" not in text
 
 
 def run_git(where: Path, command: list[str]) -> int:

@@ -4,6 +4,7 @@ script as a user does."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,6 +17,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = Path(sys.executable).parent
 TRACEBACK = "Traceback (most recent call last)"
+USER_PROJECT_FILES = ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "definitions.yaml")
+
+
+def user_project(where: Path) -> Path:
+    """A user's own project folder, away from this checkout: a copy of its Pulumi.yaml, stack files and
+    definitions.yaml, which is all a user of the installed package has."""
+    where.mkdir(parents=True, exist_ok=True)
+    for name in USER_PROJECT_FILES:
+        shutil.copy(REPO / name, where / name)
+    return where
 
 
 @contextmanager
