@@ -642,7 +642,8 @@ def unread_namespace_warnings(keys: Iterable[str], stack_file: str) -> list[str]
 
 
 def stack_file_name(stack_name: str) -> str:
-    return f"Pulumi.{stack_name}.yaml"
+    # A qualified name (org/project/dev) names its stack file by the stack alone, as Pulumi does.
+    return f"Pulumi.{stack_name.rsplit('/', 1)[-1]}.yaml"
 
 
 def load_program_config(

@@ -31,8 +31,6 @@ from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
 from segment_provider.resources.base import client_tuning
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
 PREDICTIONS = [
     {
         "step": "Create the prediction 'Likelihood to churn'",
@@ -55,8 +53,14 @@ def load() -> Program:
     for warning in unread_namespace_warnings(keys, stack_file):
         pulumi.log.warn(warning)
     return load_program_config(
-        get, is_secret, pulumi.get_stack(), PROJECT_DIR, keys=keys, stack_file=stack_file, deploying=True
+        get, is_secret, pulumi.get_stack(), project_dir(), keys=keys, stack_file=stack_file, deploying=True
     )
+
+
+def project_dir() -> Path:
+    """The folder of the Pulumi.yaml being deployed: the engine runs the program there (its ``main`` is that
+    folder). Never this package's install folder, which a plain ``pip install`` puts in site-packages."""
+    return Path.cwd().resolve()
 
 
 def all_config_keys() -> list[str]:

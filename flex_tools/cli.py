@@ -50,13 +50,27 @@ USER_ERRORS: tuple[type[BaseException], ...] = (ConfigError, SegmentError, yaml.
 PROJECT_FILE = "Pulumi.yaml"
 STACK_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 """A stack name as Pulumi allows it; matched whole (``fullmatch``: ``$`` would let a trailing newline through)."""
+QUALIFIED_STACK_NAME = re.compile(r"(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+"""``dev``, ``project/dev`` or ``org/project/dev``, as ``pulumi --stack`` takes it on a shared backend."""
 
 
 def stack_name(text: str) -> str:
-    """``--stack`` and friends: a stack name, or argparse's one-line usage error."""
+    """``--stack`` of a tool that hands the name to Pulumi: a stack name, qualified or not, or argparse's
+    one-line usage error."""
+    if not QUALIFIED_STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a stack name (letters, digits, '_', '.', '-', optionally qualified as "
+            "org/project/stack; e.g. dev or prod)"
+        )
+    return text
+
+
+def plain_stack_name(text: str) -> str:
+    """``--stack`` of a tool that names a file after the stack (``Pulumi.<stack>.yaml``): no qualifier."""
     if not STACK_NAME.fullmatch(text):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a stack name (letters, digits, '_', '.', '-'; e.g. dev or prod)"
+            f"{text!r} is not a stack name as a stack file is named (letters, digits, '_', '.', '-'; e.g. dev "
+            "or prod; the org/project/ qualifier is not part of the file name)"
         )
     return text
 

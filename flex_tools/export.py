@@ -63,9 +63,9 @@ from flex_tools.cli import (
     add_debug_flag,
     add_project_dir,
     find_project,
+    plain_stack_name,
     reach,
     report,
-    stack_name,
 )
 from flex_tools.doctor import TOKEN_ENV, TOKEN_ENV_ALIAS
 from segment_provider.api import ClientSettings, SegmentClient
@@ -90,7 +90,9 @@ from segment_provider.resources import warehouse as warehouse_kind
 from segment_provider.resources.base import catalog_defaults
 from segment_provider.resources.space import find_profiles_source
 
-PLACEHOLDER = "<value-you-supply>"
+PLACEHOLDER = "< your-secret-file"
+"""How a printed secret command takes its value: from a file on standard input, never on the command line (a
+PEM key there is refused by Pulumi as flags, and echoed whole into the terminal or CI log)."""
 EXIT_WRITTEN = 0
 EXIT_REFUSED = 1
 
@@ -1006,7 +1008,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     add_debug_flag(parser)
     parser.add_argument("--space", required=True, help="slug of the Unify space to export")
     parser.add_argument(
-        "--stack", required=True, type=stack_name, help="name of the stack to write, e.g. dev or prod"
+        "--stack", required=True, type=plain_stack_name, help="name of the stack to write, e.g. dev or prod"
     )
     parser.add_argument(
         "--environment",

@@ -83,7 +83,7 @@ def requested_secret(command: str) -> tuple[str, str | None]:
         path = words[words.index("--path") + 1]
         top, _, nested = path.partition(".")
         return f"{NAMESPACE}:{top}", nested
-    key = words[-2]
+    key = words[words.index("--secret") + 1]
     return (key if ":" in key else f"{NAMESPACE}:{key}"), None
 
 

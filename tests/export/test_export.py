@@ -128,7 +128,7 @@ def test_no_secret_reaches_the_written_files_or_the_output(emulator: Emulator, t
         (f"{NAMESPACE}:reverseEtlCredentials", "private_key"),
     }
     assert run.out.rstrip().splitlines()[-1].startswith("Then: pulumi preview --stack dev")
-    assert "--stack dev --secret --path 'warehouseCredentials.private_key' <value-you-supply>" in run.out
+    assert "--stack dev --secret --path 'warehouseCredentials.private_key' < your-secret-file" in run.out
 
 
 def test_the_summary_counts_each_kind(emulator: Emulator, tmp_path: Path) -> None:
