@@ -157,6 +157,9 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
     kind = "DestinationSubscription"
     inputs_model = DestinationSubscriptionInputs
     replace_on = frozenset({"destination_id", "catalog_slug", "action_slug"})
+    # Segment makes a second mapping of the same name on a destination without complaint (two of them sync the
+    # same model twice): looked up before a create.
+    unique_key = False
 
     def describe(self, inputs: DestinationSubscriptionInputs) -> str:
         return f"'{inputs.name}' on destination {inputs.destination_id}"
