@@ -555,22 +555,21 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     def _adopt_after_lost_answer(self, inputs: InputsT, error: OutcomeUnknownError) -> RemoteT:
         """The object if Segment made it (adopted); else the resource fails, and the create is not sent again:
         Segment may still apply it (a request it answers late, or a 5xx from a gateway in front of it)."""
+        lost = str(error).removesuffix(OutcomeUnknownError.default_advice).strip().rstrip(".")
+        made = (
+            f"Segment may have made the {self.kind} {self.describe(inputs)}: the answer to its create was lost "
+            f"({lost})"
+        )
         again = (
-            f"Run `pulumi up` again: it will find it and adopt it, not make a second one (if Segment did not "
-            f"make it, it is created then). ({error})"
+            "Run `pulumi up` again: it will find it and adopt it, not make a second one (or create it then, if "
+            "Segment did not make it)."
         )
         try:
             remote = self.find_existing(inputs)
         except SegmentError as lookup_error:
-            raise ResourceError(
-                f"Segment may have made {self.kind} {self.describe(inputs)}: the answer to its create was lost, "
-                f"and looking it up failed too ({lookup_error}). {again}"
-            ) from None
+            raise ResourceError(f"{made}, and looking it up failed too ({lookup_error}). {again}") from None
         if remote is None:
-            raise ResourceError(
-                f"Segment may have made {self.kind} {self.describe(inputs)}: the answer to its create was lost "
-                f"and it is not there yet. {again}"
-            ) from None
+            raise ResourceError(f"{made}, and it is not there yet. {again}") from None
         self.refuse_foreign("adopt", self._owner_props(inputs, remote), remote)
         log.warning("create of %s %s lost its answer; adopting it", self.kind, self.describe(inputs))
         return self._converge(remote, inputs)
