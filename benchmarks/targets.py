@@ -77,15 +77,17 @@ DATA_PATH = (
     "createSource",
     "updateSource",
     "addLabelsToSource",
+    "listDestinations",
     "getDestinationsCatalog",
     "createDestination",
+    "listSubscriptionsFromDestination",
     "createDestinationSubscription",
     "updateSubscriptionForDestination",
     "updateDestination",
 )
 """The calls from the program's checks to a live mapping, each waiting for the one before: the Reverse ETL
-source (created, named, labelled), the Segment Profiles destination on it, the mapping and its schedule, the
-destination switched on. The model is created beside the destination."""
+source (created, named, labelled), the Segment Profiles destination on it (looked up first), the mapping (looked
+up first) and its schedule, the destination switched on. The model is created beside the destination."""
 CHAINS = {
     UP_FROM_EMPTY: PROGRAM_ROUNDS + len(DATA_PATH) + 1,  # then the traits
     NO_OP_UP: PROGRAM_ROUNDS,

@@ -513,6 +513,15 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         """
         if not self.unique_key:
             found = self.find_existing(inputs)
+            if found is not None and self._differences(found, inputs)[1]:
+                # It differs where Segment cannot change it: the object a replacement is about to delete (Pulumi
+                # creates the new one first), not one made for this configuration.
+                log.info(
+                    "%s %s exists with other fixed settings (being replaced): creating a new one",
+                    self.kind,
+                    self.describe(inputs),
+                )
+                found = None
             if found is not None:
                 self.refuse_foreign("adopt", self._owner_props(inputs, found), found)
                 log.warning(
@@ -574,8 +583,9 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         log.warning("create of %s %s lost its answer; adopting it", self.kind, self.describe(inputs))
         return self._converge(remote, inputs)
 
-    def _converge(self, remote: RemoteT, inputs: InputsT) -> RemoteT:
-        """PATCH an adopted object where it differs from the desired inputs (nothing when it matches)."""
+    def _differences(self, remote: RemoteT, inputs: InputsT) -> tuple[set[str], set[str], dict[str, Any]]:
+        """The fields where ``remote`` differs from the desired inputs, those of them Segment cannot change in
+        place, and ``remote`` as observed."""
         desired = inputs.model_dump(mode="json")
         observed = self.observed(remote, desired)
         changed = {
@@ -583,7 +593,11 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             for f, v in observed.items()
             if f not in self.ignored_in_diff and not same_value(v, desired.get(f))
         }
-        blocked = changed & self.replace_on
+        return changed, changed & self.replace_on, observed
+
+    def _converge(self, remote: RemoteT, inputs: InputsT) -> RemoteT:
+        """PATCH an adopted object where it differs from the desired inputs (nothing when it matches)."""
+        changed, blocked, observed = self._differences(remote, inputs)
         if blocked:
             raise ResourceError(
                 f"cannot adopt {self.kind} {self.describe(inputs)}: its {', '.join(sorted(blocked))} differ(s) "
@@ -592,6 +606,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             )
         if not changed:
             return remote
+        desired = inputs.model_dump(mode="json")
         return self.update_remote(self.resource_id(remote), inputs, changed, {**desired, **observed})
 
     def _outputs(self, remote: RemoteT, inputs: InputsT) -> dict[str, Any]:
