@@ -120,11 +120,8 @@ CASES: dict[str, Case] = {
         "updateSubscriptionForDestination",
         {"send-identify"},
         {"profiles-destination-enabled"},
-        [
-            "PATCH updateDestination",
-            "PATCH updateSubscriptionForDestination",
-            "POST createDestinationSubscription",
-        ],
+        # The mapping was kept: found by its name before a create, adopted, and given its schedule.
+        ["PATCH updateDestination", "PATCH updateSubscriptionForDestination"],
     ),
     "activation failing (500)": Case(
         "DestinationActivation",
