@@ -5,7 +5,9 @@ Every row (each scenario, each stack, each engine) gets the same four checks:
 * **reads**: what the API forces, no more.
   * up from empty: at most 8 lookups (the space list, the source list — the space's Profiles source and the
     sources' environment labels —, one read per Flex event the traits use, the workspace once, one page of each
-    of the three catalogs), plus the warehouse settings check the stack asks for (``warehouse.validateConnection``);
+    of the three catalogs), plus one list before each create of a kind Segment does not keep unique (the
+    warehouse, the model, the destination, the mapping: 4), plus the warehouse settings check the stack asks for
+    (``warehouse.validateConnection``);
   * no-op up, preview, one-trait change: the program's checks only, at most 4 (the space list, the source list,
     each Flex event's properties); Pulumi's default ``up`` runs the program twice (preview, then update), so 4
     per engine pass;
@@ -52,6 +54,15 @@ DESTROY = "destroy"
 
 VALIDATION = "createValidationInWarehouse"
 CREATE_LOOKUPS = 8
+LOOKS_BEFORE_CREATE = (
+    "listWarehouses",
+    "listReverseEtlModels",
+    "listDestinations",
+    "listSubscriptionsFromDestination",
+)
+"""One list per object of a kind Segment does not keep unique (the warehouse, the model, the destination, the
+mapping), sent before its create: an interrupted run may have made it. The stack has one of each, whatever its
+number of traits (Segment keeps sources and traits unique: a 409 finds those)."""
 PROGRAM_READS = 4
 REFRESH_EXTRA_READS = 1
 DESTROY_READS = 4
@@ -66,15 +77,17 @@ DATA_PATH = (
     "createSource",
     "updateSource",
     "addLabelsToSource",
+    "listDestinations",
     "getDestinationsCatalog",
     "createDestination",
+    "listSubscriptionsFromDestination",
     "createDestinationSubscription",
     "updateSubscriptionForDestination",
     "updateDestination",
 )
 """The calls from the program's checks to a live mapping, each waiting for the one before: the Reverse ETL
-source (created, named, labelled), the Segment Profiles destination on it, the mapping and its schedule, the
-destination switched on. The model is created beside the destination."""
+source (created, named, labelled), the Segment Profiles destination on it (looked up first), the mapping (looked
+up first) and its schedule, the destination switched on. The model is created beside the destination."""
 CHAINS = {
     UP_FROM_EMPTY: PROGRAM_ROUNDS + len(DATA_PATH) + 1,  # then the traits
     NO_OP_UP: PROGRAM_ROUNDS,
@@ -159,8 +172,11 @@ def read_budget(m: Measurement) -> tuple[int, str]:
     """The most reads the row may make, and why."""
     if m.scenario == UP_FROM_EMPTY:
         checks = min(1, m.calls_to(VALIDATION))
-        why = f"{CREATE_LOOKUPS} lookups" + (" + the warehouse settings check" if checks else "")
-        return CREATE_LOOKUPS + checks, why
+        looks = len(LOOKS_BEFORE_CREATE)
+        why = f"{CREATE_LOOKUPS} lookups + {looks} looks before a create" + (
+            " + the warehouse settings check" if checks else ""
+        )
+        return CREATE_LOOKUPS + looks + checks, why
     if m.scenario in (NO_OP_UP, PREVIEW, ONE_TRAIT_CHANGE):
         return PROGRAM_READS, "the program's checks"
     if m.scenario == REFRESH:

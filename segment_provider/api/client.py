@@ -341,12 +341,13 @@ class SegmentClient:
                 self._pacer.release(ticket)
 
     def _retry_after_transport_error(self, op: Operation, cause: BaseException, attempt: int) -> None:
-        # A POST may have reached Segment before the connection dropped or timed out, and creates are not
+        # A create may have reached Segment before the connection dropped or timed out, and creates are not
         # idempotent: sending it again could make a duplicate, so the caller must look the object up instead.
+        # Every other call (reads, PATCHes, deletes, adding a label, connecting a source) is sent again.
         error = transport_error(
-            op.operation_id, cause, outcome_unknown=op.method == "POST", base_url=self._settings.base_url
+            op.operation_id, cause, outcome_unknown=not op.safe_to_resend, base_url=self._settings.base_url
         )
-        if op.method == "POST" or attempt > self._settings.max_retries:
+        if not op.safe_to_resend or attempt > self._settings.max_retries:
             raise error from cause
         self._pause_before_retry(op, error, self._backoff(attempt), attempt)
 
@@ -359,7 +360,7 @@ class SegmentClient:
                 raise error
             return wait
         if isinstance(error, ServerError) and error.status is not None and error.status >= 500:
-            if op.method == "POST":
+            if not op.safe_to_resend:
                 raise outcome_unknown_after_status(error)
             if attempt > self._settings.max_retries:
                 raise error
@@ -880,7 +881,7 @@ def _data(op: Operation, answer: Answer) -> Any:
 def _unusable(op: Operation, error: ResponseRefusedError) -> ApiError:
     """A successful answer to a POST that could not be read may still have created the object: the caller must
     look it up by its natural key rather than create it again."""
-    if op.method == "POST" and error.status is not None and 200 <= error.status < 300:
+    if not op.safe_to_resend and error.status is not None and 200 <= error.status < 300:
         return OutcomeUnknownError(
             f"{error} {OutcomeUnknownError.default_advice}", operation=op.operation_id, status=error.status
         )

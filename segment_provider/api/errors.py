@@ -13,7 +13,7 @@ SegmentError
     ├── RateLimitedError          429 (.retry_after)
     ├── ServerError               5xx and any other unexpected status
     └── TransportError            no HTTP status: connection error or timeout
-        └── OutcomeUnknownError   a POST that may or may not have been applied
+        └── OutcomeUnknownError   a create that may or may not have been applied
 ```
 
 `error_for_response` is the only place that turns an HTTP status and body into an exception.
@@ -150,13 +150,13 @@ class TransportError(ApiError):
 class OutcomeUnknownError(TransportError):
     """A create request may have reached Segment, but no usable answer came back.
 
-    Segment has no idempotency keys, so sending the POST again could create a duplicate. Look the object up by
-    its natural key (source slug, names) before creating it again.
+    Segment has no idempotency keys, so sending the POST again could create a duplicate: the caller looks the
+    object up by its natural key (source slug, names) instead, and never sends the create again itself.
     """
 
     default_advice = (
-        "The request may or may not have been applied. Look the object up by its natural key (slug or name) "
-        "before creating it again; do not blindly retry."
+        "Segment may have made the object all the same. Run `pulumi up` again: it looks the object up by its "
+        "name before creating anything and adopts it if Segment made it, so no second one is made."
     )
 
 

@@ -41,6 +41,13 @@ class Operation:
     data_key: str
     """The key under the answer's ``data``: the object, the list of items, or ``status``."""
     pagination: Pagination = "none"
+    idempotent: bool | None = None
+    """Sending it twice does what sending it once does, so an answer lost is sent again. None: every method
+    but POST (a create: no idempotency keys exist, a second one may make a second object)."""
+
+    @property
+    def safe_to_resend(self) -> bool:
+        return self.method != "POST" if self.idempotent is None else self.idempotent
 
     @property
     def media_type(self) -> str:
@@ -67,8 +74,10 @@ def _op(
     success_status: int,
     data_key: str,
     pagination: Pagination = "none",
+    *,
+    idempotent: bool | None = None,
 ) -> Operation:
-    return Operation(operation_id, method, path, maturity, success_status, data_key, pagination)
+    return Operation(operation_id, method, path, maturity, success_status, data_key, pagination, idempotent)
 
 
 _ALL = (
@@ -131,7 +140,8 @@ _ALL = (
     _op("updateSource", "PATCH", "/sources/{sourceId}", "stable", 200, "source"),
     _op("deleteSource", "DELETE", "/sources/{sourceId}", "stable", 200, "status"),
     # Labels (Segment's environment labels environment:dev / environment:prod mark which stack owns a source)
-    _op("addLabelsToSource", "POST", "/sources/{sourceId}/labels", "stable", 200, "labels"),
+    # Adding a label the source holds already leaves it as it is: safe to send again.
+    _op("addLabelsToSource", "POST", "/sources/{sourceId}/labels", "stable", 200, "labels", idempotent=True),
     _op(
         "listConnectedWarehousesFromSource",
         "GET",
@@ -147,7 +157,17 @@ _ALL = (
     _op("createWarehouse", "POST", "/warehouses", "stable", 201, "warehouse"),
     _op("updateWarehouse", "PATCH", "/warehouses/{warehouseId}", "stable", 200, "warehouse"),
     _op("deleteWarehouse", "DELETE", "/warehouses/{warehouseId}", "stable", 200, "status"),
-    _op("createValidationInWarehouse", "POST", "/warehouses/validation", "stable", 200, "status"),
+    # Only tests the settings: nothing is made.
+    _op(
+        "createValidationInWarehouse",
+        "POST",
+        "/warehouses/validation",
+        "stable",
+        200,
+        "status",
+        idempotent=True,
+    ),
+    # A source and a warehouse are connected or not: connecting them again makes no second link.
     _op(
         "addConnectionFromSourceToWarehouse",
         "POST",
@@ -155,6 +175,7 @@ _ALL = (
         "stable",
         201,
         "status",
+        idempotent=True,
     ),
     _op(
         "removeSourceConnectionFromWarehouse",

@@ -11,9 +11,10 @@ every kind behaves the same way:
     Compares the checked inputs with the stored outputs field by field (numbers compare by value, because the
     engine's wire format turns every int into a float). Fields in ``replace_on`` force a replacement.
 ``create``
-    One mutating call. With ``adopt: true`` it takes over the object that already has the natural key instead
-    (and PATCHes whatever differs). If Segment's answer to the create was lost, it looks the object up by its
-    natural key and adopts it rather than creating a duplicate.
+    One mutating call, sent at most once. With ``adopt: true`` it takes over the object that already has the
+    natural key instead (and PATCHes whatever differs). Kinds Segment does not keep unique look the natural key
+    up first and adopt what an interrupted run made. If Segment's answer to the create was lost, the object is
+    looked up and adopted; when it is not there the resource fails, and the next run's lookup finds it.
 ``read``
     Refreshes from the API. A 404 returns an empty id (the engine drops the resource); differences from the
     desired inputs appear in the outputs, so the next ``up`` restores them.
@@ -36,7 +37,6 @@ import json
 import logging
 import math
 import threading
-import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
@@ -55,13 +55,14 @@ from pulumi.dynamic import (
 )
 from pulumi.output import Unknown
 
-from segment_provider.api import ClientSettings, SegmentClient, backoff
+from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api import secrets as secret_values
 from segment_provider.api.errors import (
     ConfigurationError,
     ConflictError,
     NotFoundError,
     OutcomeUnknownError,
+    SegmentError,
     mask,
 )
 from segment_provider.api.models import IntegrationOption, Workspace
@@ -87,8 +88,6 @@ CONFIG_KEYS = ("segment:token", "segment:region", "segment:endpoint", *CLIENT_TU
 ENVIRONMENT_KEY = "flex-unified-profiles:environment"
 """Read by the providers only where the state does not say (objects deployed before environments were kept)."""
 ENVIRONMENT_LABEL = "environment"
-SETTLE_LOOKUPS = 4
-"""Lookups spread over the read timeout after a create got no answer, before it may be sent again."""
 
 
 def client_tuning(get: Callable[[str], str | None]) -> dict[str, Any]:
@@ -373,6 +372,10 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     """Input fields Segment cannot change in place: a change replaces the object."""
     delete_before_replace: ClassVar[bool] = False
     """Segment refuses two objects with the same natural key at once (e.g. source slugs)."""
+    unique_key: ClassVar[bool] = False
+    """Segment answers 409 to a second create with this natural key, so the create itself finds an object an
+    interrupted run made. Kinds without that guard are looked up by their natural key before they are created
+    (one list call per create)."""
     ignored_in_diff: ClassVar[frozenset[str]] = frozenset({"adopt", "environment"})
 
     # ----------------------------------------------------------------- credentials and client
@@ -500,36 +503,46 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         )
 
     def _create_once(self, inputs: InputsT) -> RemoteT:
-        """Create, never twice: after a lost answer the object is looked up by its natural key and adopted,
-        and the create is only sent again (at most ``max_retries`` times) once the lookup says it is absent."""
-        settings = self.client.settings
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return self.create_remote(inputs)
-            except ConflictError as conflict:
-                # A 409 is a lost answer seen late: an earlier create (one whose answer never came, in this run
-                # or a failed one before it) went through, and the natural key is taken.
-                return self._adopt_after_conflict(inputs, conflict)
-            except OutcomeUnknownError as error:
-                # No idempotency keys exist: the object may or may not have been created.
-                remote = self._find_after_lost_answer(inputs, error)
-                if remote is not None:
-                    log.warning(
-                        "create of %s %s lost its response; adopting it", self.kind, self.describe(inputs)
-                    )
-                    return self._converge(remote, inputs)
-                if attempt > settings.max_retries:
-                    raise
-                log.warning(
-                    "create of %s %s lost its response and it does not exist; creating it again (%d of %d)",
+        """At most one create per object per run, and none when the object is there already.
+
+        Kinds Segment does not keep unique are looked up by their natural key first: an interrupted run (a
+        killed CLI, a create Segment applied after its answer was given up on) may have made the object, and
+        Pulumi forgets a create whose answer it never got. A create whose answer is lost is never sent again:
+        the object is looked up, adopted if found, and otherwise the resource fails so that the next run's
+        lookup finds it, however late Segment applies it.
+        """
+        if not self.unique_key:
+            found = self.find_existing(inputs)
+            if found is not None and self._differences(found, inputs)[1]:
+                # It differs where Segment cannot change it: the object a replacement is about to delete (Pulumi
+                # creates the new one first), not one made for this configuration.
+                log.info(
+                    "%s %s exists with other fixed settings (being replaced): creating a new one",
                     self.kind,
                     self.describe(inputs),
-                    attempt,
-                    settings.max_retries,
                 )
-                time.sleep(backoff(attempt, settings.backoff_base, settings.backoff_cap))
+                found = None
+            if found is not None:
+                self.refuse_foreign("adopt", self._owner_props(inputs, found), found)
+                log.warning(
+                    "found %s %s in Segment, made by an interrupted run; adopting it instead of making a "
+                    "second one",
+                    self.kind,
+                    self.describe(inputs),
+                )
+                return self._converge(found, inputs)
+        try:
+            return self.create_remote(inputs)
+        except ConflictError as conflict:
+            # A 409 is a lost answer seen late: an earlier create (one whose answer never came, in a failed or
+            # killed run) went through, and the natural key is taken.
+            return self._adopt_after_conflict(inputs, conflict)
+        except OutcomeUnknownError as error:
+            return self._adopt_after_lost_answer(inputs, error)
+
+    def _owner_props(self, inputs: InputsT, remote: RemoteT) -> dict[str, Any]:
+        """What ``refuse_foreign`` needs of an object found by its natural key."""
+        return {**inputs.model_dump(mode="json"), "id": self.resource_id(remote)}
 
     def _adopt_after_conflict(self, inputs: InputsT, conflict: ConflictError) -> RemoteT:
         remote = self.find_existing(inputs)
@@ -539,30 +552,40 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
                 f"({conflict}), but none was found by that name to take over. Rename it in the configuration or "
                 "in Segment, then run `pulumi up` again."
             ) from None
+        self.refuse_foreign("adopt", self._owner_props(inputs, remote), remote)
         log.warning(
-            "create of %s %s answered 409: it exists already (an earlier answer was lost); adopting it",
+            "create of %s %s answered 409: it exists already (made by an interrupted run, or an earlier answer "
+            "was lost); adopting it",
             self.kind,
             self.describe(inputs),
         )
         return self._converge(remote, inputs)
 
-    def _find_after_lost_answer(self, inputs: InputsT, error: OutcomeUnknownError) -> RemoteT | None:
-        remote = self.find_existing(inputs)
-        if remote is not None or error.status is not None:
-            # Segment answered (5xx): it is done with the request, so the lookup is final.
-            return remote
-        # No answer (timeout, dropped connection): Segment may still be working on the request. Give it as long
-        # again as the answer was waited for before concluding that nothing was created.
-        settle = self.client.settings.read_timeout
-        for _ in range(SETTLE_LOOKUPS):
-            time.sleep(settle / SETTLE_LOOKUPS)
+    def _adopt_after_lost_answer(self, inputs: InputsT, error: OutcomeUnknownError) -> RemoteT:
+        """The object if Segment made it (adopted); else the resource fails, and the create is not sent again:
+        Segment may still apply it (a request it answers late, or a 5xx from a gateway in front of it)."""
+        lost = str(error).removesuffix(OutcomeUnknownError.default_advice).strip().rstrip(".")
+        made = (
+            f"Segment may have made the {self.kind} {self.describe(inputs)}: the answer to its create was lost "
+            f"({lost})"
+        )
+        again = (
+            "Run `pulumi up` again: it will find it and adopt it, not make a second one (or create it then, if "
+            "Segment did not make it)."
+        )
+        try:
             remote = self.find_existing(inputs)
-            if remote is not None:
-                return remote
-        return None
+        except SegmentError as lookup_error:
+            raise ResourceError(f"{made}, and looking it up failed too ({lookup_error}). {again}") from None
+        if remote is None:
+            raise ResourceError(f"{made}, and it is not there yet. {again}") from None
+        self.refuse_foreign("adopt", self._owner_props(inputs, remote), remote)
+        log.warning("create of %s %s lost its answer; adopting it", self.kind, self.describe(inputs))
+        return self._converge(remote, inputs)
 
-    def _converge(self, remote: RemoteT, inputs: InputsT) -> RemoteT:
-        """PATCH an adopted object where it differs from the desired inputs (nothing when it matches)."""
+    def _differences(self, remote: RemoteT, inputs: InputsT) -> tuple[set[str], set[str], dict[str, Any]]:
+        """The fields where ``remote`` differs from the desired inputs, those of them Segment cannot change in
+        place, and ``remote`` as observed."""
         desired = inputs.model_dump(mode="json")
         observed = self.observed(remote, desired)
         changed = {
@@ -570,7 +593,11 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             for f, v in observed.items()
             if f not in self.ignored_in_diff and not same_value(v, desired.get(f))
         }
-        blocked = changed & self.replace_on
+        return changed, changed & self.replace_on, observed
+
+    def _converge(self, remote: RemoteT, inputs: InputsT) -> RemoteT:
+        """PATCH an adopted object where it differs from the desired inputs (nothing when it matches)."""
+        changed, blocked, observed = self._differences(remote, inputs)
         if blocked:
             raise ResourceError(
                 f"cannot adopt {self.kind} {self.describe(inputs)}: its {', '.join(sorted(blocked))} differ(s) "
@@ -579,6 +606,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             )
         if not changed:
             return remote
+        desired = inputs.model_dump(mode="json")
         return self.update_remote(self.resource_id(remote), inputs, changed, {**desired, **observed})
 
     def _outputs(self, remote: RemoteT, inputs: InputsT) -> dict[str, Any]:
@@ -619,6 +647,15 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             )
             if foreign:
                 whose = "it is" if self.kind == "Source" else f"it hangs off source '{source.slug}', which is"
+                if action == "adopt" and not props.get("adopt"):
+                    # Found by its natural key before a create: the names collide across environments.
+                    raise ResourceError(
+                        f"refusing to adopt {self.kind} {props.get('id') or ''} ({self.describe_props(props)}) "
+                        f"found by its name: {whose} labelled {ENVIRONMENT_LABEL}:{foreign[0]} in Segment, and "
+                        f"this is the {environment} stack. Nothing was changed. Give this stack's {self.kind} a "
+                        f"name of its own in Pulumi.{environment}.yaml (names are per stack), then run "
+                        "`pulumi up` again."
+                    )
                 raise ResourceError(
                     f"refusing to {action} {self.kind} {props.get('id') or ''} ({self.describe_props(props)}): "
                     f"{whose} labelled {ENVIRONMENT_LABEL}:{foreign[0]} in Segment, and this is the {environment} "
@@ -646,9 +683,11 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     def single_match(self, matches: list[RemoteT], inputs: InputsT) -> RemoteT | None:
         """The one object with this natural key, None if there is none; several are ambiguous to adopt."""
         if len(matches) > 1:
+            ids = ", ".join(self.resource_id(m) for m in matches)
             raise ResourceError(
-                f"{len(matches)} {self.kind} objects match {self.describe(inputs)}: rename the extra ones in Segment "
-                "so the natural key is unique, then run `pulumi up` again"
+                f"{len(matches)} {self.kind} objects match {self.describe(inputs)} in Segment: {ids}. Nothing was "
+                "changed. Keep one: delete the others in the Segment app (or rename them), then run `pulumi up` "
+                "again, which adopts the one left."
             )
         return matches[0] if matches else None
 

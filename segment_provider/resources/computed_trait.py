@@ -92,6 +92,8 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
     inputs_model = ComputedTraitInputs
     replace_on = frozenset({"space_id", "options"})
     delete_before_replace = True
+    # Segment answers 409 to a second trait whose key (derived from the name) the space has.
+    unique_key = True
 
     def describe(self, inputs: ComputedTraitInputs) -> str:
         return f"'{inputs.name}' in space {inputs.space_id}"

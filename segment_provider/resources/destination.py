@@ -60,6 +60,9 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
     kind = "Destination"
     inputs_model = DestinationInputs
     replace_on = frozenset({"source_id", "catalog_slug"})
+    # Segment makes a second destination of one type and name on a source without complaint: looked up before
+    # a create.
+    unique_key = False
 
     def describe(self, inputs: DestinationInputs) -> str:
         return f"'{inputs.name}' ({inputs.catalog_slug}) on source {inputs.source_id}"

@@ -1,13 +1,13 @@
 """Actions mappings (destination subscriptions), e.g. Segment Profiles "Send Identify" of a Reverse ETL model.
 
 Id: ``destinationId:subscriptionId``. Segment's create call cannot carry the schedule, so a scheduled mapping
-costs two calls: the create, then a PATCH with the model and schedule. If that PATCH fails the new mapping is
-deleted again, so a failed create never leaves a half-configured mapping behind.
+costs two calls: the create, then a PATCH with the model and schedule. A lost answer to the PATCH is sent again;
+if it fails for good the new mapping is kept, and the next ``up``, which looks a mapping up by its name before
+creating one, adopts it and sets its schedule.
 """
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -32,8 +32,6 @@ from segment_provider.resources.base import (
     with_secret_outputs,
 )
 from segment_provider.resources.schedule import Schedule, duration_minutes
-
-log = logging.getLogger("segment_provider.resources")
 
 # The Reverse ETL record events a mapping can fire on (the app's "Added / Updated / Added or updated / Deleted").
 RETL_TRIGGERS = {
@@ -157,6 +155,9 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
     kind = "DestinationSubscription"
     inputs_model = DestinationSubscriptionInputs
     replace_on = frozenset({"destination_id", "catalog_slug", "action_slug"})
+    # Segment makes a second mapping of the same name on a destination without complaint (two of them sync the
+    # same model twice): looked up before a create.
+    unique_key = False
 
     def describe(self, inputs: DestinationSubscriptionInputs) -> str:
         return f"'{inputs.name}' on destination {inputs.destination_id}"
@@ -181,10 +182,9 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
         try:
             return self._set_schedule(inputs.destination_id, created.id, inputs)
         except SegmentError as error:
-            self._roll_back(inputs, created.id)
             raise ResourceError(
-                f"mapping {self.describe(inputs)} was created but its schedule could not be set ({error}); "
-                "it was deleted again so nothing is left half-configured. Run `pulumi up` again."
+                f"mapping {self.describe(inputs)} was created (id {created.id}) but its schedule could not be set "
+                f"({error}). Run `pulumi up` again: it finds the mapping and sets its schedule."
             ) from error
 
     def _set_schedule(
@@ -194,17 +194,6 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
         return self.client.update_subscription(
             destination_id, subscription_id, model_id=inputs.model_id, schedule=schedule
         )
-
-    def _roll_back(self, inputs: DestinationSubscriptionInputs, subscription_id: str) -> None:
-        try:
-            self.client.delete_subscription(inputs.destination_id, subscription_id)
-        except SegmentError:
-            log.error(
-                "mapping %s (id %s) has no schedule and could not be deleted: delete it in Segment, or set "
-                "adopt: true on it, before the next `pulumi up`",
-                self.describe(inputs),
-                subscription_id,
-            )
 
     def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiSubscription:
         destination_id, subscription_id = split_subscription_id(id_)

@@ -96,6 +96,8 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
     kind = "ReverseEtlModel"
     inputs_model = ReverseEtlModelInputs
     replace_on = frozenset({"source_id"})
+    # Segment makes a second model with the same name on a source without complaint: looked up before a create.
+    unique_key = False
 
     def describe(self, inputs: ReverseEtlModelInputs) -> str:
         return f"'{inputs.name}' on source {inputs.source_id}"

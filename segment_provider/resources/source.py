@@ -2,12 +2,13 @@
 
 Natural key: the source slug, unique within a workspace. Segment can rename a slug in place, but a slug is also
 what ``adopt`` and lost-response reconciliation look objects up by, so a slug change replaces the source,
-deleting the old one first because two sources cannot share a slug.
+deleting the old one first because two sources cannot share a slug. A new source is named and labelled by two
+more calls; when they fail for good the source is kept, and the next ``up`` adopts it (its create is answered
+409) and finishes it.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,8 +34,6 @@ from segment_provider.resources.base import (
     split_settings,
     with_secret_outputs,
 )
-
-log = logging.getLogger("segment_provider.resources")
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 # Segment adds these settings once the Salesforce OAuth has been completed in the app (🟡: seen in exports).
@@ -73,6 +72,8 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
     inputs_model = SourceInputs
     replace_on = frozenset({"slug", "catalog_slug"})
     delete_before_replace = True
+    # Segment answers 409 to a second source with the same slug: the create finds what an interrupted run made.
+    unique_key = True
     # The environment is the source's environment label: one missing in Segment is put back by the next update.
     ignored_in_diff = frozenset({"adopt"})
 
@@ -119,23 +120,13 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
                 source = self.client.update_source(source.id, name=inputs.name)
             return self._label(source, inputs.environment)
         except (SegmentError, ResourceError) as error:
-            # Left in place, the unnamed source would hold the slug and refuse the next create (409).
-            self._roll_back(inputs, source.id)
+            # The PATCH and the label are sent again by the client when an answer is lost; this is a failure
+            # that outlasted its retries. The source stays: the next create of its slug is answered 409, and the
+            # source is adopted and named and labelled then.
             raise ResourceError(
-                f"source {self.describe(inputs)} was created but could not be named or labelled ({error}); it was deleted "
-                "again so the slug stays free. Run `pulumi up` again."
+                f"source {self.describe(inputs)} was created (id {source.id}) but could not be named or labelled "
+                f"({error}). Run `pulumi up` again: it adopts the source and finishes it."
             ) from error
-
-    def _roll_back(self, inputs: SourceInputs, source_id: str) -> None:
-        try:
-            self.client.delete_source(source_id)
-        except SegmentError:
-            log.error(
-                "source %s (id %s) has no name and could not be deleted: delete it in Segment, or set adopt: true "
-                "on it, before the next `pulumi up`",
-                self.describe(inputs),
-                source_id,
-            )
 
     def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiSource:
         return self.client.get_source(id_)

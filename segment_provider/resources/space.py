@@ -81,6 +81,8 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
     kind = "UnifySpace"
     inputs_model = UnifySpaceInputs
     replace_on = frozenset({"slug", "name"})
+    # Never created (the API cannot): only ever looked up.
+    unique_key = True
     ignored_in_diff = frozenset({"adopt", "environment", "found", "found_write_key"})
 
     def describe(self, inputs: UnifySpaceInputs) -> str:

@@ -78,6 +78,8 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     kind = "Warehouse"
     inputs_model = WarehouseInputs
     replace_on = frozenset({"catalog_slug"})
+    # Segment makes a second warehouse with the same name and type without complaint: looked up before a create.
+    unique_key = False
     ignored_in_diff = frozenset({"adopt", "environment", "validate_connection"})
 
     def owning_sources(self, props: Mapping[str, Any], remote: ApiWarehouse | None) -> list[ApiSource]:

@@ -41,6 +41,9 @@ class WarehouseConnectionProvider(SegmentProvider[WarehouseConnectionInputs, Con
     inputs_model = WarehouseConnectionInputs
     replace_on = frozenset({"warehouse_id", "source_id"})
     delete_before_replace = True
+    # A source and a warehouse are connected or not: connecting them twice makes no second link, so there is
+    # nothing to look up first (and the client sends a connect whose answer was lost again).
+    unique_key = True
 
     def describe(self, inputs: WarehouseConnectionInputs) -> str:
         return f"source {inputs.source_id} → warehouse {inputs.warehouse_id}"

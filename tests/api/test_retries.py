@@ -8,9 +8,17 @@ from typing import Any
 import pytest
 
 from segment_provider.api import OutcomeUnknownError, RateLimitedError, ServerError
-from tests.api.conftest import SNOWFLAKE_RETL, ClientFactory, requests_for
+from segment_provider.api.models import Label
+from tests.api.conftest import SNOWFLAKE_RETL, SNOWFLAKE_WAREHOUSE, ClientFactory, requests_for
 
 NOW = 1_900_000_000.0
+WAREHOUSE_SETTINGS = {
+    "account": "a",
+    "database": "d",
+    "warehouse": "w",
+    "username": "u",
+    "private_key": "k",
+}
 TOO_MANY = {"errors": [{"type": "RequestError", "message": "Too many requests"}]}
 
 
@@ -172,7 +180,8 @@ def test_ambiguous_post_is_not_retried(
         client.create_source(slug="maybe_created", metadata_id=SNOWFLAKE_RETL, enabled=True)
 
     assert caught.value.operation == "createSource"
-    assert "natural key" in str(caught.value)
+    # Advice a user can act on: run up again, which finds the object.
+    assert "Run `pulumi up` again" in str(caught.value) and "blindly" not in str(caught.value)
     assert len([r for r in fresh_emulator.requests if r.method == "POST"]) == 1
     assert sleeps == []
     assert "maybe_created" in {s.slug for s in client.list_sources()}
@@ -200,6 +209,35 @@ def test_post_that_gets_a_5xx_is_not_retried(
     assert caught.value.status == 502
     assert len(requests_for(fresh_emulator, "createSource")) == 1
     assert sleeps == []
+
+
+@pytest.mark.parametrize("answer", [None, 502], ids=["connection dropped", "5xx"])
+def test_idempotent_posts_are_sent_again_after_a_lost_answer(
+    answer: int | None, fresh_emulator: Any, make_client: ClientFactory, sleeps: list[float]
+) -> None:
+    # Adding a label the source has, or connecting a connected source, changes nothing: a lost answer is re-sent.
+    client = make_client()
+    source = client.create_source(slug="labelled", metadata_id=SNOWFLAKE_RETL, enabled=True)
+    warehouse = client.create_warehouse(
+        metadata_id=SNOWFLAKE_WAREHOUSE, settings=WAREHOUSE_SETTINGS, name="w", disconnect_all_sources=True
+    )
+    fresh_emulator.add_fault(kind="commit_then_fail", operation="addLabelsToSource", status=answer)
+
+    labels = client.add_labels_to_source(source.id, [Label(key="environment", value="dev")])
+
+    assert [(x.key, x.value) for x in labels] == [("environment", "dev")]
+    sent = requests_for(fresh_emulator, "addLabelsToSource")
+    assert [r.fault for r in sent] == ["commit_then_fail", None] and all(r.committed for r in sent)
+    assert len(sleeps) == 1
+    fresh_emulator.add_fault(
+        kind="commit_then_fail", operation="addConnectionFromSourceToWarehouse", status=answer
+    )
+    client.connect_source_to_warehouse(warehouse.id, source.id)
+    assert [r.fault for r in requests_for(fresh_emulator, "addConnectionFromSourceToWarehouse")] == [
+        "commit_then_fail",
+        None,
+    ]
+    assert [s.id for s in client.list_connected_sources(warehouse.id)] == [source.id]
 
 
 def test_client_errors_are_not_retried(

@@ -1,7 +1,8 @@
 """Creates whose answer is lost after Segment applied them: nothing is created twice, the object is adopted.
 
-Segment has no idempotency keys, so a POST is never sent again blindly: the provider looks the object up by its
-natural key (source slug; names within their parent; the source-warehouse pair) and adopts what it finds.
+Segment has no idempotency keys, so a create is never sent again in the same run: the provider looks the object
+up by its natural key (source slug; names within their parent) and adopts what it finds, or fails so that the
+next run finds it. Connecting a source to a warehouse is idempotent: a lost answer to it is sent again.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import pytest
 from segment_emulator import Emulator
 from segment_provider.api.models import TraitDefinition
 from tests.faults.conftest import CREATES, MAIN, api_client, assert_converged, calls, engine_for, mutating
-from tests.harness import ProviderServer
+from tests.harness import DeploymentFailed, ProviderServer
+
+SENT_AGAIN = {"addConnectionFromSourceToWarehouse"}
+"""Creates that are idempotent: the client sends them again after a lost answer."""
 
 
 @pytest.mark.parametrize(
@@ -33,7 +37,8 @@ def test_a_lost_answer_to_every_kinds_create_is_adopted_not_duplicated(
     assert result.failures == []
     for operation, (objects, lost) in CREATES.items():
         sent = calls(flex_emulator, operation)
-        assert len(sent) == objects, f"{operation} was sent {len(sent)} times for {objects} object(s)"
+        expected = objects + lost if operation in SENT_AGAIN else objects
+        assert len(sent) == expected, f"{operation} was sent {len(sent)} times for {objects} object(s)"
         lost_answers = [r for r in sent if r.fault == "commit_then_fail"]
         assert len(lost_answers) == lost and all(r.committed for r in lost_answers), operation
     slugs = {r.body["slug"] for r in calls(flex_emulator, "createSource")}
@@ -44,19 +49,31 @@ def test_a_lost_answer_to_every_kinds_create_is_adopted_not_duplicated(
     assert_converged(engine, flex_emulator, converged)
 
 
-def test_a_create_lost_on_the_way_in_is_sent_again_once_it_is_certainly_absent(
+def test_a_create_refused_before_segment_applied_it_is_not_sent_again_until_the_next_up(
     server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
 ) -> None:
-    # The 502 comes before Segment did anything: the lookup finds nothing, so creating again is safe.
+    # The 502 comes before Segment did anything, but a gateway's 5xx does not say so: the lookup finds nothing,
+    # the warehouse fails with what to do, and the next up looks again and creates it once.
     engine = engine_for(server, flex_emulator)
     flex_emulator.add_fault("status", operation="createWarehouse", status=502)
 
+    with pytest.raises(DeploymentFailed) as failed:
+        engine.up(MAIN)
+
+    (failure,) = failed.value.failures
+    assert failure.name == "warehouse"
+    assert "Segment may have made the Warehouse 'Flex Dev Snowflake' (snowflake)" in failure.message
+    assert "Run `pulumi up` again: it will find it and adopt it, not make a second one" in failure.message
+    assert [(r.status, r.committed) for r in calls(flex_emulator, "createWarehouse")] == [(502, False)]
+    # Looked up before the create, and again after its answer was lost.
+    assert len(calls(flex_emulator, "listWarehouses")) == 2
+
     engine.up(MAIN)
 
-    sent = [(r.status, r.committed) for r in calls(flex_emulator, "createWarehouse")]
-    assert sent == [(502, False), (201, True)]
-    lookups = [r.operation_id for r in flex_emulator.requests if r.operation_id == "listWarehouses"]
-    assert lookups, "the warehouse must be looked up before it is created again"
+    assert [(r.status, r.committed) for r in calls(flex_emulator, "createWarehouse")] == [
+        (502, False),
+        (201, True),
+    ]
     assert mutating(flex_emulator).count("POST createWarehouse") == 2
     assert_converged(engine, flex_emulator, converged)
 

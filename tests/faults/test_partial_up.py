@@ -52,7 +52,8 @@ CASES: dict[str, Case] = {
             "profiles-destination-enabled",
         },
         [
-            # The unnamed sources were deleted again, so both are created afresh, then what needs them.
+            # The unnamed sources were kept: each create is answered 409, and the source is adopted, named and
+            # labelled; then what needs them is created.
             "POST createSource",
             "POST createSource",
             "PATCH updateSource",
@@ -119,11 +120,8 @@ CASES: dict[str, Case] = {
         "updateSubscriptionForDestination",
         {"send-identify"},
         {"profiles-destination-enabled"},
-        [
-            "PATCH updateDestination",
-            "PATCH updateSubscriptionForDestination",
-            "POST createDestinationSubscription",
-        ],
+        # The mapping was kept: found by its name before a create, adopted, and given its schedule.
+        ["PATCH updateDestination", "PATCH updateSubscriptionForDestination"],
     ),
     "activation failing (500)": Case(
         "DestinationActivation",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from segment_provider.api.operations import operation
 from tests.harness import ResourceDriver, decode_provider_blob
 from tests.resources.cases import ALL_CASES, SECRET_SENTINEL, Context, KindCase, with_changes
 
@@ -182,10 +183,26 @@ def test_lost_create_response_adopts_instead_of_duplicating(
     emulator.add_fault("commit_then_fail", operation=case.create_operation, status=502)
     state = create(driver, case, inputs)
     creates = [r for r in emulator.requests if r.operation_id == case.create_operation]
-    assert len(creates) == 1, "the create must not be repeated blindly"
+    # A create is sent once; only one that is idempotent (connecting a source to a warehouse) is sent again.
+    assert len(creates) == (2 if operation(case.create_operation).safe_to_resend else 1), creates
     assert case.exists(ctx, state.id)
     again = driver.read(state)
     assert again is not None
+
+
+@kinds(lambda c: c.create_operation is not None and operation(c.create_operation).method == "POST")
+def test_only_kinds_segment_does_not_keep_unique_are_looked_up_before_their_create(
+    case: KindCase, driver: ResourceDriver, ctx: Context, emulator: Any
+) -> None:
+    # Segment answers 409 to a second source slug or trait key; a second warehouse, model, destination or
+    # mapping of the same name it makes without complaint, so those are listed first (one list per create).
+    inputs = case.inputs(ctx)
+    emulator.clear_requests()
+    create(driver, case, inputs)
+    sent = [r.operation_id or "" for r in emulator.requests]
+    lists = [op for op in sent[: sent.index(case.create_operation)] if op.startswith("list")]
+    assert len(lists) == (0 if case.provider().unique_key else 1), sent
+    assert sent.count(case.create_operation) == 1
 
 
 @kinds()
