@@ -150,3 +150,20 @@ def test_help_states_the_exit_codes() -> None:
     assert (
         "Exit status: 0 after a clean stop" in text and "2 when it cannot run" in text and "--debug" in text
     )
+
+
+def test_an_address_beyond_loopback_needs_allow_remote_and_then_warns() -> None:
+    refused = run_once("--port", "0", "--host", "0.0.0.0")
+    process = launch("--host", "0.0.0.0", "--allow-remote")
+    try:
+        ready = first_line(process)
+    finally:
+        process.terminate()
+        _, warning = process.communicate(timeout=10)
+
+    assert refused.returncode == 2 and refused.stdout == "" and "Traceback" not in refused.stderr
+    assert (
+        refused.stderr.count("\n") == 1 and "0.0.0.0" in refused.stderr and "--allow-remote" in refused.stderr
+    )
+    assert ready.startswith("segment-emulator listening on http://0.0.0.0:")
+    assert warning.startswith("segment-emulator: warning: listening on 0.0.0.0, beyond this machine")
