@@ -60,10 +60,7 @@ class Emulator:
                 f"{host} is reachable from other machines, and the emulator's token and state would be too: "
                 "listen on 127.0.0.1 (the default), or pass --allow-remote (allow_remote=True) to mean it"
             )
-        if settings_patch not in SETTINGS_PATCH_MODES:
-            raise ValueError(
-                f"settings_patch must be one of {', '.join(SETTINGS_PATCH_MODES)}, not {settings_patch!r}"
-            )
+        _check_settings_patch(settings_patch)
         self._host = host
         self._allow_remote = allow_remote
         self._requested_port = port
@@ -141,6 +138,16 @@ class Emulator:
     @property
     def token(self) -> str:
         return self._token
+
+    @property
+    def settings_patch(self) -> SettingsPatch:
+        """How an update's settings meet the stored ones: "replace" or "merge" (❓ Segment does not say)."""
+        return self._pipeline.settings_patch
+
+    @settings_patch.setter
+    def settings_patch(self, mode: SettingsPatch) -> None:
+        _check_settings_patch(mode)
+        self._pipeline.settings_patch = mode
 
     # ------------------------------------------------------------------------------------------- controls
 
@@ -273,6 +280,11 @@ def _initial_store(state_file: Path | None, now: float, seed_flex_events: bool) 
                 add_flex_events(store, space_id, now)
         return store
     return seeded_store(now, with_flex_events=seed_flex_events)
+
+
+def _check_settings_patch(mode: str) -> None:
+    if mode not in SETTINGS_PATCH_MODES:
+        raise ValueError(f"settings_patch must be one of {', '.join(SETTINGS_PATCH_MODES)}, not {mode!r}")
 
 
 def _check_settings(*, token: str, time_scale: float, latency_ms: float, default_rate_limit: int) -> None:
