@@ -74,7 +74,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--seed-flex-events", action="store_true", help="every space has already seen the Flex events"
     )
     add_debug_flag(parser)
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.settings_patch not in SETTINGS_PATCH_MODES:  # a default from the environment skips `choices`
+        parser.error(
+            f"${SETTINGS_PATCH_ENV} is {arguments.settings_patch!r}: it must be one of "
+            + ", ".join(SETTINGS_PATCH_MODES)
+        )
+    return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
