@@ -5,10 +5,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv pulumi test check demo emulator bench e2e clean
 
-# `make pulumi` builds the CLI into this folder (outside the repository) and every target below finds it there.
-# The folder stays empty when a supported Pulumi is already installed, so that one is found instead.
-PULUMI_BIN := $(shell tools/pulumi-cli/build.sh --bin-dir)
-export PATH := $(PULUMI_BIN):$(PATH)
+# `make pulumi` builds the CLI into a cache folder (outside the repository) and every target below finds it there,
+# unless a supported Pulumi is installed: then PATH stays as it is, and the installed one is used.
+export PATH := $(or $(shell tools/pulumi-cli/build.sh --path),$(PATH))
 # No plugin downloads (none can succeed offline, and each try costs seconds), no update check.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_SKIP_UPDATE_CHECK := true

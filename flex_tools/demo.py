@@ -84,13 +84,15 @@ def emulator() -> Iterator[str]:
 class Control:
     """The emulator's control endpoints (``/__emulator/…``): what happens in the Segment app, simulated."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str = TOKEN) -> None:
         self.url = url.rstrip("/")
+        self.token = token
 
     def call(self, method: str, action: str, body: Mapping[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method == "POST" else None
         request = urllib.request.Request(f"{self.url}/__emulator/{action}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        request.add_header("Authorization", f"Bearer {self.token}")
         try:
             with urllib.request.urlopen(request, timeout=10) as answer:
                 return json.loads(answer.read() or b"{}")

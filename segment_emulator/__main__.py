@@ -13,8 +13,10 @@ import time
 from types import FrameType
 
 from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_CODES_HELP, EXIT_OK, CannotRun, add_debug_flag, report
-from segment_emulator.emulator import DEFAULT_TOKEN, TOKEN_ENV, Emulator
+from segment_emulator.emulator import DEFAULT_TOKEN, SETTINGS_PATCH_ENV, TOKEN_ENV, Emulator
+from segment_emulator.server import is_loopback
 from segment_emulator.store import StateFileError
+from segment_emulator.views import DEFAULT_SETTINGS_PATCH, SETTINGS_PATCH_MODES
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -24,7 +26,16 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=f"Exit status: {EXIT_OK} after a clean stop (Ctrl-C or SIGTERM), {EXIT_CODES_HELP} A taken port "
         "or a state file it cannot load is a cannot-run.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1); one other machines reach needs --allow-remote",
+    )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="listen on a --host other machines reach: they can then read the state with the token",
+    )
     parser.add_argument(
         "--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default 8765)"
     )
@@ -32,6 +43,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--token",
         default=os.environ.get(TOKEN_ENV, DEFAULT_TOKEN),
         help=f"the bearer token clients must send (default ${TOKEN_ENV}, else {DEFAULT_TOKEN})",
+    )
+    parser.add_argument(
+        "--settings-patch",
+        choices=SETTINGS_PATCH_MODES,
+        default=os.environ.get(SETTINGS_PATCH_ENV, DEFAULT_SETTINGS_PATCH),
+        help="whether an update's settings replace the stored ones or merge into them; Segment does not "
+        f"document which (default ${SETTINGS_PATCH_ENV}, else {DEFAULT_SETTINGS_PATCH})",
     )
     parser.add_argument(
         "--state", metavar="FILE", help="load the state from FILE if it exists; save it after each change"
@@ -56,7 +74,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--seed-flex-events", action="store_true", help="every space has already seen the Flex events"
     )
     add_debug_flag(parser)
-    return parser.parse_args(argv)
+    arguments = parser.parse_args(argv)
+    if arguments.settings_patch not in SETTINGS_PATCH_MODES:  # a default from the environment skips `choices`
+        parser.error(
+            f"${SETTINGS_PATCH_ENV} is {arguments.settings_patch!r}: it must be one of "
+            + ", ".join(SETTINGS_PATCH_MODES)
+        )
+    return arguments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             rate_limits=not arguments.no_rate_limits,
             default_rate_limit=arguments.default_rate_limit,
             seed_flex_events=arguments.seed_flex_events,
+            allow_remote=arguments.allow_remote,
+            settings_patch=arguments.settings_patch,
         ).start()
     except OSError as error:
         problem = CannotRun(
@@ -96,6 +122,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if arguments.allow_remote and not is_loopback(arguments.host):
+        print(
+            f"segment-emulator: warning: listening on {arguments.host}, beyond this machine: anyone who reaches "
+            "it with the token can read and change the state, Profile API tokens included",
+            file=sys.stderr,
+            flush=True,
+        )
     print(f"segment-emulator listening on {emulator.url}", flush=True)
     try:
         while not stopping:

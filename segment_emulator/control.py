@@ -1,4 +1,8 @@
-"""Control endpoints under ``/__emulator/`` (no auth; never a Segment path), for tests and demos.
+"""Control endpoints under ``/__emulator/`` (never a Segment path), for tests and demos.
+
+They take the emulator's own token (``Authorization: Bearer <token>``, as the Segment paths do): the state and
+the Profile API tokens are what Segment keeps behind its login. ``segment_emulator.server`` refuses, before
+any of this, a request whose Host is not a loopback name.
 
 GET    /__emulator/requests          the request log          DELETE it to clear it
 GET    /__emulator/faults            pending faults           POST one (JSON, as Emulator.add_fault); DELETE all
@@ -39,6 +43,10 @@ def is_control_path(path: str) -> bool:
 def serve_control(pipeline: Pipeline, incoming: Incoming) -> Outgoing:
     action = _ACTIONS.get((incoming.method, incoming.path[len(PREFIX) :].rstrip("/")))
     try:
+        if not pipeline.authorized(incoming.header("Authorization")):
+            raise ControlError(
+                401, "the control endpoints need the emulator's token: Authorization: Bearer <token>"
+            )
         if action is None:
             raise ControlError(404, f"No control endpoint {incoming.method} {incoming.path}")
         status, payload = action(pipeline, _json_object(incoming.body))

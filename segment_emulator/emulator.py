@@ -15,12 +15,13 @@ from segment_emulator.pipeline import ExchangeHook, Pipeline
 from segment_emulator.ratelimit import RateLimiter
 from segment_emulator.records import RecordedRequest
 from segment_emulator.seeds import DEV_SPACE_SLUG, add_flex_events, seeded_store
-from segment_emulator.server import EmulatorServer
+from segment_emulator.server import EmulatorServer, is_loopback
 from segment_emulator.store import Record, Store
-from segment_emulator.views import source_view
+from segment_emulator.views import DEFAULT_SETTINGS_PATCH, SETTINGS_PATCH_MODES, SettingsPatch, source_view
 
 DEFAULT_TOKEN = "emulator-token"
 TOKEN_ENV = "SEGMENT_EMULATOR_TOKEN"
+SETTINGS_PATCH_ENV = "SEGMENT_EMULATOR_SETTINGS_PATCH"
 
 
 class Emulator:
@@ -29,6 +30,9 @@ class Emulator:
     ``time_scale`` shrinks time: rate-limit windows last 60 s * time_scale, manual syncs finish after
     10 s * time_scale. ``on_exchange`` is called with every served request (its ``RecordedRequest``, answer
     included) before the answer is sent. ``clock`` (seconds since the epoch) replaces the wall clock.
+    ``allow_remote`` lets ``host`` be an address other machines reach (refused otherwise).
+    ``settings_patch`` is how an update's ``settings`` meet the stored ones: "replace" or "merge" (❓ Segment
+    does not document which; docs/emulator.md, "Settings in an update").
     """
 
     def __init__(
@@ -45,11 +49,20 @@ class Emulator:
         on_exchange: ExchangeHook | None = None,
         *,
         clock: Clock | None = None,
+        allow_remote: bool = False,
+        settings_patch: SettingsPatch = DEFAULT_SETTINGS_PATCH,
     ) -> None:
         _check_settings(
             token=token, time_scale=time_scale, latency_ms=latency_ms, default_rate_limit=default_rate_limit
         )
+        if not (allow_remote or is_loopback(host)):
+            raise ValueError(
+                f"{host} is reachable from other machines, and the emulator's token and state would be too: "
+                "listen on 127.0.0.1 (the default), or pass --allow-remote (allow_remote=True) to mean it"
+            )
+        _check_settings_patch(settings_patch)
         self._host = host
+        self._allow_remote = allow_remote
         self._requested_port = port
         self._token = token
         clock = clock or time.time
@@ -63,6 +76,7 @@ class Emulator:
             clock=clock,
             time_scale=time_scale,
             latency_ms=latency_ms,
+            settings_patch=settings_patch,
             state_file=state_path,
             on_exchange=on_exchange,
         )
@@ -78,7 +92,9 @@ class Emulator:
     def start(self) -> Self:
         if self._server is not None:
             return self
-        self._server = EmulatorServer((self._host, self._requested_port), self._pipeline)
+        self._server = EmulatorServer(
+            (self._host, self._requested_port), self._pipeline, allow_remote=self._allow_remote
+        )
         self._pipeline.save()
         self._thread = threading.Thread(
             target=self._server.serve_forever,
@@ -122,6 +138,16 @@ class Emulator:
     @property
     def token(self) -> str:
         return self._token
+
+    @property
+    def settings_patch(self) -> SettingsPatch:
+        """How an update's settings meet the stored ones: "replace" or "merge" (❓ Segment does not say)."""
+        return self._pipeline.settings_patch
+
+    @settings_patch.setter
+    def settings_patch(self, mode: SettingsPatch) -> None:
+        _check_settings_patch(mode)
+        self._pipeline.settings_patch = mode
 
     # ------------------------------------------------------------------------------------------- controls
 
@@ -256,6 +282,11 @@ def _initial_store(state_file: Path | None, now: float, seed_flex_events: bool) 
     return seeded_store(now, with_flex_events=seed_flex_events)
 
 
+def _check_settings_patch(mode: str) -> None:
+    if mode not in SETTINGS_PATCH_MODES:
+        raise ValueError(f"settings_patch must be one of {', '.join(SETTINGS_PATCH_MODES)}, not {mode!r}")
+
+
 def _check_settings(*, token: str, time_scale: float, latency_ms: float, default_rate_limit: int) -> None:
     if not token or not token.strip():
         raise ValueError("the emulator needs a non-empty token")
@@ -267,4 +298,4 @@ def _check_settings(*, token: str, time_scale: float, latency_ms: float, default
         raise ValueError(f"default_rate_limit must be >= 1, not {default_rate_limit}")
 
 
-__all__ = ["DEFAULT_TOKEN", "TOKEN_ENV", "Emulator", "Record", "RecordedRequest"]
+__all__ = ["DEFAULT_TOKEN", "SETTINGS_PATCH_ENV", "TOKEN_ENV", "Emulator", "Record", "RecordedRequest"]

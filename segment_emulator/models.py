@@ -1,9 +1,11 @@
 """The request bodies the emulator accepts, one pydantic model per operation input (Public API 73.2.0).
 
-Models are strict (no "true" for true, no 1 for "1"), ignore unknown fields (Segment's SDK models do, and
-the contract does not forbid them) except those Segment is documented not to take in a body (``refused_fields``:
-a schedule in a mapping's create, ``modelId`` in its update, ``options`` in a trait's update, ``name`` in the
-stable createSource), and add the rules Segment documents in prose: Reverse ETL schedule configs per strategy
+Models are strict (no "true" for true, no 1 for "1") and refuse every field the contract does not declare for
+the operation (``"scheduleStrategy" is not allowed``, as Segment's validation words it): a field the emulator
+dropped would let a misspelt program field pass every test while doing nothing. Only ``settings`` objects are
+open (the contract gives them ``additionalProperties: true``). Fields Segment is documented not to take in one
+body but takes in another get a reason (``refused_fields``: a schedule in a mapping's create, ``modelId`` in its
+update, ``options`` in a trait's update, ``name`` in the stable createSource). Models add the rules Segment documents in prose: Reverse ETL schedule configs per strategy
 (no unknown keys, no duplicates, IANA time zones, cron at most every 15 minutes, PERIODIC over 10m and under
 168h), and query limits. ``parse_body`` turns the first failure into Segment's 422 answer:
 ``{"type": "input-validation", "message": "\\"name\\" is required", "field": "name"}``.
@@ -50,7 +52,7 @@ class InputProblem(ValueError):
 class RequestModel(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(
         strict=True,
-        extra="ignore",
+        extra="forbid",
         alias_generator=to_camel,
         validate_by_alias=True,
         validate_by_name=False,
@@ -58,8 +60,8 @@ class RequestModel(pydantic.BaseModel):
     )
 
     refused_fields: ClassVar[Mapping[str, str]] = {}
-    """Wire names Segment does not take in this body, with the reason. The SDK's models would drop them
-    silently, and so would a lenient emulator: the program's request would seem to work while doing nothing."""
+    """Wire names Segment does not take in this body, with the reason (any other undeclared name is refused as
+    "is not allowed")."""
 
     @pydantic.model_validator(mode="before")
     @classmethod
@@ -202,8 +204,6 @@ class UpdateDestination(RequestModel):
 
 class ScheduleConfig(RequestModel):
     """A schedule's config takes only its strategy's keys."""
-
-    model_config = pydantic.ConfigDict(**{**RequestModel.model_config, "extra": "forbid"})
 
 
 def _time_zone(value: str) -> str:

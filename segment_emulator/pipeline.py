@@ -8,6 +8,7 @@ order after the injected fault for ``segment_emulator.profiles``, which checks t
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import json
 import sys
@@ -32,7 +33,7 @@ from segment_emulator.records import RecordedRequest
 from segment_emulator.routing import Operation, route
 from segment_emulator.seeds import add_flex_events, seeded_store
 from segment_emulator.store import Record, Store
-from segment_emulator.views import without_nulls
+from segment_emulator.views import DEFAULT_SETTINGS_PATCH, SettingsPatch, without_nulls
 
 JSON = "application/json"
 
@@ -81,6 +82,7 @@ class Pipeline:
         clock: Clock,
         time_scale: float,
         latency_ms: float = 0,
+        settings_patch: SettingsPatch = DEFAULT_SETTINGS_PATCH,
         state_file: Path | None = None,
         on_exchange: ExchangeHook | None = None,
     ) -> None:
@@ -90,6 +92,7 @@ class Pipeline:
         self.clock = clock
         self.time_scale = time_scale
         self.latency_ms = latency_ms
+        self.settings_patch = settings_patch
         self.state_file = state_file
         self.on_exchange = on_exchange
         self.faults = FaultBook()
@@ -183,6 +186,11 @@ class Pipeline:
 
     # ------------------------------------------------------------------------------------------- serving
 
+    def authorized(self, authorization: str | None) -> bool:
+        """Whether an Authorization header carries the emulator's token (compared in constant time)."""
+        expected = f"Bearer {self._token}".encode()
+        return authorization is not None and hmac.compare_digest(authorization.encode(), expected)
+
     def serve(self, incoming: Incoming) -> Outgoing | None:
         """The answer to one Segment API request; None means "close the connection without answering"."""
         record = self._record(incoming)
@@ -215,7 +223,7 @@ class Pipeline:
                 return None
         if operation is None and profiles.is_profile_api_path(incoming.path):
             return self._serve_profile_api(incoming)
-        if incoming.header("Authorization") != f"Bearer {self._token}":
+        if not self.authorized(incoming.header("Authorization")):
             # Never echo what was sent: it may be a real token.
             return _error(
                 ApiProblem(401, "Missing or invalid token: send Authorization: Bearer <token>"), JSON
@@ -281,6 +289,7 @@ class Pipeline:
                 version=version,
                 now=self.clock(),
                 time_scale=self.time_scale,
+                settings_patch=self.settings_patch,
             )
             data = operation.handler(call)
             if operation.mutates:

@@ -1,7 +1,15 @@
-"""HTTP plumbing: a threading HTTP/1.1 server handing each request to the pipeline or the control endpoints."""
+"""HTTP plumbing: a threading HTTP/1.1 server handing each request to the pipeline or the control endpoints.
+
+Every request must name the emulator by a loopback Host (``127.0.0.1``, ``[::1]``, ``localhost``, any port):
+a web page that rebinds its own DNS name to 127.0.0.1 reaches the port, but its requests carry that name as
+their Host, and are refused before anything is read or logged. An emulator started with ``allow_remote``
+(listening beyond loopback) also takes IP literals, which no rebinding can forge; DNS names stay refused.
+"""
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,8 +27,9 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], pipeline: Pipeline) -> None:
+    def __init__(self, address: tuple[str, int], pipeline: Pipeline, *, allow_remote: bool = False) -> None:
         self.pipeline = pipeline
+        self.allow_remote = allow_remote
         super().__init__(address, _RequestHandler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -59,8 +68,14 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         incoming = self._incoming()
         pipeline = self.server.pipeline
-        if is_control_path(incoming.path):
-            outgoing: Outgoing | None = serve_control(pipeline, incoming)
+        if not host_allowed(incoming.header("Host"), allow_remote=self.server.allow_remote):
+            outgoing: Outgoing | None = Outgoing(
+                421,
+                {"errors": [{"type": "misdirected", "message": HOST_REFUSED}]},
+                {"Content-Type": "application/json"},
+            )
+        elif is_control_path(incoming.path):
+            outgoing = serve_control(pipeline, incoming)
         else:
             outgoing = pipeline.serve(incoming)
         if outgoing is None:
@@ -97,3 +112,37 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 time.sleep(outgoing.drip_seconds)
         except _CLIENT_GONE:
             self.close_connection = True
+
+
+HOST_REFUSED = "this emulator answers only requests addressed to 127.0.0.1, [::1] or localhost (Host header)"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP literal, IPv6 with or without brackets) is this machine only."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def host_allowed(header: str | None, *, allow_remote: bool) -> bool:
+    """Whether a request's Host header names the emulator in a way no DNS rebinding can produce."""
+    found = _HOST_HEADER.fullmatch(header or "")
+    if found is None:
+        return False
+    name = found.group("name")
+    if is_loopback(name):
+        return True
+    if not allow_remote:
+        return False
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+_HOST_HEADER = re.compile(r"(?P<name>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from segment_emulator import catalog
 from segment_emulator.clock import iso_timestamp
@@ -16,6 +16,13 @@ MASK = "••••••••"
 _SECRET_KEY = re.compile(r"pass(word|phrase)|private_?key|secret|credential|ciphertext|token|api_?key", re.I)
 _SHOWN_TAIL = 4
 _MIN_LENGTH_WITH_TAIL = 12
+
+SettingsPatch = Literal["replace", "merge"]
+SETTINGS_PATCH_MODES: tuple[SettingsPatch, ...] = ("replace", "merge")
+DEFAULT_SETTINGS_PATCH: SettingsPatch = "replace"
+"""❓ Segment does not document whether an update's ``settings`` replace the stored ones or merge into them.
+The emulator replaces by default, the stricter reading for a client: a program correct here sends every setting
+it means to keep. docs/emulator.md, "Settings in an update"."""
 
 # A manual Reverse ETL sync runs for this long (* time_scale), then reports SUCCESS.
 SYNC_SECONDS = 10.0
@@ -35,12 +42,25 @@ def masked_settings(settings: Record) -> Record:
     return {key: masked(value) if is_secret_key(key) else value for key, value in settings.items()}
 
 
-def settings_update(stored: Record, incoming: Record) -> Record:
-    """``incoming`` replaces the settings, except that a masked secret sent back keeps the stored value."""
-    return {
-        key: stored[key] if key in stored and is_secret_key(key) and value == masked(stored[key]) else value
-        for key, value in incoming.items()
-    }
+def settings_created(incoming: Record | None) -> Record:
+    """Settings as a create stores them: a setting sent as ``null`` is absent (Segment's Terraform provider
+    sends ``null`` to mean "no such setting")."""
+    return {key: value for key, value in (incoming or {}).items() if value is not None}
+
+
+def settings_update(stored: Record, incoming: Record, *, mode: SettingsPatch) -> Record:
+    """The settings an update leaves. "replace": ``incoming`` is the whole new set; "merge": ``incoming``
+    changes only the keys it names. Either way a setting sent as ``null`` is removed, and a masked secret sent
+    back keeps the stored value."""
+    result = dict(stored) if mode == "merge" else {}
+    for key, value in incoming.items():
+        if value is None:
+            result.pop(key, None)
+        elif key in stored and is_secret_key(key) and value == masked(stored[key]):
+            result[key] = stored[key]
+        else:
+            result[key] = value
+    return result
 
 
 def source_view(source: Record) -> Record:

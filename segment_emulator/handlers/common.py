@@ -10,6 +10,7 @@ from segment_emulator.errors import ApiProblem, not_found
 from segment_emulator.models import RequestModel
 from segment_emulator.pagination import PageRequest, nested_page_request, page
 from segment_emulator.store import Record, Store
+from segment_emulator.views import DEFAULT_SETTINGS_PATCH, SettingsPatch, settings_update
 
 ModelT = TypeVar("ModelT", bound=RequestModel)
 SUCCESS: Record = {"status": "SUCCESS"}
@@ -27,6 +28,11 @@ class Call:
     version: str
     now: float
     time_scale: float
+    settings_patch: SettingsPatch = DEFAULT_SETTINGS_PATCH
+
+    def updated_settings(self, stored: Record, incoming: Record) -> Record:
+        """The settings an update leaves, under the emulator's settings_patch mode (see views.settings_update)."""
+        return settings_update(stored, incoming, mode=self.settings_patch)
 
     def input(self, model: type[ModelT]) -> ModelT:
         if not isinstance(self.body, model):

@@ -12,7 +12,7 @@ from segment_emulator.models import (
     UpdateSubscription,
 )
 from segment_emulator.store import Record
-from segment_emulator.views import destination_view, subscription_view
+from segment_emulator.views import destination_view, settings_created, subscription_view
 
 
 def create_destination(call: Call) -> Record:
@@ -26,7 +26,7 @@ def create_destination(call: Call) -> Record:
         "enabled": bool(body.enabled),
         "metadataId": body.metadata_id,
         "sourceId": body.source_id,
-        "settings": dict(body.settings),
+        "settings": settings_created(body.settings),
     }
     call.store.destinations[destination["id"]] = destination
     return {"destination": destination_view(destination)}
@@ -48,7 +48,7 @@ def update_destination(call: Call) -> Record:
     if body.enabled is not None:
         destination["enabled"] = body.enabled
     if body.settings is not None:
-        destination["settings"] = dict(body.settings)
+        destination["settings"] = call.updated_settings(destination["settings"], body.settings)
     return {"destination": destination_view(destination)}
 
 
@@ -77,7 +77,7 @@ def create_destination_subscription(call: Call) -> Record:
         "actionSlug": action["slug"],
         "destinationId": destination["id"],
         "enabled": body.enabled,
-        "settings": dict(body.settings or {}),
+        "settings": settings_created(body.settings),
         "trigger": body.trigger,
         "modelId": body.model_id,
         "reverseETLSchedule": None,
@@ -108,7 +108,7 @@ def update_subscription_for_destination(call: Call) -> Record:
         if value is not None:
             subscription[key] = value
     if changes.settings is not None:
-        subscription["settings"] = dict(changes.settings)
+        subscription["settings"] = call.updated_settings(subscription["settings"], changes.settings)
     if changes.reverse_etl_model_id is not None:
         require(call.store.models, changes.reverse_etl_model_id, "Reverse ETL model")
         subscription["modelId"] = changes.reverse_etl_model_id

@@ -7,7 +7,7 @@ from segment_emulator.errors import ApiProblem, not_found
 from segment_emulator.handlers.common import SUCCESS, Call, listed, require
 from segment_emulator.models import CreateSourceAlpha, CreateSourceV1, UpdateSource
 from segment_emulator.store import Record, Store
-from segment_emulator.views import destination_view, settings_update, source_view, warehouse_view
+from segment_emulator.views import destination_view, settings_created, source_view, warehouse_view
 
 
 def create_source(call: Call) -> Record:
@@ -26,7 +26,7 @@ def create_source(call: Call) -> Record:
         "workspaceId": store.workspace["id"],
         "enabled": body.enabled,
         "writeKeys": [store.new_write_key()],
-        "settings": dict(body.settings or {}),
+        "settings": settings_created(body.settings),
         "labels": [],
     }
     store.sources[source["id"]] = source
@@ -54,7 +54,7 @@ def update_source(call: Call) -> Record:
         if changes.get(key) is not None:
             source[key] = changes[key]
     if changes.get("settings") is not None:
-        source["settings"] = settings_update(source.get("settings") or {}, changes["settings"])
+        source["settings"] = call.updated_settings(source.get("settings") or {}, changes["settings"])
     return {"source": source_view(source)}
 
 

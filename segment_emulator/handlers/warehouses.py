@@ -8,14 +8,14 @@ from segment_emulator.errors import ApiProblem, not_found
 from segment_emulator.handlers.common import SUCCESS, Call, listed, require
 from segment_emulator.models import CreateWarehouse, UpdateWarehouse, ValidateWarehouse
 from segment_emulator.store import Record, Store
-from segment_emulator.views import settings_update, source_view, warehouse_view
+from segment_emulator.views import settings_created, source_view, warehouse_view
 
 
 def create_warehouse(call: Call) -> Record:
     body = call.input(CreateWarehouse)
     _metadata(body.metadata_id)
     store = call.store
-    settings = dict(body.settings)
+    settings = settings_created(body.settings)
     # WarehouseV1 has no name field: the name given at creation lives in settings.name.
     if body.name is not None:
         settings["name"] = body.name
@@ -56,7 +56,7 @@ def list_warehouses(call: Call) -> Record:
 def update_warehouse(call: Call) -> Record:
     warehouse = require(call.store.warehouses, call.params["warehouseId"], "warehouse")
     body = call.input(UpdateWarehouse)
-    settings = settings_update(warehouse["settings"], body.settings)
+    settings = call.updated_settings(warehouse["settings"], body.settings)
     if "name" in body.model_fields_set:
         settings.pop("name", None)
         if body.name is not None:

@@ -149,7 +149,7 @@ class SettingsInputs(ResourceInputs):
         return {**self.settings, **self.secret_settings}
 
     def settings_if_changed(self, changed: set[str]) -> dict[str, Any] | None:
-        """The full settings when either half changed (Segment replaces settings as a whole), else None."""
+        """The full settings when either half changed (a PATCH may replace the stored settings as a whole), else None."""
         return self.merged_settings() if changed & {"settings", "secret_settings"} else None
 
 
@@ -227,14 +227,17 @@ def settings_keeping_unmanaged(
 ) -> dict[str, Any]:
     """The settings to PATCH: the configured ones, plus every key Segment holds that this stack does not set.
 
-    Segment replaces an object's settings as a whole, and objects built in the app carry keys the program does
-    not model (a mapping's ``consent`` and ``message_id``, a source's OAuth ``instance-url``, a warehouse's
-    extra options): sending only the configured keys would delete them. Keys this stack set before (``olds``)
-    and no longer sets are dropped; every other key is sent back as read (a masked secret read back keeps its
-    stored value).
+    Objects built in the app carry keys the program does not model (a mapping's ``consent`` and ``message_id``,
+    a source's OAuth ``instance-url``, a warehouse's extra options). Segment does not document whether a PATCH
+    replaces the settings or merges into them, so this is right either way: every key the stack does not set
+    is sent back as read (a masked secret read back keeps its stored value), and a key this stack set before
+    (``olds``) and no longer sets, if Segment still holds it, is sent as ``null``, which removes it (as Segment's
+    Terraform provider removes a setting).
     """
-    ours = {*(olds.get("settings") or {}), *(olds.get("secret_settings") or {}), *wanted}
-    return {**{k: v for k, v in (current or {}).items() if k not in ours}, **wanted}
+    held = dict(current or {})
+    ours = {*(olds.get("settings") or {}), *(olds.get("secret_settings") or {})}
+    dropped = {key: None for key in ours - set(wanted) if key in held}
+    return {**{k: v for k, v in held.items() if k not in ours and k not in wanted}, **dropped, **wanted}
 
 
 InputsT = TypeVar("InputsT", bound=ResourceInputs)

@@ -147,9 +147,9 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
     ) -> dict[str, Any] | None:
         """The configured settings, plus those Segment added itself, or None when the settings did not change.
 
-        Segment replaces a source's settings as a whole, and the Salesforce OAuth done in the app lives there
+        Segment may replace a source's settings as a whole, and the Salesforce OAuth done in the app lives there
         (``instance-url`` and friends): sending only the configured keys would undo the authorisation. Keys this
-        stack set before and no longer sets are dropped; every other key Segment holds is sent back as read.
+        stack set before and no longer sets are sent as null; every other key Segment holds is sent back as read.
         """
         wanted = inputs.settings_if_changed(changed)
         if wanted is None:

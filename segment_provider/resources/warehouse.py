@@ -146,7 +146,7 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
     def update_remote(
         self, id_: str, inputs: WarehouseInputs, changed: set[str], olds: Mapping[str, Any]
     ) -> ApiWarehouse:
-        # Segment requires settings on every warehouse PATCH and replaces them as a whole: the name goes in
+        # Segment requires settings on every warehouse PATCH and may replace them as a whole: the name goes in
         # every time, and what the app set that the config does not is sent back as it was.
         current = self.client.get_warehouse(id_).settings
         return self.client.update_warehouse(

@@ -133,6 +133,17 @@ class Api:
         return data(self.post(f"/spaces/{space_id}/computed-traits", body))["computedTrait"]
 
 
+def control(
+    emulator: Emulator, method: str, name: str, body: Any = None, *, token: str | None = "emulator's"
+) -> requests.Response:
+    """A control endpoint, with the emulator's token unless ``token`` says another (None: no token at all)."""
+    sent = emulator.token if token == "emulator's" else token
+    headers = {"Authorization": f"Bearer {sent}"} if sent is not None else {}
+    return requests.request(
+        method, f"{emulator.url}/__emulator/{name}", json=body, headers=headers, timeout=10
+    )
+
+
 def data(response: requests.Response, status: int = 200) -> Any:
     """The ``data`` of a successful answer, after checking its status and envelope."""
     assert response.status_code == status, (response.status_code, response.text[:500])

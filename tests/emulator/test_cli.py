@@ -150,3 +150,47 @@ def test_help_states_the_exit_codes() -> None:
     assert (
         "Exit status: 0 after a clean stop" in text and "2 when it cannot run" in text and "--debug" in text
     )
+
+
+def test_an_address_beyond_loopback_needs_allow_remote_and_then_warns() -> None:
+    refused = run_once("--port", "0", "--host", "0.0.0.0")
+    process = launch("--host", "0.0.0.0", "--allow-remote")
+    try:
+        ready = first_line(process)
+    finally:
+        process.terminate()
+        _, warning = process.communicate(timeout=10)
+
+    assert refused.returncode == 2 and refused.stdout == "" and "Traceback" not in refused.stderr
+    assert (
+        refused.stderr.count("\n") == 1 and "0.0.0.0" in refused.stderr and "--allow-remote" in refused.stderr
+    )
+    assert ready.startswith("segment-emulator listening on http://0.0.0.0:")
+    assert warning.startswith("segment-emulator: warning: listening on 0.0.0.0, beyond this machine")
+
+
+def test_the_settings_patch_mode_comes_from_the_flag_or_the_environment(start: Starter) -> None:
+    merging = start("--settings-patch", "merge")
+    from_env = start(env={"SEGMENT_EMULATOR_SETTINGS_PATCH": "merge"})
+    body = {"slug": "s", "enabled": True, "metadataId": "BQp3zGUgjV", "settings": {"a": 1, "b": 2}}
+    headers = {"Authorization": "Bearer emulator-token"}
+
+    for running in (merging, from_env):
+        created = requests.post(running.url + "/sources", json=body, headers=headers, timeout=10).json()
+        path = f"/sources/{created['data']['source']['id']}"
+        requests.patch(running.url + path, json={"settings": {"a": 3}}, headers=headers, timeout=10)
+        assert running.get(path).json()["data"]["source"]["settings"] == {"a": 3, "b": 2}
+
+
+def test_a_settings_patch_mode_from_the_environment_is_checked_and_named() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "segment_emulator", "--port", "0"],
+        cwd=REPO,
+        env={**os.environ, "SEGMENT_EMULATOR_SETTINGS_PATCH": "bogus"},
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "$SEGMENT_EMULATOR_SETTINGS_PATCH is 'bogus': it must be one of replace, merge" in done.stderr

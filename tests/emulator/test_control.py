@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import requests
 
 from segment_emulator import Emulator, RecordedRequest
@@ -14,15 +12,11 @@ from tests.emulator.conftest import (
     SNOWFLAKE_SETTINGS,
     Api,
     EmulatorFactory,
+    control,
     data,
 )
 
 INITIATED = "Flex - Engagement Initiated"
-
-
-def control(emulator: Emulator, method: str, name: str, body: Any = None) -> requests.Response:
-    """A control endpoint, called without any token."""
-    return requests.request(method, f"{emulator.url}/__emulator/{name}", json=body, timeout=10)
 
 
 def event_names(api: Api, emulator: Emulator, space_slug: str) -> set[str]:
@@ -130,7 +124,15 @@ def test_bad_faults_over_http_are_400(emulator: Emulator) -> None:
     assert control(emulator, "POST", "faults", {"kind": "status", "stauts": 503}).status_code == 400
     assert control(emulator, "POST", "faults", {"kind": "melt"}).status_code == 400
     assert control(emulator, "POST", "faults", {"status": 503}).status_code == 400
-    assert "not valid JSON" in requests.post(f"{emulator.url}/__emulator/faults", data="{", timeout=10).text
+    assert (
+        "not valid JSON"
+        in requests.post(
+            f"{emulator.url}/__emulator/faults",
+            data="{",
+            headers={"Authorization": f"Bearer {emulator.token}"},
+            timeout=10,
+        ).text
+    )
 
 
 def test_an_unknown_control_endpoint_is_404(emulator: Emulator) -> None:

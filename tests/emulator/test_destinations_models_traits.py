@@ -105,9 +105,16 @@ def test_a_model_keeps_its_source(api: Api) -> None:
     source = api.source()["id"]
     model = api.model(source)
 
-    updated = data(api.patch(f"/reverse-etl-models/{model['id']}", {"sourceId": "other", "name": "Renamed"}))
+    refused = error(
+        api.patch(f"/reverse-etl-models/{model['id']}", {"sourceId": "other", "name": "Renamed"}), 422
+    )
 
-    assert updated["reverseEtlModel"] == {**model, "name": "Renamed"}
+    assert refused == {
+        "type": "input-validation",
+        "message": '"sourceId" is not allowed',
+        "field": "sourceId",
+    }
+    assert data(api.get(f"/reverse-etl-models/{model['id']}"))["reverseEtlModel"] == model
 
 
 def test_models_are_listed_under_models(api: Api) -> None:

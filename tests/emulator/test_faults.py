@@ -215,4 +215,4 @@ def test_latency_delays_api_requests_but_not_the_controls(make_emulator: Emulato
 
     with pytest.raises(requests.ReadTimeout):
         requests.get(emulator.url + "/", headers=headers, timeout=0.3)
-    assert requests.get(emulator.url + "/__emulator/faults", timeout=0.3).status_code == 200
+    assert requests.get(emulator.url + "/__emulator/faults", headers=headers, timeout=0.3).status_code == 200

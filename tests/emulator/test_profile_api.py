@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from segment_emulator import Emulator
-from tests.emulator.conftest import DEV_SPACE, PROD_SPACE, Api, EmulatorFactory
+from tests.emulator.conftest import DEV_SPACE, PROD_SPACE, Api, EmulatorFactory, control
 
 TOTAL_INBOUNDS = "event('Flex - Engagement Initiated').where(property('direction') = 'Inbound').count()"
 SENTIMENT = "event('Flex - Engagement Completed').last(property('sentiment'))"
@@ -26,10 +26,6 @@ def get(emulator: Emulator, url: str, auth: Any = "token", **params: Any) -> req
     if auth == "token":
         auth = (emulator.profile_api_token(), "")
     return requests.get(url, auth=auth, params=params, timeout=10)
-
-
-def control(emulator: Emulator, method: str, name: str, body: Any = None) -> requests.Response:
-    return requests.request(method, f"{emulator.url}/__emulator/{name}", json=body, timeout=10)
 
 
 @pytest.fixture

@@ -132,10 +132,13 @@ def test_a_new_source_joins_every_warehouse_unless_told_not_to(api: Api) -> None
 
 def test_the_alpha_create_always_joins_every_warehouse(api: Api) -> None:
     warehouse = api.warehouse()["id"]
-    body = {"slug": "alpha_joins", "enabled": True, "metadataId": SALESFORCE, "disconnectAllWarehouses": True}
+    body = {"slug": "alpha_joins", "enabled": True, "metadataId": SALESFORCE}
+    alpha = {"Accept": ALPHA, "Content-Type": ALPHA}
 
-    source = data(api.post("/sources", body, headers={"Accept": ALPHA, "Content-Type": ALPHA}), 201)["source"]
+    refused = error(api.post("/sources", {**body, "disconnectAllWarehouses": True}, headers=alpha), 422)
+    source = data(api.post("/sources", body, headers=alpha), 201)["source"]
 
+    assert refused["field"] == "disconnectAllWarehouses"
     assert source["id"] in connected_sources(api, warehouse)
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pydantic
 import pytest
 
 from segment_emulator import Emulator
 from segment_emulator.models import go_duration_seconds
+from segment_emulator.routing import OPERATIONS, Operation
 from tests.emulator.conftest import DEV_SPACE, SNOWFLAKE_RETL, SNOWFLAKE_WAREHOUSE, Api, data, error, schedule
 
 TRAIT = {"name": "t", "definition": {"type": "USERS", "query": "event('x').count()"}}
@@ -209,12 +211,65 @@ def test_what_is_not_a_go_duration(text: str) -> None:
 # ------------------------------------------------------------------------------------------ the body itself
 
 
-def test_unknown_fields_are_ignored(api: Api, emulator: Emulator) -> None:
-    body = {"slug": "extra", "enabled": True, "metadataId": SNOWFLAKE_RETL, "colour": "blue"}
+def test_a_field_the_contract_does_not_declare_is_refused_and_nothing_is_made(
+    api: Api, emulator: Emulator
+) -> None:
+    source = api.source()["id"]
+    body = {**MODEL, "sourceId": source, "scheduleStrategy": "MANUAL"}
 
-    source = data(api.post("/sources", body), 201)["source"]
+    item = error(api.post("/reverse-etl-models", body), 422)
 
-    assert "colour" not in source and "colour" not in emulator.store.sources[source["id"]]
+    assert item == {
+        "type": "input-validation",
+        "message": '"scheduleStrategy" is not allowed',
+        "field": "scheduleStrategy",
+    }
+    assert emulator.store.models == {}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        (
+            "POST",
+            "/sources",
+            {"slug": "s", "enabled": True, "metadataId": SNOWFLAKE_RETL, "colour": 1},
+            "colour",
+        ),
+        ("PATCH", "/sources/{source}", {"enabled": False, "nmae": "typo"}, "nmae"),
+        ("POST", "/labels", {"label": {"key": "team", "value": "data", "colour": "blue"}}, "label.colour"),
+        (
+            "POST",
+            "/spaces/{space}/computed-traits",
+            {**TRAIT, "definition": {**TRAIT["definition"], "kind": 1}},
+            "definition.kind",
+        ),
+    ],
+)
+def test_unknown_fields_are_refused_by_name_at_any_depth(
+    api: Api, emulator: Emulator, method: str, path: str, body: dict[str, Any], field: str
+) -> None:
+    where = path.format(source=api.source()["id"], space=emulator.space(DEV_SPACE)["id"])
+
+    item = error(api.send(method, where, body), 422)
+
+    assert (item["field"], item["message"]) == (field, f'"{field}" is not allowed')
+
+
+@pytest.mark.parametrize("operation", [op for op in OPERATIONS if op.bodies], ids=lambda op: op.operation_id)
+def test_every_body_model_refuses_an_undeclared_field(operation: Operation) -> None:
+    for version, model in operation.bodies.items():
+        with pytest.raises(pydantic.ValidationError) as raised:
+            model.model_validate({"undeclaredField": 1})
+
+        refused = [e["loc"] for e in raised.value.errors() if e["type"] == "extra_forbidden"]
+        assert refused == [("undeclaredField",)], (operation.operation_id, version)
+
+
+def test_settings_stay_open(api: Api) -> None:
+    body = {"slug": "open", "enabled": True, "metadataId": SNOWFLAKE_RETL, "settings": {"anyKey": {"x": 1}}}
+
+    assert data(api.post("/sources", body), 201)["source"]["settings"] == {"anyKey": {"x": 1}}
 
 
 def test_a_body_that_is_not_json_is_422(api: Api) -> None:

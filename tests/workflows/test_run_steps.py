@@ -165,8 +165,8 @@ def leaks(run: JobRun, workspace: Path, values: list[str]) -> list[str]:
 
 
 PULUMI_STEPS = [
-    "actions/checkout@v6",
-    "actions/setup-python@v6",
+    "actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803",
+    "actions/setup-python@ece7cb06caefa5fff74198d8649806c4678c61a1",
     "Install the program into .venv (Pulumi.yaml runs it from there)",
     "Install the Pulumi CLI",
 ]

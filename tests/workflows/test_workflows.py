@@ -10,9 +10,21 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import yaml
 
-from tests.workflows.gha import REPO, action_files, jobs, steps, triggers, uses, workflow, workflow_files
+from tests.workflows.gha import (
+    REPO,
+    action_files,
+    jobs,
+    load,
+    secrets_read,
+    steps,
+    triggers,
+    uses,
+    workflow,
+    workflow_files,
+)
 
 README = REPO / "README.md"
 CI_SECTION = "## Continuous integration and promotion"
@@ -91,17 +103,109 @@ def readme_ci_section() -> str:
 # What each workflow does ---------------------------------------------------------------------------------
 
 
-def test_every_pulumi_action_is_the_official_one_pinned_to_a_major_version() -> None:
-    pinned = [
-        (path.name, uses(step))
+def test_every_pulumi_action_is_the_official_one() -> None:
+    found = [
+        (path.name, uses(step)[0])
         for path in workflow_files()
         for job in jobs(workflow(path.name)).values()
         for step in steps(job)
         if uses(step)[0].startswith("pulumi/")
     ]
-    assert pinned
-    for name, (action, ref) in pinned:
-        assert action == PULUMI_ACTION and re.fullmatch(r"v\d+", ref), (name, action, ref)
+    assert found
+    assert {action for _, action in found} == {PULUMI_ACTION}, found
+
+
+FULL_SHA = re.compile(r"[0-9a-f]{40}")
+USES_LINE = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<value>\S+)(?P<comment>.*)$", re.M)
+RELEASE_COMMENT = re.compile(r"\s+# v\d+\.\d+\.\d+")
+
+
+def unpinned_uses(text: str) -> list[str]:
+    """Each `uses:` of another repository's action not pinned to a full commit SHA with its release tag in a
+    comment (`owner/repo@<40 hex> # v1.2.3`). A tag or branch can be moved to other code; a commit cannot."""
+    problems = []
+    for found in USES_LINE.finditer(text):
+        value, comment = found.group("value"), found.group("comment")
+        if value.startswith(("./", "$/", "docker://")):
+            continue
+        _, _, ref = value.partition("@")
+        if not FULL_SHA.fullmatch(ref) or not RELEASE_COMMENT.fullmatch(comment):
+            problems.append(found.group(0).strip())
+    return problems
+
+
+def test_every_third_party_action_is_pinned_by_commit_sha_with_its_tag() -> None:
+    files = [*workflow_files(), *action_files()]
+    assert sum(len(USES_LINE.findall(path.read_text())) for path in files) > 10
+    assert {path.name: unpinned_uses(path.read_text()) for path in files} == {path.name: [] for path in files}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "      - uses: actions/checkout@v6",
+        "        uses: pulumi/actions@v7.0.0 # v7.0.0",
+        "      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803",
+        "      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af80 # v6.1.0",
+        "      - uses: actions/checkout@main # v6.1.0",
+        "      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803 # v6",
+    ],
+)
+def test_the_pin_check_refuses_tags_branches_short_shas_and_missing_tags(line: str) -> None:
+    assert unpinned_uses(line) == [line.strip()]
+
+
+def test_the_pin_check_takes_a_full_sha_with_its_tag_and_local_actions() -> None:
+    text = (
+        "      - uses: actions/checkout@d23441a48e516b6c34aea4fa41551a30e30af803 # v6.1.0\n"
+        "        uses: ./.github/actions/stack-secrets\n"
+    )
+    assert unpinned_uses(text) == []
+
+
+def job_level_secrets(document: dict[str, Any]) -> dict[str, set[str]]:
+    """Secrets in a job's (or the workflow's) `env:`: every step of the job, third-party actions included, would
+    see them. A secret belongs in the `env:` or `with:` of the steps that need it."""
+    shared = secrets_read(document.get("env"))
+    return {name: shared | secrets_read(job.get("env")) for name, job in jobs(document).items()}
+
+
+def test_no_workflow_or_job_env_holds_a_secret() -> None:
+    found = {path.name: job_level_secrets(workflow(path.name)) for path in workflow_files()}
+    assert {name: {job: read for job, read in by_job.items() if read} for name, by_job in found.items()} == {
+        name: {} for name in found
+    }
+
+
+def test_the_job_env_check_sees_a_secret_at_either_level() -> None:
+    document = load(
+        "on: push\n"
+        "env: {TOKEN: '${{ secrets.WORKFLOW_WIDE }}'}\n"
+        "jobs:\n"
+        "  a: {runs-on: x, env: {PULUMI_ACCESS_TOKEN: '${{ secrets.PROD_PULUMI_WRITE_TOKEN }}'}, steps: []}\n"
+    )
+    assert job_level_secrets(document) == {"a": {"WORKFLOW_WIDE", "PROD_PULUMI_WRITE_TOKEN"}}
+
+
+def test_promote_gives_the_prod_write_token_and_devs_passphrase_only_to_the_steps_that_use_the_backend() -> (
+    None
+):
+    promote = jobs(workflow("promote.yml"))["promote"]
+    holders = {
+        str(step.get("name") or step.get("uses")): secrets_read(step.get("env"))
+        for step in steps(promote)
+        if secrets_read(step.get("env"))
+    }
+    assert holders == {
+        "Dev stack secrets from repository secrets": {
+            "PROD_PULUMI_WRITE_TOKEN",
+            "DEV_PULUMI_CONFIG_PASSPHRASE",
+        },
+        "Prod stack secrets from the production environment": {"PROD_PULUMI_WRITE_TOKEN"},
+        "Promote dev to prod": {"PROD_PULUMI_WRITE_TOKEN", "DEV_PULUMI_CONFIG_PASSPHRASE"},
+    }
+    third_party = [step for step in steps(promote) if uses(step)[0] and not uses(step)[0].startswith("./")]
+    assert third_party and all(not secrets_read(step) for step in third_party)
 
 
 def test_only_the_preview_may_write_to_pull_requests_and_nothing_else_writes() -> None:

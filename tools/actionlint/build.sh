@@ -21,6 +21,8 @@ if [[ -x "$BIN_DIR/actionlint" && "$("$BIN_DIR/actionlint" -version 2>/dev/null 
     exit 0
 fi
 command -v go >/dev/null || { say "needs Go to build actionlint" >&2; exit 1; }
+# shellcheck source=tools/go-checked.sh
+source "$HERE/../go-checked.sh"  # every module checked against the Go checksum database
 mkdir -p "$BIN_DIR"
 started=$SECONDS
 work="$(mktemp -d "$CACHE_ROOT/.actionlint-build.XXXXXX")"  # beside BIN_DIR, so the mv below is a rename
