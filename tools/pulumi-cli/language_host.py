@@ -72,13 +72,28 @@ def load_protocol() -> tuple[Any, Any, Any]:
     return language_pb2, language_pb2_grpc, plugin_pb2
 
 
+def project_virtualenv_python() -> Path | None:
+    """The interpreter of the `virtualenv` option of the `Pulumi.yaml` in the folder the engine starts the host
+    in (read without a YAML library: this runs when the interpreter has none)."""
+    try:
+        text = Path("Pulumi.yaml").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^\s+virtualenv:\s*[\"']?([^\"'#\s]+)", text, re.MULTILINE)
+    python = Path(match.group(1)) / "bin" / "python" if match else None
+    return python.absolute() if python is not None and python.is_file() else None
+
+
 try:
     import grpc
     from google.protobuf import empty_pb2, json_format
 
     language_pb2, language_pb2_grpc, plugin_pb2 = load_protocol()
 except ImportError as missing:
-    # Started with an interpreter that lacks the Pulumi SDK: a clone with no virtualenv yet.
+    # Started with an interpreter that lacks the Pulumi SDK: run under the project's virtualenv when it has one.
+    venv_python = project_virtualenv_python()
+    if venv_python is not None and Path(sys.executable).absolute() != venv_python:
+        os.execv(venv_python, [str(venv_python), "-u", __file__, *sys.argv[1:]])
     print(
         f"error: the Python environment of this project is not installed ({missing}); {ENVIRONMENT_FIX}",
         file=sys.stderr,
