@@ -158,6 +158,21 @@ class PythonOptions:
             f"{ENVIRONMENT_FIX}"
         )
 
+    def facts(self) -> dict[str, Any]:
+        """:func:`environment_facts` of the program's interpreter."""
+        venv = self.virtualenv
+        if venv is not None and venv.resolve() == Path(sys.prefix).resolve():
+            return environment_facts()
+        import inspect
+
+        script = (
+            f"{inspect.getsource(environment_facts)}\nimport json\nprint(json.dumps(environment_facts()))"
+        )
+        done = self.run("-c", script)
+        if done.returncode != 0:
+            raise HostError(f"{self.python()} could not be run: {done.stderr.strip()}")
+        return dict(json.loads(done.stdout))
+
     def run(self, *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [self.python(), *args], env=self.environment(), capture_output=True, text=True, **kwargs
@@ -184,26 +199,38 @@ def exec_arguments(request: Any, engine_address: str) -> list[str]:
     return [*args, request.info.entry_point or ".", *request.args]
 
 
-# Reads, in the program's interpreter, each installed distribution and the pulumi-plugin.json of its package.
-INSTALLED_PACKAGES_SCRIPT = """
-import importlib.metadata, importlib.util, json, os
-found = []
-for dist in importlib.metadata.distributions():
-    name = (dist.metadata["Name"] or "").lower().replace("_", "-")
-    plugin = None
-    try:
-        spec = importlib.util.find_spec(name.replace("-", "_"))
-        for folder in (spec.submodule_search_locations or []) if spec else []:
-            path = os.path.join(folder, "pulumi-plugin.json")
-            if os.path.isfile(path):
-                with open(path) as f:
-                    plugin = json.load(f)
-                break
-    except Exception:
+def environment_facts() -> dict[str, Any]:
+    """The interpreter, its version, pip's version and each installed distribution with the pulumi-plugin.json
+    of its package. Runs in the program's interpreter: in this process when the program's environment is this
+    one, else as a script (so it imports only the standard library)."""
+    import importlib.metadata
+    import importlib.util
+    import json
+    import os
+    import sys
+
+    packages = []
+    for dist in importlib.metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
         plugin = None
-    found.append({"name": name, "version": dist.version, "plugin": plugin})
-print(json.dumps(found))
-"""
+        try:
+            spec = importlib.util.find_spec(name.replace("-", "_"))
+            for folder in (spec.submodule_search_locations or []) if spec else []:
+                path = os.path.join(folder, "pulumi-plugin.json")
+                if os.path.isfile(path):
+                    with open(path) as file:
+                        plugin = json.load(file)
+                    break
+        except Exception:
+            plugin = None
+        packages.append({"name": name, "version": dist.version, "plugin": plugin})
+    pip = [p["version"] for p in packages if p["name"] == "pip"]
+    return {
+        "executable": sys.executable,
+        "version": sys.version.split()[0],
+        "pip": pip[0] if pip else "",
+        "packages": packages,
+    }
 
 
 def plugin_version(package_version: str) -> str | None:
@@ -378,13 +405,14 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
             options.check_virtualenv()
         except HostError as error:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
-        done = options.run("-c", INSTALLED_PACKAGES_SCRIPT)
-        if done.returncode != 0:
-            context.abort(grpc.StatusCode.INTERNAL, f"listing the installed packages failed: {done.stderr}")
+        try:
+            facts = options.facts()
+        except HostError as error:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return language_pb2.GetRequiredPackagesResponse(
             packages=[
                 plugin_pb2.PackageDependency(kind="resource", **package)
-                for package in required_packages(json.loads(done.stdout))
+                for package in required_packages(facts["packages"])
             ]
         )
 
@@ -404,28 +432,22 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         )
 
     def About(self, request, context):
-        options = self._options(request.info, context) if request.HasField("info") else None
-        script = "import json, sys; print(json.dumps([sys.executable, sys.version.split()[0]]))"
-        if options is None:
-            done = subprocess.run(
-                [os.environ.get("PULUMI_PYTHON_CMD") or "python3", "-c", script],
-                capture_output=True,
-                text=True,
-            )
-        else:
-            done = options.run("-c", script)
-        if done.returncode != 0:
-            context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"python could not be run: {done.stderr}")
-        executable, version = json.loads(done.stdout)
-        pip = options.run("-m", "pip", "--version") if options else None
-        pip_version = pip.stdout.split()[1] if pip is not None and pip.returncode == 0 else ""
+        # Before `info` was sent, Pulumi's host described the default python.
+        info = (
+            request.info if request.HasField("info") else language_pb2.ProgramInfo(root_directory=os.getcwd())
+        )
+        options = self._options(info, context)
+        try:
+            facts = options.facts()
+        except HostError as error:
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return language_pb2.AboutResponse(
-            executable=executable,
-            version=version,
+            executable=facts["executable"],
+            version=facts["version"],
             metadata={
-                "toolchain": options.toolchain if options else "pip",
-                "toolchainVersion": pip_version,
-                "typechecker": (options.typechecker if options else "") or "none",
+                "toolchain": options.toolchain,
+                "toolchainVersion": facts["pip"],
+                "typechecker": options.typechecker or "none",
             },
         )
 
