@@ -107,6 +107,21 @@ def test_about_names_the_virtualenvs_python_and_pip(host: tuple[subprocess.Popen
     assert about.metadata["typechecker"] == "none"
 
 
+def test_about_a_virtualenv_that_is_not_the_hosts_own_asks_its_python(
+    host: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "other")], check=True)
+    info = program_info(virtualenv=str(tmp_path / "other"))
+    _, address = host
+    about = stub(address).About(language_pb2.AboutRequest(info=info), timeout=60)
+    assert about.executable == str(tmp_path / "other" / "bin" / "python")
+    assert about.metadata["toolchainVersion"] == ""  # no pip in it
+    packages = stub(address).GetRequiredPackages(
+        language_pb2.GetRequiredPackagesRequest(info=info), timeout=60
+    )
+    assert list(packages.packages) == []
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [

@@ -166,7 +166,8 @@ class PythonOptions:
         import inspect
 
         script = (
-            f"{inspect.getsource(environment_facts)}\nimport json\nprint(json.dumps(environment_facts()))"
+            "from __future__ import annotations\nimport json\n"
+            f"{inspect.getsource(environment_facts)}\nprint(json.dumps(environment_facts()))"
         )
         done = self.run("-c", script)
         if done.returncode != 0:
