@@ -177,3 +177,16 @@ def test_package_versions_become_plugin_versions_as_pulumis_host_makes_them(
     package_version: str, plugin_version: str | None
 ) -> None:
     assert host_module().plugin_version(package_version) == plugin_version
+
+
+def test_the_typechecker_option_runs_mypy_on_the_program_and_a_failure_stops_the_run(tmp_path: Path) -> None:
+    (tmp_path / "__main__.py").write_text('count: int = "three"\n')
+    module = host_module()
+    info = program_info(virtualenv=sys.prefix, typechecker="mypy")
+    info.root_directory = info.program_directory = str(tmp_path)
+    failure = module.PythonLanguageHost("127.0.0.1:1")._typecheck(module.PythonOptions(info))
+    assert failure is not None and failure.startswith("mypy failed: exit status 1")
+    assert "Incompatible types in assignment" in failure
+
+    (tmp_path / "__main__.py").write_text("count: int = 3\n")
+    assert module.PythonLanguageHost("127.0.0.1:1")._typecheck(module.PythonOptions(info)) is None
