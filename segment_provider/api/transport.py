@@ -31,6 +31,7 @@ import pydantic
 import requests
 import urllib3.exceptions
 
+from segment_provider.api import halt
 from segment_provider.api.errors import ServerError
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -101,6 +102,7 @@ def exchange(
     ``ResponseRefusedError`` for a redirect or an oversized successful answer. ``advice`` says which setting
     names the address (it ends the redirect error).
     """
+    halt.check(method, operation)
     deadline = time.monotonic() + limits.deadline
     response = session.request(
         method,

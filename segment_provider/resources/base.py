@@ -67,12 +67,13 @@ from segment_provider.api.errors import (
 )
 from segment_provider.api.models import IntegrationOption, Workspace
 from segment_provider.api.models import Source as ApiSource
-from segment_provider.resources import engine_log, provider_errors
+from segment_provider.resources import engine_log, engine_watch, provider_errors
 from segment_provider.resources.provider_errors import UserError
 
 log = logging.getLogger("segment_provider.resources")
 provider_errors.install()
 engine_log.install()
+engine_watch.install()
 
 PROVIDER_KEY = "__provider"
 # How the API client waits and retries; the defaults suit Segment, so these keys are rarely set.
