@@ -281,6 +281,8 @@ def server() -> Iterator[ProviderServer]:
         yield running
 
 
+# pytest-timeout's limit is for the whole search: a few seconds a mutant (a deployed one takes longest).
+@pytest.mark.timeout(300 + 3 * EXAMPLES)
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,
