@@ -56,20 +56,17 @@ class YamlWord(str):
     """
 
     @property
-    def yaml11(self) -> bool:
+    def yaml11_boolean(self) -> bool:
         return self.lower() in ("yes", "y", "on")
 
 
 def yaml_word_problem(word: YamlWord, *, as_key: bool) -> str:
-    quoted = f"'{word}'"
+    quoted, meant = f"'{word}'", str(word.yaml11_boolean).lower()
     if as_key:
-        return (
-            f"has the key {word}, which YAML 1.1 reads as the boolean {str(word.yaml11).lower()}, not the text "
-            f"{quoted}: quote it ({quoted}:)"
-        )
+        return f"has the key {word}, which YAML 1.1 reads as the boolean {meant}, not the text {quoted}: quote it ({quoted}:)"
     return (
-        f"is the unquoted word {word}, which YAML 1.1 reads as the boolean {str(word.yaml11).lower()}: quote it "
-        f"({quoted}) if you mean the text, or write {str(word.yaml11).lower()} if you mean a boolean"
+        f"is the unquoted word {word}, which YAML 1.1 reads as the boolean {meant}: quote it ({quoted}) if you mean "
+        f"the text, or write {meant} if you mean a boolean"
     )
 
 
