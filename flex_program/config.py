@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -65,9 +66,6 @@ SEGMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 """An id Segment gives an object (``spa_9Fz2kLmN0pQ``, ``9aQ1Lj62S4bomZKLF4DPqW``); it goes into URL paths."""
 WRITE_KEY = r"^[A-Za-z0-9_-]{1,100}$"
 """A source write key: an opaque run of letters and digits (32 of them in every key Segment shows)."""
-PROFILE_TRAIT_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-"""A trait key on a profile, as Segment's app writes them: ASCII snake_case (``billing_country``), or camelCase
-for Segment's reserved traits (``firstName``)."""
 MAX_DEFINITIONS_BYTES = 512 * 1024
 MAX_CREDENTIAL_LENGTH = 16384  # a 4096-bit PEM private key is about 3.3 KB
 MAX_TRAIT_KEY_LENGTH = 255  # as a computed trait's name (flex_program.traits.MAX_NAME_LENGTH)
@@ -84,15 +82,20 @@ PATTERN_HINTS = {
 
 
 def profile_trait_key_problem(key: str) -> str | None:
-    """Why ``key`` cannot be a trait key on a profile (the mapping's keys, verify.expectedTraits), or None."""
+    """Why ``key`` cannot be a trait key on a profile (the mapping's keys, verify.expectedTraits), or None.
+
+    The mapping's keys are the user's own (Segment's app takes any text), so only what no reader sees is refused:
+    hidden characters, spaces around it, and compatibility forms (fullwidth letters) that Unicode's NFKC form
+    reads as another key.
+    """
     if problem := guards.text_problem(key, max_length=MAX_TRAIT_KEY_LENGTH, what="a trait key"):
         return f"{problem} (trait key {key[:40]!r})"
     if key != key.strip():
         return f"trait key {key!r} has spaces around it: remove them"
-    if not PROFILE_TRAIT_KEY.fullmatch(key):
+    if (normal := unicodedata.normalize("NFKC", key)) != key:
         return (
-            f"trait key {key[:40]!r} must be ASCII letters, digits and '_', not starting with a digit, as Segment's "
-            "app writes trait keys (e.g. billing_country or firstName)"
+            f"trait key {key[:40]!r} holds look-alike characters (fullwidth letters, ligatures…) of another key: "
+            f"write it as {normal[:40]!r}"
         )
     return None
 
@@ -271,6 +274,11 @@ class VerifyConfig(_Model):
         for key in keys:
             if problem := profile_trait_key_problem(key):
                 raise ValueError(problem)
+            if "," in key:
+                raise ValueError(
+                    f"trait key {key[:40]!r} holds a comma: the doctor asks the Profile API for the traits as one "
+                    "comma-separated list, so list each key as its own entry"
+                )
         if len(set(keys)) != len(keys):
             raise ValueError("a trait key is listed twice")
         return keys

@@ -1218,7 +1218,7 @@ CASES: list[Case] = [
     Case(
         "mapping trait key in fullwidth letters",
         "definitions.yaml:mapping.traits",
-        "ASCII letters, digits and '_'",
+        "write it as 'total_inbounds'",
         mapped(**{"\uff54\uff4f\uff54\uff41\uff4c_inbounds": "NAME"}),
     ),
     # ----------------------------------------------------------------- numbers: ASCII digits, within a range
@@ -1284,7 +1284,7 @@ CASES: list[Case] = [
     Case(
         "expected trait with a comma",
         f"{NS}:verify.expectedTraits",
-        "ASCII letters, digits and '_'",
+        "list each key as its own entry",
         put(f"{NS}:verify", {"sampleUserId": "42", "expectedTraits": ["total_inbounds,email"]}),
     ),
     Case(
