@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -35,7 +36,6 @@ from flex_program.ownership import (
     other_stacks,
 )
 from flex_program.snowflake import SnowflakeSpec
-from flex_program.sql_model import missing_columns, query_problem
 from flex_program.traits import (
     FlexSchema,
     RawTrait,
@@ -51,6 +51,7 @@ from segment_provider.api.client import TOKEN_FIX
 from segment_provider.api.profiles import PROFILE_TOKEN_FIX
 from segment_provider.api.secrets import is_credential_setting
 from segment_provider.api.transport import endpoint_problem, token_problem
+from segment_provider.model_sql import missing_columns, query_problem
 from segment_provider.resources.base import CONFIG_KEYS as SEGMENT_CONFIG_KEYS
 from segment_provider.resources.reverse_etl_model import MAX_QUERY_LENGTH
 from segment_provider.resources.schedule import Schedule
@@ -61,6 +62,10 @@ WAREHOUSE_TYPES = ("snowflake", "bigquery", "postgres", "redshift")
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_$]*$"
 TABLE = r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$"
 SLUG = r"^[a-z0-9][a-z0-9_-]*$"
+SEGMENT_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+"""An id Segment gives an object (``spa_9Fz2kLmN0pQ``, ``9aQ1Lj62S4bomZKLF4DPqW``); it goes into URL paths."""
+WRITE_KEY = r"^[A-Za-z0-9_-]{1,100}$"
+"""A source write key: an opaque run of letters and digits (32 of them in every key Segment shows)."""
 MAX_DEFINITIONS_BYTES = 512 * 1024
 MAX_CREDENTIAL_LENGTH = 16384  # a 4096-bit PEM private key is about 3.3 KB
 MAX_TRAIT_KEY_LENGTH = 255  # as a computed trait's name (flex_program.traits.MAX_NAME_LENGTH)
@@ -70,7 +75,30 @@ PATTERN_HINTS = {
     SLUG: "use lower-case letters, digits, '_' and '-', starting with a letter or digit (e.g. flex_dev_salesforce)",
     TABLE: "write schema.table (or database.schema.table) with plain identifiers: letters, digits, '_' and '$'",
     IDENTIFIER: "use a plain column name: letters, digits, '_' and '$', not starting with a digit",
+    SEGMENT_ID: "use the id Segment shows (e.g. spa_9Fz2kLmN0pQ): ASCII letters, digits, '_' and '-', at most 64",
+    WRITE_KEY: "a write key is letters, digits, '_' and '-' only (no spaces or line breaks): copy it again from the "
+    "source's settings and set it with `pulumi config set --secret engageSpaceWriteKey <key>`",
 }
+
+
+def profile_trait_key_problem(key: str) -> str | None:
+    """Why ``key`` cannot be a trait key on a profile (the mapping's keys, verify.expectedTraits), or None.
+
+    The mapping's keys are the user's own (Segment's app takes any text), so only what no reader sees is refused:
+    hidden characters, spaces around it, and compatibility forms (fullwidth letters) that Unicode's NFKC form
+    reads as another key.
+    """
+    if problem := guards.text_problem(key, max_length=MAX_TRAIT_KEY_LENGTH, what="a trait key"):
+        return f"{problem} (trait key {key[:40]!r})"
+    if key != key.strip():
+        return f"trait key {key!r} has spaces around it: remove them"
+    if (normal := unicodedata.normalize("NFKC", key)) != key:
+        return (
+            f"trait key {key[:40]!r} holds look-alike characters (fullwidth letters, ligatures…) of another key: "
+            f"write it as {normal[:40]!r}"
+        )
+    return None
+
 
 # Secret stack config keys and what each holds (the README lists them with the command that sets each).
 SECRET_KEYS = {
@@ -85,10 +113,8 @@ SECRET_KEYS = {
 def _check_name(name: str) -> str:
     if name and not name.strip():
         raise ValueError("must not be empty: write a name")
-    if ch := guards.hidden_character(name):
-        raise ValueError(
-            f"contains the invisible or control character {ch} (a line break, tab or bidi control): remove it"
-        )
+    if problem := guards.hidden_problem(name, ""):
+        raise ValueError(problem)
     return name
 
 
@@ -230,6 +256,8 @@ class VerifyConfig(_Model):
     def _bare_user_id(cls, value: str | None) -> str | None:
         if value is not None and value != value.strip():
             raise ValueError("remove the spaces around the user id")
+        if value is not None and (problem := guards.hidden_problem(value, "the user id")):
+            raise ValueError(problem)
         if value is not None and value.lower().startswith("user_id:"):
             raise ValueError("give the bare user id (the doctor adds the user_id: prefix itself)")
         return value
@@ -243,9 +271,14 @@ class VerifyConfig(_Model):
             raise ValueError(
                 "list at least one trait key, or leave expectedTraits out to expect every enabled trait"
             )
-        blank = [k for k in keys if not k.strip() or k != k.strip()]
-        if blank:
-            raise ValueError(f"trait keys must be non-empty and without surrounding spaces, got {blank}")
+        for key in keys:
+            if problem := profile_trait_key_problem(key):
+                raise ValueError(problem)
+            if "," in key:
+                raise ValueError(
+                    f"trait key {key[:40]!r} holds a comma: the doctor asks the Profile API for the traits as one "
+                    "comma-separated list, so list each key as its own entry"
+                )
         if len(set(keys)) != len(keys):
             raise ValueError("a trait key is listed twice")
         return keys
@@ -262,7 +295,7 @@ class VerifyConfig(_Model):
 class ProfileApiConfig(_Model):
     endpoint: str | None = None
     """Another Profile API base URL (the local emulator); by default the one of segment:region."""
-    space_id: str | None = Field(default=None, min_length=1, pattern=r"^[^/\s]+$")
+    space_id: str | None = Field(default=None, pattern=SEGMENT_ID)
     """The space id shown under Unify settings → API access, if it differs from the Public API's space id."""
 
     @pydantic.field_validator("endpoint")
@@ -298,6 +331,13 @@ class StackConfig(_Model):
     reverse_etl_credentials: dict[str, SecretStr] = Field(default_factory=dict)
     profile_api_token: SecretStr | None = None
     engage_space_write_key: SecretStr | None = None
+
+    @pydantic.field_validator("engage_space_write_key")
+    @classmethod
+    def _write_key_shape(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and not re.fullmatch(WRITE_KEY, key.get_secret_value()):
+            raise ValueError(PATTERN_HINTS[WRITE_KEY])
+        return key
 
     @pydantic.field_validator("protect")
     @classmethod
@@ -427,10 +467,8 @@ class MappingDefinition(_Model):
         if bad:
             raise ValueError(f"trait columns must be plain column names, got {bad}")
         for key in traits:
-            if problem := guards.text_problem(key, max_length=MAX_TRAIT_KEY_LENGTH, what="a trait key"):
-                raise ValueError(f"{problem} (trait key {key[:40]!r})")
-            if key != key.strip():
-                raise ValueError(f"trait key {key!r} has spaces around it: remove them")
+            if problem := profile_trait_key_problem(key):
+                raise ValueError(problem)
         return traits
 
 
@@ -952,8 +990,9 @@ _SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoade
 
 
 class StrictYamlLoader(_SafeLoader):
-    """YAML as people mean it: a key given twice is an error (not "the last one wins"), and aliases (``*name``)
-    are refused, so a file cannot expand into gigabytes (the "billion laughs")."""
+    """YAML as people mean it: a key given twice is an error (not "the last one wins"), aliases (``*name``) are
+    refused, so a file cannot expand into gigabytes (the "billion laughs"), and a plain ``yes``/``no``/``on``/``off``
+    is kept as a :class:`~flex_program.guards.YamlWord` (YAML 1.2 reads it as text, YAML 1.1 as a boolean)."""
 
     def get_single_node(self) -> Any:
         # The composer gives an alias the very node of its anchor: a node met twice is an alias. The node graph
@@ -985,6 +1024,15 @@ class StrictYamlLoader(_SafeLoader):
             if isinstance(key, Hashable):
                 seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_bool(self, node: Any) -> Any:
+        word = self.construct_scalar(node)
+        if isinstance(word, str) and word.lower() not in ("true", "false"):
+            return guards.YamlWord(word)
+        return super().construct_yaml_bool(node)
+
+
+StrictYamlLoader.add_constructor("tag:yaml.org,2002:bool", StrictYamlLoader.construct_yaml_bool)
 
 
 def load_yaml(text: str) -> Any:

@@ -1,37 +1,36 @@
 """The input guards every part of the config shares: hidden characters, text sizes, numbers.
 
 One validator per concern, reused wherever a name, a text or a number is read (stack config, definitions,
-computed traits, warehouse settings); docs/security.md lists where each applies.
+computed traits, warehouse settings); docs/security.md lists where each applies. The character and number rules
+themselves live in :mod:`segment_provider.rules`, which the providers and the export's writer read too.
 """
 
 from __future__ import annotations
 
-import math
-import unicodedata
 from typing import Any
+
+from segment_provider.rules import MAX_NUMBER, hidden_character, number_problem
+
+__all__ = [
+    "MAX_NUMBER",
+    "MAX_TEXT_LENGTH",
+    "hidden_character",
+    "hidden_problem",
+    "number_problem",
+    "text_problem",
+]
 
 MAX_TEXT_LENGTH = 1024
 """Any string of the stack config or the definitions (names, settings, ids); the SQL query has its own limit."""
-MAX_NUMBER = 2**53 - 1
-"""Any number of the config, in absolute value: the largest whole number a JSON number (a float) holds exactly;
-a bigger one reaches Segment as another number, or overflows."""
-
-# Line and paragraph separators, NEL, and the bidi overrides and isolates ("Trojan Source"): a name holding one
-# shows differently from what it is, in the Segment app and in a terminal.
-_INVISIBLE = {
-    "\u0085",
-    "\u2028",
-    "\u2029",
-    *map(chr, range(0x202A, 0x202F)),
-    *map(chr, range(0x2066, 0x206A)),
-}
 
 
-def hidden_character(text: str) -> str | None:
-    """The first control character, line/paragraph separator or bidi control in ``text``, as ``U+XXXX``."""
-    for ch in text:
-        if ch in _INVISIBLE or unicodedata.category(ch) == "Cc":
-            return f"U+{ord(ch):04X}"
+def hidden_problem(text: str, what: str) -> str | None:
+    """Why ``text`` cannot be shown as it is (``what`` names it), or None: see :func:`hidden_character`."""
+    if ch := hidden_character(text):
+        return (
+            f"{what} contains the invisible or control character {ch} (a line break, tab, bidi control, zero-width "
+            "character or a space other than the plain one): remove it"
+        ).lstrip()
     return None
 
 
@@ -45,34 +44,30 @@ def text_problem(
         return f"{what} must not be empty"
     if len(value) > max_length:
         return f"{what} is {len(value)} characters long; use at most {max_length}"
-    if one_line and (ch := hidden_character(value)):
-        return (
-            f"{what} contains the invisible or control character {ch} (a line break, tab or bidi control): "
-            "remove it"
-        )
-    return None
+    return hidden_problem(value, what) if one_line else None
 
 
-def number_problem(
-    value: Any, *, low: float = 0, high: float | None = None, whole: bool = True
-) -> str | None:
-    """Why ``value`` is not a number between ``low`` and ``high`` (``MAX_NUMBER`` by default), or None.
+class YamlWord(str):
+    """A plain YAML word that YAML 1.1 reads as a boolean but YAML 1.2 as text (``yes``, ``no``, ``on``, ``off``,
+    ``y``, ``n``, in any case): kept as its text, so no reader turns ``value: NO`` into ``false`` unseen.
 
-    Refuses booleans (YAML's ``yes``), strings, NaN and infinity (YAML's ``.nan``/``.inf``), fractions where a
-    whole number is expected, negative and huge numbers.
+    Pulumi reads stack files as YAML 1.2 (text); the program's own reader is YAML 1.1. In the definitions file
+    :func:`value_problems` refuses the word, naming its key and saying to quote it.
     """
-    top = MAX_NUMBER if high is None else high
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return f"must be a number, got {type(value).__name__}"
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"must be a finite number, not {value} (YAML's .inf/.nan, JSON's Infinity/NaN): write a real value"
-    if abs(value) > MAX_NUMBER:
-        return f"is a huge number (beyond ±{MAX_NUMBER}, the largest a JSON number holds exactly): write a real value"
-    if whole and value != int(value):
-        return f"must be a whole number, got {value}"
-    if not low <= value <= top:
-        return f"must be from {low} to {top}, got {value}"
-    return None
+
+    @property
+    def yaml11_boolean(self) -> bool:
+        return self.lower() in ("yes", "y", "on")
+
+
+def yaml_word_problem(word: YamlWord, *, as_key: bool) -> str:
+    quoted, meant = f"'{word}'", str(word.yaml11_boolean).lower()
+    if as_key:
+        return f"has the key {word}, which YAML 1.1 reads as the boolean {meant}, not the text {quoted}: quote it ({quoted}:)"
+    return (
+        f"is the unquoted word {word}, which YAML 1.1 reads as the boolean {meant}: quote it ({quoted}) if you mean "
+        f"the text, or write {meant} if you mean a boolean"
+    )
 
 
 MAX_DEPTH = 20
@@ -103,6 +98,9 @@ def value_problems(
         if isinstance(value, dict):
             for key, item in value.items():
                 name = str(key)
+                if isinstance(key, YamlWord):
+                    problems.append((path, yaml_word_problem(key, as_key=True)))
+                    continue
                 if len(name) > MAX_TEXT_LENGTH:
                     problems.append(
                         (path, f"has a key {len(name)} characters long; use at most {MAX_TEXT_LENGTH}")
@@ -112,6 +110,8 @@ def value_problems(
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 walk(item, f"{path}[{index}]", depth + 1, limit, anchor)
+        elif isinstance(value, YamlWord):
+            problems.append((path, yaml_word_problem(value, as_key=False)))
         elif isinstance(value, str) and len(value) > limit:
             problems.append((path, f"is {len(value)} characters long; use at most {limit}"))
         elif (

@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
 import yaml
 
+from segment_provider.rules import is_hidden as _hidden
+
 WIDTH = 110
-
-
-def _hidden(ch: str) -> bool:
-    """Line breaks, controls, format characters (bidi), unassigned and private code points, every space but ' '."""
-    category = unicodedata.category(ch)
-    return category[0] == "C" or (category[0] == "Z" and ch != " ")
 
 
 def escaped(text: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -28,12 +29,14 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from flex_program.guards import MAX_NUMBER, MAX_TEXT_LENGTH, hidden_character, number_problem
+from flex_program.guards import MAX_NUMBER, MAX_TEXT_LENGTH, hidden_problem, number_problem
 from segment_provider.query_tokens import Token, same_query, tokens
 
 # The Public API's CreateComputedTraitAlphaInput sets no maxLength on `name`; Segment's app refuses very long
 # names, so the builder stops at 255 characters (the computed-trait resource uses the same limit).
 MAX_NAME_LENGTH = 255
+TRAIT_KEY_SHAPE = re.compile(r"[a-z0-9]+(_[a-z0-9]+)*")
+"""A computed trait's key as Segment's app makes it from the name: ASCII snake_case."""
 
 Entity: TypeAlias = Literal["USERS", "ACCOUNTS"]
 Scalar: TypeAlias = bool | int | float | str
@@ -146,18 +149,12 @@ def literal(value: Scalar) -> str:
 # ----------------------------------------------------------------------------- names
 
 
-def _hidden_problem(text: str, what: str) -> str | None:
-    if ch := hidden_character(text):
-        return f"{what} contains the invisible or control character {ch} (a line break, tab or bidi control): remove it"
-    return None
-
-
 def _check_text(text: str, what: str, fix: str = "") -> str:
     if not text.strip():
         raise ValueError(f"{what} must not be empty{fix}")
     if len(text) > MAX_TEXT_LENGTH:
         raise ValueError(f"{what} is {len(text)} characters long; use at most {MAX_TEXT_LENGTH}")
-    if problem := _hidden_problem(text, what):
+    if problem := hidden_problem(text, what):
         raise ValueError(problem)
     return text
 
@@ -166,10 +163,22 @@ def _check_trait_name(name: str) -> str:
     if len(name) > MAX_NAME_LENGTH:
         raise ValueError(f"trait name is {len(name)} characters long; use at most {MAX_NAME_LENGTH}")
     _check_text(name, "trait name")
-    if not trait_key(name):
+    if (normal := unicodedata.normalize("NFKC", name)) != name:
+        raise ValueError(
+            f"trait name {name!r} holds look-alike characters (fullwidth letters, ligatures…) that Segment keeps "
+            f"in the trait key: write it as {normal!r}"
+        )
+    key = trait_key(name)
+    if not key:
         raise ValueError(
             f"trait name {name!r} has no letter or digit, so Segment's trait key for it would be empty: "
             "name it in words (e.g. 'Total inbounds')"
+        )
+    if not TRAIT_KEY_SHAPE.fullmatch(key):
+        raise ValueError(
+            f"trait name {name!r} makes the key {key!r}, not ASCII snake_case as Segment's app makes trait keys "
+            "(a letter from another script looks the same but is another key): write the name in ASCII letters "
+            "and digits"
         )
     return name
 
@@ -279,7 +288,7 @@ def _comparison_value(operator: str, value: Any) -> Scalar:
         raise ValueError("value must be a finite number: a Segment query cannot hold NaN or infinity")
     if not isinstance(value, bool | str) and (problem := number_problem(value, low=-MAX_NUMBER, whole=False)):
         raise ValueError(f"value {problem}")
-    if isinstance(value, str) and (problem := _hidden_problem(value, "value")):
+    if isinstance(value, str) and (problem := hidden_problem(value, "value")):
         raise ValueError(problem)
     return value
 
@@ -298,7 +307,7 @@ def _string_values(operator: str, value: Any) -> tuple[str, ...]:
             "for several, combine conditions with any: [...]"
         )
     for text in values:
-        if problem := _hidden_problem(text, "value"):
+        if problem := hidden_problem(text, "value"):
             raise ValueError(problem)
     return tuple(values)
 
@@ -373,6 +382,15 @@ for _junction in (AllOf, AnyOf, Not):
 # ----------------------------------------------------------------------------- windows
 
 
+MAX_WINDOW_DAYS = 3650
+"""The longest window, in days (ten years): Segment publishes no limit; a longer one is a typo, not a window."""
+MAX_WINDOW_HOURS = 8760
+"""The longest window in hours (a year): write a longer one in days."""
+MAX_MIN_FREQUENCY = 10_000
+"""The largest ``minFrequency`` of a most-frequent trait."""
+WINDOW_LIMITS = {"days": MAX_WINDOW_DAYS, "hours": MAX_WINDOW_HOURS}
+
+
 class Duration(_Model):
     """A sliding window: the last N days or hours (``within(30 days)``)."""
 
@@ -386,6 +404,9 @@ class Duration(_Model):
             raise ValueError(
                 f"{info.field_name} must be at least 1: a window of {amount} {info.field_name} has no events"
             )
+        limit = WINDOW_LIMITS[str(info.field_name)]
+        if amount is not None and amount > limit:
+            raise ValueError(f"{info.field_name} must be at most {limit}, got {amount}")
         return amount
 
     @pydantic.model_validator(mode="after")
@@ -405,6 +426,8 @@ class DayRange(_Model):
     def _ordered(self) -> DayRange:
         if self.from_days < 0:
             raise ValueError("fromDays must be 0 or more")
+        if self.to_days > MAX_WINDOW_DAYS:
+            raise ValueError(f"toDays must be at most {MAX_WINDOW_DAYS}, got {self.to_days}")
         if self.from_days >= self.to_days:
             raise ValueError(
                 f"fromDays ({self.from_days}) must be less than toDays ({self.to_days}): "
@@ -469,6 +492,8 @@ class MostFrequentAggregation(_Model):
             raise ValueError(
                 f"minFrequency must be at least 1, got {min_frequency} (Segment's app uses 2: seen twice)"
             )
+        if min_frequency > MAX_MIN_FREQUENCY:
+            raise ValueError(f"minFrequency must be at most {MAX_MIN_FREQUENCY}, got {min_frequency}")
         return min_frequency
 
 
@@ -554,6 +579,8 @@ class TraitOptions(_Model):
             raise ValueError(
                 "backfillDurationDays must be at least 1, or left out (includeHistoricalData decides)"
             )
+        if days is not None and days > MAX_WINDOW_DAYS:
+            raise ValueError(f"backfillDurationDays must be at most {MAX_WINDOW_DAYS}, got {days}")
         return days
 
 
@@ -717,9 +744,10 @@ def trait_key(name: str) -> str:
     """The key Segment gives a trait on profiles: its name in snake_case (``total_inbounds``).
 
     Words are runs of letters and digits; a lower-to-upper case change (``lastAgent``) also starts a word.
-    Segment returns the actual key when the trait is created; this is how the program predicts it.
+    Segment returns the actual key when the trait is created; this is how the program predicts it. The name is
+    read in NFKC form, so a fullwidth ``TOTAL`` (U+FF34 …) gives the key of the ASCII one.
     """
-    words = re.findall(r"[^\W_]+", name)
+    words = re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", name))
     split = (re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", word) for word in words)
     return "_".join(split).lower()
 

@@ -121,6 +121,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             enabled=model.enabled,
             query=model.sql(),
             query_identifier_column=model.identifier_column,
+            warehouse_type=stack.warehouse.type,
             adopt=stack.adopt or stack.reverse_etl.adopt,
             environment=stack.environment,
             opts=child,

@@ -69,6 +69,7 @@ from segment_provider.api.models import IntegrationOption, Workspace
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.resources import engine_log, engine_watch, provider_errors
 from segment_provider.resources.provider_errors import UserError
+from segment_provider.rules import number_problem, parse_number
 
 log = logging.getLogger("segment_provider.resources")
 provider_errors.install()
@@ -91,10 +92,21 @@ ENVIRONMENT_KEY = "flex-unified-profiles:environment"
 ENVIRONMENT_LABEL = "environment"
 
 
+TUNING_RANGES: dict[str, tuple[float, float]] = {
+    "connect_timeout": (0, 300),
+    "read_timeout": (0, 600),
+    "max_retries": (0, 10),
+    "backoff_base": (0, 60),
+    "backoff_cap": (0, 600),
+    "max_rate_limit_wait": (0, 3600),
+}
+"""Each tuning option's range (docs/reliability.md); a timeout must be above its low end, the rest may equal it."""
+
+
 def client_tuning(get: Callable[[str], str | None]) -> dict[str, Any]:
     """``ClientSettings`` options from the stack config (``segment:readTimeout: 5`` …); unset keys are left out.
 
-    Raises ``ConfigurationError`` naming the key when a value is not a usable number.
+    Raises ``ConfigurationError`` naming the key when a value is not a number in ASCII digits within its range.
     """
     options: dict[str, float | int] = {}
     for key, option in CLIENT_TUNING_KEYS.items():
@@ -102,16 +114,18 @@ def client_tuning(get: Callable[[str], str | None]) -> dict[str, Any]:
         if raw is None or str(raw).strip() == "":
             continue
         whole = option == "max_retries"
-        try:
-            value: float | int = int(str(raw)) if whole else float(str(raw))
-        except ValueError:
-            value = math.nan
+        low, high = TUNING_RANGES[option]
         positive = option.endswith("timeout")
-        if math.isnan(value) or math.isinf(value) or value < 0 or (positive and value == 0):
+        value = parse_number(str(raw), whole=whole)
+        if (
+            value is None
+            or number_problem(value, low=low, high=high, whole=whole)
+            or (positive and value == low)
+        ):
             kind = "a whole number" if whole else "a number of seconds"
-            bound = "above 0" if positive else "0 or more"
+            bound = f"above {low} and at most {high}" if positive else f"from {low} to {high}"
             raise ConfigurationError(
-                f"{key} is '{raw}', but it must be {kind} {bound}. Fix it with "
+                f"{key} is {str(raw)[:40]!r}, but it must be {kind} {bound}, in ASCII digits. Fix it with "
                 f"`pulumi config set {key} <value>` or remove it with `pulumi config rm {key}`.",
                 key=key,
             )

@@ -1,19 +1,22 @@
 """Reverse ETL models: the SQL whose rows become Segment Profiles identifies.
 
 Natural key: name within its Reverse ETL source. Segment cannot move a model to another source, so a
-``source_id`` change replaces it. Segment wraps the query in a CTE, so it must be exactly one statement.
+``source_id`` change replaces it. Segment wraps the query in a CTE, so it must be exactly one statement: ``check``
+judges it with :func:`segment_provider.model_sql.query_problem`, in the warehouse's dialect, the same check the
+program runs before it registers anything.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import pulumi
 import pydantic
 from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ReverseEtlModel as ApiModel
+from segment_provider.model_sql import query_problem
 from segment_provider.resources.base import (
     FoundInputs,
     ResourceInputs,
@@ -24,42 +27,6 @@ from segment_provider.resources.base import (
 
 MAX_QUERY_LENGTH = 65_535
 MAX_IDENTIFIER_COLUMN_LENGTH = 191
-
-
-def statement_separators(sql: str) -> list[int]:
-    """Offsets of ``;`` outside string literals, quoted identifiers and comments."""
-    offsets: list[int] = []
-    i, n = 0, len(sql)
-    while i < n:
-        ch = sql[i]
-        if ch in ("'", '"', "`"):
-            end = sql.find(ch, i + 1)
-            while end != -1 and end + 1 < n and sql[end + 1] == ch:  # doubled quote escapes itself
-                end = sql.find(ch, end + 2)
-            i = n if end == -1 else end + 1
-        elif sql.startswith("--", i):
-            end = sql.find("\n", i)
-            i = n if end == -1 else end + 1
-        elif sql.startswith("/*", i):
-            end = sql.find("*/", i + 2)
-            i = n if end == -1 else end + 2
-        else:
-            if ch == ";":
-                offsets.append(i)
-            i += 1
-    return offsets
-
-
-def single_statement_problem(sql: str) -> str | None:
-    """Why Segment would reject this query as a model, or None."""
-    if not sql.strip():
-        return "the query is empty: write one SELECT statement"
-    separators = statement_separators(sql)
-    if not separators:
-        return None
-    if len(separators) == 1 and not sql[separators[0] + 1 :].strip():
-        return "remove the trailing ';': Segment wraps the query in a CTE, so it must be a single statement"
-    return "the query holds several statements: a Reverse ETL model must be exactly one SELECT statement"
 
 
 def inputs_from_api(remote: ApiModel) -> FoundInputs:
@@ -80,13 +47,15 @@ class ReverseEtlModelInputs(ResourceInputs):
     name: str = pydantic.Field(min_length=1, max_length=100)
     description: str = ""
     enabled: bool = True
+    warehouse_type: Literal["snowflake", "bigquery", "postgres", "redshift"] | None = None
+    """The SQL dialect the query is read in (the source's warehouse); not sent, Segment knows its source."""
     query: str = pydantic.Field(max_length=MAX_QUERY_LENGTH)
     query_identifier_column: str = pydantic.Field(min_length=1, max_length=MAX_IDENTIFIER_COLUMN_LENGTH)
 
     @pydantic.field_validator("query")
     @classmethod
-    def _one_statement(cls, query: str) -> str:
-        problem = single_statement_problem(query)
+    def _one_select(cls, query: str, info: pydantic.ValidationInfo) -> str:
+        problem = query_problem(query, info.data.get("warehouse_type"))
         if problem:
             raise ValueError(problem)
         return query
@@ -98,6 +67,8 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
     replace_on = frozenset({"source_id"})
     # Segment makes a second model with the same name on a source without complaint: looked up before a create.
     unique_key = False
+    # Only how the query is read: a stack deployed before it was an input must not show a change.
+    ignored_in_diff: ClassVar[frozenset[str]] = SegmentProvider.ignored_in_diff | {"warehouse_type"}
 
     def describe(self, inputs: ReverseEtlModelInputs) -> str:
         return f"'{inputs.name}' on source {inputs.source_id}"
@@ -167,6 +138,7 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
         query_identifier_column: pulumi.Input[str],
         description: pulumi.Input[str] = "",
         enabled: pulumi.Input[bool] = True,
+        warehouse_type: str | None = None,
         adopt: bool = False,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
@@ -177,6 +149,7 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
             "name": name,
             "description": description,
             "enabled": enabled,
+            "warehouse_type": warehouse_type,
             "query": query,
             "query_identifier_column": query_identifier_column,
             "adopt": adopt,

@@ -6,6 +6,7 @@ strategy, checked here so a bad schedule fails in ``check`` instead of after the
 
 from __future__ import annotations
 
+import functools
 import re
 import zoneinfo
 from collections.abc import Iterator
@@ -16,13 +17,16 @@ from typing import Any, Literal
 import pydantic
 from croniter import croniter
 
+from segment_provider.rules import hidden_character, number_problem
+
 Strategy = Literal["PERIODIC", "SPECIFIC_DAYS", "CRON", "DBT_CLOUD", "MANUAL"]
 MIN_INTERVAL_MINUTES = 10
 """A PERIODIC interval must be longer than this (Segment's reference: "more than 10m and less than 168h")."""
 MAX_INTERVAL_MINUTES = 168 * 60
 CRON_MIN_GAP_MINUTES = 15
 """A CRON schedule may fire at most this often."""
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|m|s)")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(h|m|s)")
+DBT_ID = re.compile(r"[0-9]{1,20}")
 _UNIT_MINUTES = {"h": 60.0, "m": 1.0, "s": 1 / 60}
 
 
@@ -48,7 +52,7 @@ def cron_runs(spec: str, weeks: int = 1) -> Iterator[datetime]:
 
 
 def cron_problem(spec: str) -> str | None:
-    if len(spec.split()) != 5 or not croniter.is_valid(spec):
+    if not spec.isascii() or not spec.isprintable() or len(spec.split()) != 5 or not croniter.is_valid(spec):
         return f"cron spec '{spec}' is not a cron expression with 5 fields (minute hour day-of-month month day-of-week)"
     # Gaps are read over a week of runs: every pattern of minutes, hours and weekdays repeats within it.
     if any(
@@ -59,12 +63,22 @@ def cron_problem(spec: str) -> str | None:
     return None
 
 
-def timezone_problem(name: str) -> str | None:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"timezone '{name}' is not an IANA time zone such as America/New_York or UTC"
-    return None
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
+"""Files of a tz database that are not IANA zones: ``localtime`` is the machine's own zone, under any name."""
+
+
+@functools.cache
+def iana_zones() -> frozenset[str]:
+    """The IANA zone names this machine's tz database knows (a set, so no name is ever opened as a file)."""
+    return frozenset(zoneinfo.available_timezones()) - NOT_ZONES
+
+
+def timezone_problem(name: Any) -> str | None:
+    if isinstance(name, str) and name in iana_zones():
+        return None
+    shown = f"'{name}'" if isinstance(name, str) and len(name) <= 60 and not hidden_character(name) else None
+    shown = shown or (repr(name[:60]) + "…" if isinstance(name, str) else f"of type {type(name).__name__}")
+    return f"timezone {shown} is not an IANA time zone such as America/New_York or UTC"
 
 
 class Schedule(pydantic.BaseModel):
@@ -103,10 +117,7 @@ def _keys_problem(strategy: str, config: dict[str, Any], required: set[str]) -> 
 def _int_list_problem(name: str, values: Any, low: int, high: int) -> str | None:
     if not isinstance(values, list) or not values:
         return f"config.{name} must be a non-empty list of numbers {low}-{high}"
-    if any(
-        isinstance(v, bool) or not isinstance(v, int | float) or v != int(v) or not low <= v <= high
-        for v in values
-    ):
+    if any(number_problem(v, low=low, high=high) for v in values):
         return f"config.{name} must only hold whole numbers {low}-{high}"
     if len(set(values)) != len(values):
         return f"config.{name} lists a value twice"
@@ -114,13 +125,14 @@ def _int_list_problem(name: str, values: Any, low: int, high: int) -> str | None
 
 
 def _dbt_ids_problem(config: dict[str, Any]) -> str | None:
-    # The Public API types both ids as strings (the ids dbt Cloud shows, digits in practice).
+    # The Public API types both ids as strings: the numbers dbt Cloud shows in its URLs.
     for name in ("accountId", "jobId"):
         value = config[name]
-        if not isinstance(value, str) or not value.strip() or len(value) > 100 or not value.isprintable():
+        if not isinstance(value, str) or not DBT_ID.fullmatch(value):
+            got = f"{value[:30]!r}" if isinstance(value, str) else type(value).__name__
             return (
-                f"config.{name} must be the dbt Cloud {name[:-2]} id as a non-empty string (quote it, e.g. "
-                f'{name}: "12345"), got {type(value).__name__ if not isinstance(value, str) else "an empty or odd string"}'
+                f"config.{name} must be the dbt Cloud {name[:-2]} id as a non-empty string of digits, without "
+                f'spaces (quote it, e.g. {name}: "12345"), got {got}'
             )
     return None
 
@@ -144,13 +156,13 @@ def schedule_problem(strategy: str, config: dict[str, Any]) -> str | None:
             _keys_problem(strategy, config, {"days", "hours", "timezone"})
             or _int_list_problem("days", config["days"], 0, 6)
             or _int_list_problem("hours", config["hours"], 0, 23)
-            or timezone_problem(str(config["timezone"]))
+            or timezone_problem(config["timezone"])
         )
     if strategy == "CRON":
         return (
             _keys_problem(strategy, config, {"spec", "timezone"})
             or cron_problem(str(config["spec"]))
-            or timezone_problem(str(config["timezone"]))
+            or timezone_problem(config["timezone"])
         )
     if strategy == "DBT_CLOUD":
         return _keys_problem(strategy, config, {"jobId", "accountId"}) or _dbt_ids_problem(config)

@@ -12,7 +12,9 @@ in sync with this table.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,16 @@ import pulumi
 import pytest
 import yaml
 
+from flex_program import guards
+from flex_program.config import Definitions, _model_query_problems
+from flex_program.traits import TraitDefinitionError, parse_trait_config
+from flex_program.warehouse_options import settings_problems
 from flex_tools.demo import DEMO_SECRETS, stack_config
+from flex_tools.doctor import main as doctor_main
+from segment_provider.api.errors import ConfigurationError
+from segment_provider.resources.base import CLIENT_TUNING_KEYS, client_tuning
+from segment_provider.resources.reverse_etl_model import ReverseEtlModelProvider
+from segment_provider.resources.schedule import schedule_problem
 from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -784,7 +795,7 @@ CASES: list[Case] = [
     Case(
         "profile api space id with a slash",
         f"{NS}:profileApi.spaceId",
-        "String should match pattern",
+        "the id Segment shows",
         put(f"{NS}:profileApi", {"spaceId": "spa_1/../../x"}),
     ),
     Case(
@@ -1093,6 +1104,210 @@ CASES: list[Case] = [
         "valid list",
         define("traits.custom", {"name": "Voice inbounds"}),
     ),
+    # ----------------------------------------------------------------- round three: crashes before the fix
+    Case(
+        "cron timezone a tz folder",
+        f"{NS}:schedule",
+        "IANA time zone",
+        schedule("CRON", spec="0 * * * *", timezone="America"),
+    ),
+    Case(
+        "cron timezone of 300 characters",
+        f"{NS}:schedule",
+        "IANA time zone",
+        schedule("CRON", spec="0 * * * *", timezone="Europe/" + "x" * 293),
+    ),
+    Case(
+        "specific days timezone localtime",
+        f"{NS}:schedule",
+        "IANA time zone",
+        schedule("SPECIFIC_DAYS", days=[1], hours=[9], timezone="localtime"),
+    ),
+    Case(
+        "specific days day of infinity",
+        f"{NS}:schedule",
+        "whole numbers 0-6",
+        schedule("SPECIFIC_DAYS", days=[float("inf")], hours=[9], timezone="UTC"),
+    ),
+    Case(
+        "specific days hour of 10^20",
+        f"{NS}:schedule",
+        "whole numbers 0-23",
+        schedule("SPECIFIC_DAYS", days=[1], hours=[10**20], timezone="UTC"),
+    ),
+    Case(
+        "sql ending in a line comment",
+        "definitions.yaml:model.query",
+        "/* … */",
+        define(
+            "model.query",
+            "SELECT ID, NAME, PHONE, BILLING_COUNTRY, INDUSTRY FROM salesforce.accounts -- the accounts",
+        ),
+    ),
+    # ----------------------------------------------------------------- invisible and look-alike characters
+    Case(
+        "trait name with a zero-width joiner",
+        "definitions.yaml:traits.custom[0].name",
+        "remove it",
+        custom(counted_trait(name="Voice\u200dinbounds")),
+    ),
+    Case(
+        "salesforce name with a no-break space",
+        f"{NS}:salesforce.name",
+        "remove it",
+        patch(f"{NS}:salesforce", name="Salesforce\u00a0dev"),
+    ),
+    Case(
+        "warehouse name with a left-to-right mark",
+        f"{NS}:warehouse.name",
+        "remove it",
+        patch(f"{NS}:warehouse", name="\u200eSnowflake dev"),
+    ),
+    Case(
+        "reverse etl name with a byte order mark",
+        f"{NS}:reverseEtl.name",
+        "remove it",
+        patch(f"{NS}:reverseEtl", name="\ufeffReverse ETL dev"),
+    ),
+    Case(
+        "profiles destination name with a soft hyphen",
+        f"{NS}:profiles.destinationName",
+        "remove it",
+        patch(f"{NS}:profiles", destinationName="Segment Pro\u00adfiles"),
+    ),
+    Case(
+        "space name with an ideographic space",
+        f"{NS}:space.name",
+        "remove it",
+        put(f"{NS}:space", {"name": "Unified\u3000Profiles"}),
+    ),
+    Case(
+        "model name with an arabic letter mark",
+        "definitions.yaml:model.name",
+        "remove it",
+        define("model.name", "Salesforce\u061c accounts"),
+    ),
+    Case(
+        "mapping name with a word joiner",
+        "definitions.yaml:mapping.name",
+        "remove it",
+        define("mapping.name", "Send\u2060Identify"),
+    ),
+    Case(
+        "setting with a zero-width space",
+        f"{NS}:warehouse.settings.database",
+        "remove it",
+        setting("warehouse", database="SEGMENT\u200b"),
+    ),
+    Case(
+        "trait name in fullwidth letters",
+        "definitions.yaml:traits.custom[0].name",
+        "write it as 'TOTAL INBOUNDS'",
+        custom(
+            counted_trait(
+                name="\uff34\uff2f\uff34\uff21\uff2c \uff29\uff2e\uff22\uff2f\uff35\uff2e\uff24\uff33"
+            )
+        ),
+    ),
+    Case(
+        "trait name with a cyrillic letter",
+        "definitions.yaml:traits.custom[0].name",
+        "ASCII letters and digits",
+        custom(counted_trait(name="\u0422otal inbounds")),
+    ),
+    Case(
+        "mapping trait key in fullwidth letters",
+        "definitions.yaml:mapping.traits",
+        "write it as 'total_inbounds'",
+        mapped(**{"\uff54\uff4f\uff54\uff41\uff4c_inbounds": "NAME"}),
+    ),
+    # ----------------------------------------------------------------- numbers: ASCII digits, within a range
+    Case(
+        "max retries of a billion",
+        "segment:maxRetries",
+        "from 0 to 10",
+        put("segment:maxRetries", "1000000000"),
+    ),
+    Case(
+        "max retries in arabic-indic digits",
+        "segment:maxRetries",
+        "in ASCII digits",
+        put("segment:maxRetries", "\u0663"),
+    ),
+    Case(
+        "read timeout with an underscore",
+        "segment:readTimeout",
+        "in ASCII digits",
+        put("segment:readTimeout", "1_000"),
+    ),
+    Case(
+        "trait window of 10^12 days",
+        "definitions.yaml:traits.custom[0].window.within.days",
+        "at most 3650",
+        custom(counted_trait(window={"within": {"days": 10**12}})),
+    ),
+    Case(
+        "trait window of 10000 hours",
+        "definitions.yaml:traits.custom[0].window.within.hours",
+        "at most 8760",
+        custom(counted_trait(window={"within": {"hours": 10_000}})),
+    ),
+    Case(
+        "min frequency of a billion",
+        "definitions.yaml:traits.custom[0].aggregation.minFrequency",
+        "at most 10000",
+        custom(
+            counted_trait(
+                aggregation={"type": "most_frequent", "property": "channelType", "minFrequency": 10**9}
+            )
+        ),
+    ),
+    # ----------------------------------------------------------------- shapes
+    Case(
+        "engage space write key with spaces and a line break",
+        f"{NS}:engageSpaceWriteKey",
+        "copy it again",
+        secret(f"{NS}:engageSpaceWriteKey", f"{PLAIN_SECRET} x\n"),
+    ),
+    Case(
+        "profile api space id of two dots",
+        f"{NS}:profileApi.spaceId",
+        "the id Segment shows",
+        put(f"{NS}:profileApi", {"spaceId": ".."}),
+    ),
+    Case(
+        "profile api space id with an encoded slash",
+        f"{NS}:profileApi.spaceId",
+        "the id Segment shows",
+        put(f"{NS}:profileApi", {"spaceId": "a%2F..%2Fb"}),
+    ),
+    Case(
+        "expected trait with a comma",
+        f"{NS}:verify.expectedTraits",
+        "list each key as its own entry",
+        put(f"{NS}:verify", {"sampleUserId": "42", "expectedTraits": ["total_inbounds,email"]}),
+    ),
+    Case(
+        "dbt cloud job id with spaces around it",
+        f"{NS}:schedule",
+        "without spaces",
+        schedule("DBT_CLOUD", jobId=" 12345 ", accountId="678"),
+    ),
+    Case(
+        "trait condition value an unquoted NO",
+        "definitions.yaml:traits.custom[0].where.value",
+        "quote it ('NO')",
+        definitions_text(
+            "traits:\n  custom:\n    - name: Voice inbounds\n      event: Flex - Engagement Initiated\n"
+            "      where: {property: channelType, operator: '=', value: NO}\n      aggregation: {type: count}\n"
+        ),
+    ),
+    Case(
+        "definitions key on unquoted",
+        "definitions.yaml:model",
+        "quote it ('on':)",
+        definitions_text("model:\n  on: true\n"),
+    ),
 ]
 
 
@@ -1199,3 +1414,173 @@ def test_a_good_stack_passes_the_same_run(server: ProviderServer, emulator: Any,
     engine = ProgramEngine(server, stack="dev", config=stack.config, secret_keys=stack.secret_keys)
     result = engine.up(MAIN)
     assert result.failures == [] and len(engine.state) > 0
+
+
+# ----------------------------------------------------------------------------- the documented number ranges
+
+
+def _tuning_accepts(key: str) -> Callable[[float], bool]:
+    def accepts(value: float) -> bool:
+        try:
+            client_tuning({key: str(value)}.get)
+        except ConfigurationError:
+            return False
+        return True
+
+    return accepts
+
+
+def _trait_accepts(**fields: Any) -> Callable[[float], bool]:
+    """Whether a counted trait with ``fields`` (``{"window": {"within": {"days": N}}}``, N the value) is accepted."""
+
+    def accepts(value: float) -> bool:
+        raw = json.loads(json.dumps(counted_trait(**fields)).replace('"N"', json.dumps(value)))
+        try:
+            parse_trait_config("t", raw)
+        except TraitDefinitionError:
+            return False
+        return True
+
+    return accepts
+
+
+def _days_accepts(name: str) -> Callable[[float], bool]:
+    def accepts(value: float) -> bool:
+        config = {"days": [1], "hours": [9], "timezone": "UTC", name: [value]}
+        return schedule_problem("SPECIFIC_DAYS", config) is None
+
+    return accepts
+
+
+def _port_accepts(value: float) -> bool:
+    settings = {**POSTGRES, "port": value}
+    problems = settings_problems("postgres", settings, {"password": "p"}, "warehouse", "warehouseCredentials")
+    return problems == []
+
+
+RANGE_CHECKS: dict[str, Callable[[float], bool]] = {
+    **{key: _tuning_accepts(key) for key in CLIENT_TUNING_KEYS},
+    "schedule SPECIFIC_DAYS days": _days_accepts("days"),
+    "schedule SPECIFIC_DAYS hours": _days_accepts("hours"),
+    "warehouse.settings.port (postgres, redshift)": _port_accepts,
+    "trait window.within.days": _trait_accepts(window={"within": {"days": "N"}}),
+    "trait window.within.hours": _trait_accepts(window={"within": {"hours": "N"}}),
+    "trait window.between.toDays": _trait_accepts(window={"between": {"fromDays": 0, "toDays": "N"}}),
+    "trait aggregation.minFrequency": _trait_accepts(
+        aggregation={"type": "most_frequent", "property": "channelType", "minFrequency": "N"}
+    ),
+    "trait options.backfillDurationDays": _trait_accepts(options={"backfillDurationDays": "N"}),
+    "any other number": lambda value: guards.value_problems({"x": value}, "p") == [],
+}
+
+
+def documented_ranges() -> dict[str, str]:
+    """Key → range, from the table of ranges in docs/bad-input.md."""
+    text = DOC.read_text().split("## Numbers and their ranges", 1)[1].split("| case |", 1)[0]
+    ranges = {}
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0] not in ("key",) and not set(cells[0]) <= {"-"}:
+            ranges[cells[0].replace("`", "")] = cells[1]
+    return ranges
+
+
+def test_every_documented_range_is_the_range_the_code_checks() -> None:
+    ranges = documented_ranges()
+    assert sorted(ranges) == sorted(RANGE_CHECKS)
+    for key, text in ranges.items():
+        accepts = RANGE_CHECKS[key]
+        if match := re.fullmatch(r"above (\S+), at most (\S+)", text):
+            low, high = (float(n) for n in match.groups())
+            assert not accepts(low) and accepts(low + 0.5), key
+        else:
+            match = re.fullmatch(r"(-?\d+) to (\d+)", text)
+            assert match is not None, f"{key}: unreadable range {text!r}"
+            low, high = (int(n) for n in match.groups())
+            assert accepts(low) and not accepts(low - 1), key
+        assert accepts(high) and not accepts(high + 1), key
+
+
+# ----------------------------------------------------------------------------- one SQL check for both layers
+
+DOLLAR_QUOTED = "SELECT $$a;b$$ AS X, ID, NAME, PHONE, BILLING_COUNTRY, INDUSTRY FROM salesforce.accounts"
+QUERIES = [
+    DOLLAR_QUOTED,
+    "SELECT ID FROM salesforce.accounts -- the accounts",
+    "SELECT ID -- the id\nFROM salesforce.accounts",
+    "SELECT ID FROM salesforce.accounts /* -- not a line comment */",
+    "SELECT ID FROM salesforce.accounts; DELETE FROM salesforce.accounts",
+    "SELECT ID FROM salesforce.accounts // a snowflake comment",
+    "SELECT 'a;b' AS ID FROM t;",
+    "DELETE FROM salesforce.accounts",
+]
+
+
+@pytest.mark.parametrize("warehouse", ["snowflake", "bigquery", "postgres", "redshift"])
+@pytest.mark.parametrize("query", QUERIES)
+def test_the_program_and_the_provider_judge_every_query_alike(query: str, warehouse: str) -> None:
+    definitions = {"model": {"query": query, "identifierColumn": "ID"}, "mapping": {"traits": {}}}
+    program = _model_query_problems(Definitions.model_validate(definitions), warehouse, "definitions.yaml")
+    provider = ReverseEtlModelProvider().check(
+        {},
+        {
+            "source_id": "src",
+            "name": "m",
+            "query": query,
+            "query_identifier_column": "ID",
+            "warehouse_type": warehouse,
+        },
+    )
+    program_refuses = [p.message for p in program if "does not select" not in p.message]
+    assert bool(program_refuses) == bool(provider.failures), (program_refuses, provider.failures)
+    if program_refuses:
+        assert provider.failures[0].reason.endswith(program_refuses[0])
+
+
+def test_a_dollar_quoted_semicolon_deploys_in_snowflake(
+    server: ProviderServer, emulator: Any, tmp_path: Path
+) -> None:
+    """Snowflake reads ``$$a;b$$`` as one string, so the query is one SELECT and Segment's CTE around it holds:
+    both checks accept it, and the model is created."""
+    stack = base_stack(emulator, "dev")
+    stack.define("model.query", DOLLAR_QUOTED)
+    path = tmp_path / "definitions.yaml"
+    path.write_text(yaml.safe_dump(stack.definitions))
+    stack.set(f"{NS}:definitionsFile", str(path))
+    engine = ProgramEngine(server, stack="dev", config=stack.config, secret_keys=stack.secret_keys)
+    result = engine.up(MAIN)
+    assert result.failures == []
+    models = [r for r in emulator.requests if r.operation_id == "createReverseEtlModel"]
+    assert len(models) == 1 and models[0].body["query"] == DOLLAR_QUOTED
+
+
+# ----------------------------------------------------------------------------- the doctor reads the same rules
+
+
+@pytest.mark.parametrize(
+    "schedule_config",
+    [
+        {"strategy": "SPECIFIC_DAYS", "config": {"days": [float("inf")], "hours": [9], "timezone": "UTC"}},
+        {"strategy": "CRON", "config": {"spec": "0 * * * *", "timezone": "America"}},
+        {"strategy": "CRON", "config": {"spec": "0 * * * *", "timezone": "A" * 300}},
+    ],
+    ids=["infinite day", "tz folder", "300-character zone"],
+)
+def test_the_doctor_reads_a_stack_file_with_a_broken_schedule_without_a_traceback(
+    schedule_config: dict[str, Any], emulator: Any, tmp_path: Path
+) -> None:
+    document = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())
+    document["config"][f"{NS}:schedule"] = schedule_config
+    stack_file = tmp_path / "Pulumi.dev.yaml"
+    stack_file.write_text(yaml.safe_dump(document))
+    out, err = io.StringIO(), io.StringIO()
+    emulator.clear_requests()
+
+    argv = ["--stack", "dev", "--config-file", str(stack_file), "--endpoint", emulator.url]
+    code = doctor_main(argv, env={"SEGMENT_API_TOKEN": emulator.token}, out=out, err=err)
+
+    text = out.getvalue() + err.getvalue()
+    assert code == 2, text
+    assert (f"{NS}:schedule" in text and "IANA time zone" in text) or "whole numbers 0-6" in text, text
+    assert "Traceback" not in text and "OverflowError" not in text and "IsADirectoryError" not in text
+    assert [r for r in emulator.requests if r.method in MUTATING] == []

@@ -74,7 +74,7 @@ def test_profile_api_endpoint_and_space_id_are_read() -> None:
             f"{NS}:verify.expectedTraits",
             "listed twice",
         ),
-        ({"sampleUserId": "42", "expectedTraits": [" a"]}, f"{NS}:verify.expectedTraits", "surrounding"),
+        ({"sampleUserId": "42", "expectedTraits": [" a"]}, f"{NS}:verify.expectedTraits", "spaces around it"),
         ({"sampleUser": "42"}, f"{NS}:verify.sampleUser", "unknown key"),
     ],
     ids=["traits-without-user", "prefixed", "spaces", "empty", "no-traits", "twice", "padded", "typo"],
@@ -91,7 +91,7 @@ def test_bad_verify_config_names_its_key_and_the_fix(value: Any, key: str, messa
     [
         ({"endpoint": "profiles.segment.com"}, f"{NS}:profileApi.endpoint", "not an http(s) URL"),
         ({"endpoint": "https://p.example?x=1"}, f"{NS}:profileApi.endpoint", "query or fragment"),
-        ({"spaceId": "a/b"}, f"{NS}:profileApi.spaceId", "pattern"),
+        ({"spaceId": "a/b"}, f"{NS}:profileApi.spaceId", "the id Segment shows"),
         ({"token": "secret"}, f"{NS}:profileApi.token", "unknown key"),
     ],
     ids=["no-scheme", "query", "slash", "token-in-plain-config"],

@@ -705,7 +705,8 @@ class TraitGenerator:
 
     def trait(self) -> TraitSpec:
         return TraitSpec(
-            name=f"Trait {self.text()}",  # a name needs a letter (its key)
+            # A name needs a letter (its key), and its key is ASCII snake_case.
+            name=f"Trait {self.text().encode('ascii', 'ignore').decode()}",
             event=self.text(),
             where=self.condition() if self.random.random() < 0.8 else None,
             window=self.window(),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from flex_program.sql_model import missing_columns, query_problem
 from flex_program.warehouse_options import WAREHOUSE_OPTIONS, settings_problems
 from segment_emulator.catalog import SOURCES, WAREHOUSES
+from segment_provider.model_sql import missing_columns, query_problem
 
 
 def _catalog_options(items: tuple[dict, ...], slug: str) -> set[tuple[str, str, bool]]:

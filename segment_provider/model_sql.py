@@ -1,21 +1,27 @@
 """The Reverse ETL model's SQL, read with sqlglot in the warehouse's dialect, before anything is sent.
 
-Segment runs the query inside a CTE of its own (``WITH model AS (<query>) …``), so it must be exactly one
-SELECT (a ``WITH … SELECT`` or a ``UNION`` of SELECTs counts) and end without ``;``. A parser, not a regular
-expression, decides where strings, comments and statements end: a Snowflake ``//`` comment, a ``\\'`` escape or a
-``$$…$$`` string is read as the warehouse reads it.
+The one SQL check: the program runs it on ``definitions.yaml`` before registering anything, and the Reverse ETL
+model provider runs the same function in its ``check``, so no query passes one and fails the other.
+
+Segment runs the query inside SQL of its own (a CTE: ``WITH model AS (<query>) …``), so it must be exactly one
+SELECT (a ``WITH … SELECT`` or a ``UNION`` of SELECTs counts), end without ``;``, and not end in a line comment
+(``-- …``), which would swallow the closing parenthesis of the wrapper. A parser, not a regular expression, decides
+where strings, comments and statements end: a Snowflake ``//`` comment, a ``\\'`` escape or a ``$$…$$`` string is
+read as the warehouse reads it.
+
+sqlglot is imported when a query is first checked, not with this module: it is a large import that a provider
+process answering ``diff`` or ``read`` never needs.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sqlglot
-from sqlglot import exp
-from sqlglot.errors import ParseError, TokenError
-from sqlglot.tokens import TokenType
+if TYPE_CHECKING:
+    from sqlglot.errors import ParseError, TokenError
 
 DIALECTS = {"snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postgres", "redshift": "redshift"}
 """Warehouse type → sqlglot dialect."""
@@ -23,7 +29,12 @@ DIALECTS = {"snowflake": "snowflake", "bigquery": "bigquery", "postgres": "postg
 ONE_SELECT = "a Reverse ETL model must be exactly one SELECT statement"
 
 
+_BLOCK_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+
+
 def _parse(sql: str, dialect: str | None) -> list[Any]:
+    import sqlglot
+
     # sqlglot logs a warning when it falls back to an opaque Command (CALL, SHOW…); the refusal says it instead.
     logger = logging.getLogger("sqlglot")
     level = logger.level
@@ -35,7 +46,7 @@ def _parse(sql: str, dialect: str | None) -> list[Any]:
 
 
 def _where(error: ParseError | TokenError) -> str:
-    if isinstance(error, ParseError) and error.errors:
+    if hasattr(error, "errors") and error.errors:
         first = error.errors[0]
         return f"{first.get('description') or 'invalid SQL'} at line {first.get('line')}, column {first.get('col')}"
     return "a string or quoted name is never closed"
@@ -45,6 +56,11 @@ def query_problem(sql: str, warehouse_type: str | None) -> str | None:
     """Why Segment (or the warehouse) would refuse ``sql`` as a model, or None."""
     if not sql.strip():
         return "the query is empty: write one SELECT statement"
+    import sqlglot
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+    from sqlglot.tokens import TokenType
+
     dialect = DIALECTS.get(warehouse_type or "")
     name = warehouse_type or "generic"
     try:
@@ -59,12 +75,20 @@ def query_problem(sql: str, warehouse_type: str | None) -> str | None:
         return f"the query is not a SELECT (it reads as {kind}): {ONE_SELECT}"
     if tokens and tokens[-1].token_type == TokenType.SEMICOLON:
         return "remove the trailing ';': Segment wraps the query in a CTE, so it must be a single statement"
+    if tokens and _BLOCK_COMMENT.sub("", sql[tokens[-1].end + 1 :]).strip():
+        return (
+            "the query ends in a line comment (-- …): Segment wraps the query in SQL of its own, and the comment "
+            "would hide the wrapper's closing parenthesis; remove it, or write it as /* … */"
+        )
     return None
 
 
 def selected_columns(sql: str, warehouse_type: str | None) -> set[str] | None:
     """Upper-cased output names of the query's select list, or None when they cannot be known (``SELECT *``,
     an expression without an alias, a query that does not parse)."""
+    from sqlglot import exp
+    from sqlglot.errors import ParseError, TokenError
+
     try:
         (statement,) = [s for s in _parse(sql, DIALECTS.get(warehouse_type or "")) if s is not None]
     except (ParseError, TokenError, ValueError):
