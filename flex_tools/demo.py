@@ -346,9 +346,9 @@ def diagnostics(events: Iterable[Mapping[str, Any]]) -> list[str]:
     said: list[str] = []
     for event in events:
         diagnostic = event.get("diagnosticEvent", {})
-        if diagnostic.get("severity") in ("warning", "error"):
-            message = f"{diagnostic['severity']}: {str(diagnostic.get('message', '')).strip()}"
-            if message not in said:
+        if (severity := diagnostic.get("severity")) in ("warning", "error"):
+            text = str(diagnostic.get("message", "")).strip().removeprefix(f"{severity}: ")
+            if (message := f"{severity}: {text}") not in said:
                 said.append(message)
     return said
 
@@ -362,9 +362,7 @@ def failure_lines(stdout: str, stderr: str, said: list[str]) -> list[str]:
         document = json.loads(preview) if preview.startswith("{") else {}
     except ValueError:
         document = {}
-    for diagnostic in document.get("diagnostics") or []:
-        if diagnostic.get("severity") in ("warning", "error"):
-            lines.append(f"{diagnostic['severity']}: {str(diagnostic.get('message', '')).strip()}")
+    lines += diagnostics({"diagnosticEvent": diagnostic} for diagnostic in document.get("diagnostics") or [])
     lines += [line for line in stderr.strip().splitlines() if line.strip()]
     return [line for index, line in enumerate(lines) if line not in said and line not in lines[:index]]
 
