@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -72,6 +73,16 @@ def secret_pieces(secrets: list[str]) -> list[str]:
     return pieces
 
 
+def shared_requirements(venv: Path) -> None:
+    """A new virtualenv for the copy whose packages already hold requirements-dev.txt: those of the environment
+    running these tests, on its path (what pip would download). The README's own `make venv` (or `make emulator`,
+    which runs it first) then installs this copy of the package in it, with its console scripts."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    purelib = sysconfig.get_paths()["purelib"]
+    [site_packages] = venv.glob("lib/python*/site-packages")
+    (site_packages / "shared-test-requirements.pth").write_text(purelib + "\n")
+
+
 @dataclass
 class Reader:
     """A fresh copy of the project, as a git checkout, and the shell environment of someone following the
@@ -116,9 +127,7 @@ def reader(tmp_path: Path) -> Reader:
     require_pulumi_cli()
     project = tmp_path / "flex-unified-profiles"
     shutil.copytree(REPO, project, ignore=COPY_IGNORE)
-    # The environment `make venv` made: the one running these tests (its stamp is newer than the copied
-    # requirements, so `make venv` finds it up to date).
-    (project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    shared_requirements(project / ".venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_", "PULUMI_"))}
     env.update(
         {
@@ -169,9 +178,12 @@ def test_the_workspace_steps_run_as_written_with_real_keys(
         }
     )
 
-    reader.run("workspace")
+    done = reader.run("workspace")
 
     reader.assert_no_secret_printed()
+    assert "Unify space" in done.stdout and "'unified-profiles-dev' found" in done.stdout, (
+        "the doctor's table"
+    )
     assert (tmp_path / "pulumi-state" / ".pulumi").is_dir(), "the state is in the backend the README chose"
     # Pulumi stores a key read from standard input less its final newline; that is what reaches Segment.
     assert warehouse_private_keys(workspace_emulator) == [keys[0].removesuffix("\n")]
