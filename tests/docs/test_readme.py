@@ -207,6 +207,21 @@ def test_the_workspace_steps_run_as_written_with_real_keys(
     # The key files in the checkout are neither committed nor uncommitted changes.
     assert reader.git("status", "--porcelain", "--", "segment_user.p8", "segment_retl_user.p8") == ""
 
+    # README "The two commands": `make demo` still runs after the user's own secrets and passphrase, and
+    # leaves their stack file as it was.
+    demo = subprocess.run(
+        ["make", "--no-print-directory", "demo"],
+        cwd=reader.project,
+        env=reader.env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    reader.printed += [demo.stdout, demo.stderr]
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    reader.assert_no_secret_printed()
+    assert (reader.project / "Pulumi.dev.yaml").read_text() == written
+
 
 @dataclass
 class MakeEmulator:
