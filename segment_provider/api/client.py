@@ -343,7 +343,9 @@ class SegmentClient:
     def _retry_after_transport_error(self, op: Operation, cause: BaseException, attempt: int) -> None:
         # A POST may have reached Segment before the connection dropped or timed out, and creates are not
         # idempotent: sending it again could make a duplicate, so the caller must look the object up instead.
-        error = transport_error(op.operation_id, cause, outcome_unknown=op.method == "POST")
+        error = transport_error(
+            op.operation_id, cause, outcome_unknown=op.method == "POST", url=self._settings.base_url
+        )
         if op.method == "POST" or attempt > self._settings.max_retries:
             raise error from cause
         self._pause_before_retry(op, error, self._backoff(attempt), attempt)

@@ -213,12 +213,17 @@ def error_for_response(
     return cls(_describe(cls, status, operation, segment_message), **common)
 
 
-def transport_error(operation: str, cause: BaseException, *, outcome_unknown: bool) -> TransportError:
-    """The exception for a request that got no HTTP answer (connection error or timeout)."""
+def transport_error(
+    operation: str, cause: BaseException, *, outcome_unknown: bool, url: str | None = None
+) -> TransportError:
+    """The exception for a request that got no HTTP answer (connection error or timeout); ``url``, the API base
+    URL it was sent to, is named so that a wrong endpoint or region shows."""
     kind = "timed out" if "timeout" in type(cause).__name__.lower() else "lost its connection"
     cls = OutcomeUnknownError if outcome_unknown else TransportError
+    where = f" at {url}" if url else ""
     return cls(
-        f"Segment {operation} {kind} ({type(cause).__name__}). {cls.default_advice}", operation=operation
+        f"Segment {operation}{where} {kind} ({type(cause).__name__}). {cls.default_advice}",
+        operation=operation,
     )
 
 

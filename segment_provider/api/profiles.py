@@ -231,7 +231,9 @@ class ProfileApiClient:
                 )
             except _TRANSPORT_ERRORS as cause:
                 log.debug("Profile API traits in space %s -> %s", space_id, type(cause).__name__)
-                error: ApiError = transport_error(TRAITS_OPERATION, cause, outcome_unknown=False)
+                error: ApiError = transport_error(
+                    TRAITS_OPERATION, cause, outcome_unknown=False, url=self._settings.base_url
+                )
                 if attempt > self._settings.max_retries:
                     raise error from None
                 self._pause(error, self._backoff(attempt), attempt)

@@ -100,7 +100,9 @@ def test_dropped_connections_after_the_last_retry(fresh_emulator: Any, make_clie
 
     assert not isinstance(caught.value, OutcomeUnknownError)
     assert caught.value.status is None
-    assert "getWorkspace" in str(caught.value)
+    assert f"getWorkspace at {fresh_emulator.url} lost its connection" in str(caught.value), (
+        "the URL it tried is named, so a wrong endpoint or region shows"
+    )
 
 
 def test_every_error_is_an_api_error_carrying_its_operation(client: SegmentClient) -> None:
