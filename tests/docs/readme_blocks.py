@@ -1,4 +1,5 @@
-"""The shell blocks of README.md that a test runs: each follows a ``<!-- readme-test: <section> -->`` line.
+"""The shell blocks of README.md and docs/ that a test runs: each follows a ``<!-- readme-test: <section> -->``
+line (``<!-- docs-test: <section> -->`` in docs/).
 
 A block is run as the README shows it, in one ``bash`` per section, stopping at the first command that fails.
 The values a reader fills in are shell variables (``$SPACE_SLUG``, ``$EMULATOR``): the test sets them. A command
@@ -12,9 +13,11 @@ import re
 import textwrap
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
 MARKER = re.compile(
-    r"<!-- readme-test: (?P<section>[\w-]+) -->\n(?P<indent> *)```sh\n(?P<code>.*?)\n *```", re.DOTALL
+    r"<!-- (?:readme|docs)-test: (?P<section>[\w-]+) -->\n(?P<indent> *)```sh\n(?P<code>.*?)\n *```",
+    re.DOTALL,
 )
 MAY_EXIT_1 = re.compile(r"^(?P<command>.*?\S)(?P<comment>\s+#.*\bexit 1\b.*)$")
 
