@@ -104,16 +104,30 @@ class Reader:
             timeout=1500,
         )
         self.printed += [done.stdout, done.stderr]
-        assert done.returncode == 0, (
+        self.assert_no_secret_printed()
+        assert done.returncode == 0, self.masked(
             f"README section {section!r} stopped, exit {done.returncode}\n--- stdout\n{done.stdout}\n"
             f"--- stderr\n{done.stderr}"
         )
         return done
 
+    def masked(self, text: str) -> str:
+        """``text`` with every secret piece replaced, so that a failing test does not print a key into CI's log."""
+        for piece in sorted(secret_pieces(self.secrets), key=len, reverse=True):
+            text = text.replace(piece, "[secret]")
+        return text
+
     def assert_no_secret_printed(self) -> None:
         printed = "\n".join(self.printed)
-        leaked = [piece[:12] + "…" for piece in secret_pieces(self.secrets) if piece in printed]
-        assert leaked == [], f"the README's commands printed a secret: {leaked}"
+        leaked = [
+            index
+            for index, secret in enumerate(self.secrets)
+            if any(piece in printed for piece in secret_pieces([secret]))
+        ]
+        assert leaked == [], (
+            f"the README's commands printed secret(s) {leaked} (a key, one of its lines, or a token):\n"
+            + self.masked(printed)[-4000:]
+        )
 
     def git(self, *args: str, cwd: Path | None = None) -> str:
         done = subprocess.run(
@@ -218,7 +232,7 @@ def test_the_workspace_steps_run_as_written_with_real_keys(
         timeout=900,
     )
     reader.printed += [demo.stdout, demo.stderr]
-    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert demo.returncode == 0, reader.masked(demo.stdout + demo.stderr)
     reader.assert_no_secret_printed()
     assert (reader.project / "Pulumi.dev.yaml").read_text() == written
 
