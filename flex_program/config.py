@@ -77,7 +77,7 @@ PATTERN_HINTS = {
     IDENTIFIER: "use a plain column name: letters, digits, '_' and '$', not starting with a digit",
     SEGMENT_ID: "use the id Segment shows (e.g. spa_9Fz2kLmN0pQ): ASCII letters, digits, '_' and '-', at most 64",
     WRITE_KEY: "a write key is letters, digits, '_' and '-' only (no spaces or line breaks): copy it again from the "
-    "source's settings and set it with `pulumi config set --secret engageSpaceWriteKey <key>`",
+    "source's settings and set it with `pulumi config set --secret engageSpaceWriteKey` (it asks for the value)",
 }
 
 

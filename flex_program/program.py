@@ -133,7 +133,7 @@ def manual_steps(
                 "step": "Generate the Profile API token and store it",
                 "status": "done" if stack.profile_api_token else "todo",
                 "how": "Unify settings → API access → Generate token; then "
-                "`pulumi config set --secret profileApiToken <token>`",
+                "`pulumi config set --secret profileApiToken` (it asks for the value)",
             },
             {
                 "step": "Connect the space to Flex in the Twilio Console",
@@ -164,7 +164,7 @@ def manual_steps(
                     "step": "Provide the Profiles source write key",
                     "status": "todo",
                     "how": "the space's internal Profiles source was not found (the token needs Source Admin to see "
-                    "write keys): `pulumi config set --secret engageSpaceWriteKey <key>`",
+                    "write keys): `pulumi config set --secret engageSpaceWriteKey` (it asks for the value)",
                 }
             )
         steps.extend({**p, "status": "todo"} for p in PREDICTIONS)

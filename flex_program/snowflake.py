@@ -403,7 +403,7 @@ def _check_private_key_text(text: str) -> None:
     if "PRIVATE KEY-----" not in text:
         raise ValueError(
             "snowflake:privateKey is not a PEM private key: set it with "
-            '`pulumi config set --secret snowflake:privateKey "$(cat admin_key.p8)"`'
+            "`pulumi config set --secret snowflake:privateKey < admin_key.p8`"
         )
 
 

@@ -522,7 +522,9 @@ def _trait(
     return Check(label, "gap", f"{status}", f"open {url}, check the definition and the events it uses")
 
 
-STORE_PROFILE_TOKEN = f"`pulumi config set --secret profileApiToken <token>` ({PROFILE_TOKEN_KEY})"
+STORE_PROFILE_TOKEN = (
+    f"`pulumi config set --secret profileApiToken` (it asks for the value) ({PROFILE_TOKEN_KEY})"
+)
 """How a stack stores the Profile API token; a caller without a stack (``flex-doctor --config-file``) gives its own."""
 
 

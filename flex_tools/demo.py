@@ -5,11 +5,14 @@
 2. A simulated Flex interaction (the emulator's space receives the Flex events), then the second ``pulumi up``,
    which creates the traits.
 
-With the real ``pulumi`` CLI on PATH the program runs under ``pulumi up`` (a throwaway local file backend and
-passphrase, in a scratch copy of the project so your stack files are untouched). Without it, the program runs
-through the SDK-level engine stand-in the tests use (``tests/harness``), and the output says so. Each up's steps
-are listed in the data path's order whatever order they ran in, so the output is the same on every run. Snowflake management is off:
-the emulator stands in for Segment only.
+With the real ``pulumi`` CLI on PATH the program runs under ``pulumi up`` in a scratch project under
+``.demo/``: a copy of the program whose ``Pulumi.dev.yaml`` holds your settings less your secrets and
+encryption salt, with the demo's own secrets, passphrase and file backend, so your stack files, secrets and
+backend are untouched and a typo in your ``Pulumi.dev.yaml`` stops it with Pulumi's error. Without the CLI, the
+program runs through the SDK-level engine stand-in the tests use (``tests/harness``, in a clone only), and the
+output says so. Each up's steps are listed in the data path's order whatever order they ran in, so the output
+is the same on every run. When a step fails, what Pulumi said is printed, whatever the output mode. The
+emulator stands in for Segment only: Snowflake management stays off.
 
 Exit status: 0 when both acts ran, 1 when a ``pulumi`` step failed, 2 when the demo cannot run (invalid
 configuration, no CLI with ``--engine cli``, an emulator that does not answer). ``--debug`` adds the traceback.
@@ -35,6 +38,7 @@ from typing import Any, Protocol
 import yaml
 
 from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, USER_ERRORS, add_debug_flag, report
+from segment_emulator.seeds import WORKSPACE_SLUG
 
 REPO = Path(__file__).resolve().parent.parent
 TOKEN = "emulator-token"
@@ -106,20 +110,35 @@ class Control:
         return str(self.call("GET", "profile-api-tokens")["tokens"][SPACE_SLUG])
 
 
-def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, str]:
-    """A stack file as the engine hands it to the program (structured values as JSON), pointed at ``url``."""
+def is_secret(value: Any) -> bool:
+    """A value Pulumi stored encrypted (``{secure: …}``), or an object holding one."""
+    if isinstance(value, dict):
+        return "secure" in value or any(is_secret(v) for v in value.values())
+    if isinstance(value, list):
+        return any(is_secret(v) for v in value)
+    return False
+
+
+def user_settings(stack: str = "dev") -> dict[str, Any]:
+    """The settings of the project's ``Pulumi.<stack>.yaml`` as written, less its secrets: the demo brings its
+    own, and the user's are encrypted with a passphrase or backend the demo does not have."""
     path = REPO / f"Pulumi.{stack}.yaml"
     try:
-        raw = yaml.safe_load(path.read_text())["config"]
+        raw = (yaml.safe_load(path.read_text()) or {}).get("config") or {}
     except yaml.YAMLError as error:
         from flex_program.config import yaml_problem
 
         raise CannotRun(
             f"{path.name} is not valid YAML: {yaml_problem(error)}; fix it and run again"
         ) from None
+    return {key: value for key, value in raw.items() if not is_secret(value)}
+
+
+def stack_config(url: str, stack: str = "dev", token: str = TOKEN) -> dict[str, str]:
+    """A stack file as the engine hands it to the program (structured values as JSON), pointed at ``url``."""
     config = {
         k: json.dumps(v) if isinstance(v, dict | list) else str(v).lower() if isinstance(v, bool) else str(v)
-        for k, v in raw.items()
+        for k, v in user_settings(stack).items()
     }
     config["segment:endpoint"] = url
     config.update({**DEMO_SECRETS, "segment:token": token})
@@ -135,7 +154,14 @@ class StandIn:
 
     def __init__(self, config: Mapping[str, str], secrets: Mapping[str, str], exits: ExitStack) -> None:
         sys.path.insert(0, str(REPO))
-        from tests.harness import ProgramEngine, ProviderServer
+        try:
+            from tests.harness import ProgramEngine, ProviderServer
+        except ModuleNotFoundError:
+            raise CannotRun(
+                "without the `pulumi` CLI the demo runs on the engine stand-in of the tests (tests/harness), which "
+                "an installed package does not hold: install Pulumi (https://www.pulumi.com/docs/install/) and run "
+                "flex-demo again, or run `make demo` in a clone of the repository"
+            ) from None
 
         server = exits.enter_context(ProviderServer(cwd=REPO))
         self.engine = ProgramEngine(
@@ -158,30 +184,59 @@ class StandIn:
         return {k: "[secret]" if k in result.secret_outputs else v for k, v in result.outputs.items()}
 
 
+SCRATCH_IGNORE = shutil.ignore_patterns(
+    ".venv",
+    ".git",
+    ".github",
+    "tests",
+    "benchmarks",
+    "__pycache__",
+    ".*cache",
+    ".demo",
+    ".emulator-state*",
+    "exports",
+    "Pulumi.*.yaml",
+    "*.p8",
+    "*.pem",
+    "*.key",
+)
+"""What the scratch project leaves out: the tests, the user's stack files (its own is written), key files."""
+
+
 class Cli:
-    """``pulumi up --stack dev`` with the committed stack file, as a user runs it, in a scratch copy of the
-    project on a throwaway file backend. Its steps come from ``pulumi up --json`` (or, with ``live``, Pulumi's
-    own output goes straight to the terminal)."""
+    """``pulumi up --stack dev`` as a user runs it, in a scratch project under ``.demo/`` that the demo owns: a
+    copy of the program whose ``Pulumi.dev.yaml`` holds the settings of yours less its secrets and encryption
+    salt (so a typo in yours stops the demo with Pulumi's error, as it would stop your ``up``), the demo's own
+    secrets, passphrase and file backend. Your stack files, secrets and backend are neither read for secrets
+    nor written. Its steps come from ``pulumi up --json`` (or, with ``live``, Pulumi's own output goes straight
+    to the terminal); when a step fails, what Pulumi said is printed either way."""
 
     def __init__(self, url: str, secrets: Mapping[str, str], exits: ExitStack, *, live: bool = False) -> None:
         self.live = live
-        scratch = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="flex-demo-")))
+        scratch_home = REPO / ".demo"
+        scratch_home.mkdir(exist_ok=True)
+        scratch = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="run-", dir=scratch_home)))
         self.project = scratch / "project"
-        shutil.copytree(
-            REPO,
-            self.project,
-            ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache", ".demo"),
+        shutil.copytree(REPO, self.project, ignore=SCRATCH_IGNORE)
+        (self.project / "Pulumi.dev.yaml").write_text(
+            yaml.safe_dump({"config": user_settings("dev")}, sort_keys=False)
         )
-        (self.project / ".venv").symlink_to(REPO / ".venv")
+        # Pulumi.yaml runs the program from ./.venv: the environment this demo runs in.
+        (self.project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
         backend = scratch / "backend"
         backend.mkdir()
-        self.env = {
-            **os.environ,
-            "PULUMI_BACKEND_URL": backend.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": "demo",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-        }
+        # None of your Pulumi login, passphrase or Segment settings reach the demo's stack.
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "SEGMENT_"))}
+        self.env.update(
+            {
+                "PULUMI_BACKEND_URL": backend.as_uri(),
+                "PULUMI_CONFIG_PASSPHRASE": "demo",
+                "PULUMI_SKIP_UPDATE_CHECK": "true",
+                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            }
+        )
+        if "PULUMI_HOME" in os.environ:
+            self.env["PULUMI_HOME"] = os.environ["PULUMI_HOME"]
         self.pulumi("stack", "init", "dev")
         self.pulumi("config", "set", "--stack", "dev", "segment:endpoint", url)
         for key, value in secrets.items():
@@ -199,7 +254,7 @@ class Cli:
             text=True,
         )
         if done.returncode != 0:
-            printed = "" if show else f"\n{done.stdout}{done.stderr}"
+            printed = "" if show else f"\n{done.stdout}{done.stderr}".rstrip()
             raise DemoError(f"`pulumi {' '.join(args)}` exited {done.returncode}{printed}")
         return done.stdout or ""
 
@@ -220,7 +275,7 @@ class Cli:
             events = engine_events(done.stdout)
             messages = diagnostics(events)
             if done.returncode != 0:
-                said = "\n".join(messages) or done.stderr.strip()
+                said = "\n".join([*messages, *failure_lines(done.stdout, done.stderr, messages)])
                 raise DemoError(f"`pulumi up --stack dev` exited {done.returncode}\n{said}")
             print_steps(steps_in(events))
             print(f"\nResources: {changes_in(events)}")
@@ -293,11 +348,25 @@ def diagnostics(events: Iterable[Mapping[str, Any]]) -> list[str]:
     said: list[str] = []
     for event in events:
         diagnostic = event.get("diagnosticEvent", {})
-        if diagnostic.get("severity") in ("warning", "error"):
-            message = f"{diagnostic['severity']}: {str(diagnostic.get('message', '')).strip()}"
-            if message not in said:
+        if (severity := diagnostic.get("severity")) in ("warning", "error"):
+            text = str(diagnostic.get("message", "")).strip().removeprefix(f"{severity}: ")
+            if (message := f"{severity}: {text}") not in said:
                 said.append(message)
     return said
+
+
+def failure_lines(stdout: str, stderr: str, said: list[str]) -> list[str]:
+    """What Pulumi said about a failed ``up`` besides its engine events: the diagnostics of the preview
+    document that ``up --json`` prints first, then its standard error, each line once."""
+    lines: list[str] = []
+    preview = "\n".join(line for line in stdout.splitlines() if not line.startswith('{"sequence"')).strip()
+    try:
+        document = json.loads(preview) if preview.startswith("{") else {}
+    except ValueError:
+        document = {}
+    lines += diagnostics({"diagnosticEvent": diagnostic} for diagnostic in document.get("diagnostics") or [])
+    lines += [line for line in stderr.strip().splitlines() if line.strip()]
+    return [line for index, line in enumerate(lines) if line not in said and line not in lines[:index]]
 
 
 def print_waiting(outputs: Mapping[str, Any]) -> None:
@@ -340,6 +409,18 @@ def print_doctor(config: Mapping[str, str], secrets: Mapping[str, str], url: str
     print("\nDoctor (flex-doctor --stack dev): what is left\n")
     print(render_table(checks))
     print(f"\n{summary(checks)}")
+    print(
+        "\nThe gaps are what a person does in the Segment app and what Segment computes over days: no `pulumi up`\n"
+        f"closes them. The app links point into the emulator's make-believe workspace '{WORKSPACE_SLUG}', so here\n"
+        "they lead nowhere; on your workspace they open each object."
+    )
+
+
+NEXT_STEP = """
+Next: your own workspace. README "Using it on your workspace": choose a backend (`pulumi login --local`),
+`pulumi stack init dev`, your space slug in Pulumi.dev.yaml, the secrets on standard input, `pulumi up --stack dev`.
+Or try the doctor, the export and the promotion on a local emulator first: README "Trying the tools on a local
+emulator" (`make emulator`)."""
 
 
 def act(title: str) -> None:
@@ -378,6 +459,7 @@ def run_demo(url: str, engine_kind: str, why: str, *, live: bool = False) -> Non
         print_waiting(outputs)
         print_outputs(outputs)
     print_doctor(config, secrets, url)
+    print(NEXT_STEP)
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

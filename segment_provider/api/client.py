@@ -87,7 +87,9 @@ BASE_URLS: dict[Region, str] = {
     "eu": "https://eu1.api.segmentapis.com",
 }
 
-TOKEN_FIX = f"set it again with `pulumi config set --secret {TOKEN_KEY} <token>` (or {TOKEN_ENV})"
+TOKEN_FIX = (
+    f"set it again with `pulumi config set --secret {TOKEN_KEY}` (it asks for the value) (or {TOKEN_ENV})"
+)
 ADDRESS_ADVICE = (
     f"Check {ENDPOINT_KEY} / {ENDPOINT_ENV}: it must be Segment's API address (or the local emulator's)."
 )
@@ -147,7 +149,7 @@ class ClientSettings(ConnectionSettings):
         token_value = first_set(token, env.get(TOKEN_ENV))
         if token_value is None:
             raise ConfigurationError(
-                f"No Segment Public API token. Set it with `pulumi config set --secret {TOKEN_KEY} <token>` "
+                f"No Segment Public API token. Set it with `pulumi config set --secret {TOKEN_KEY}` (it asks for the value) "
                 f"or the {TOKEN_ENV} environment variable. A workspace owner creates tokens in the "
                 "Segment app under Settings > Workspace settings > Access Management > Tokens.",
                 key=TOKEN_KEY,

@@ -62,9 +62,7 @@ PROFILE_SPACE_KEY = "flex-unified-profiles:profileApi.spaceId"
 TRAITS_OPERATION = "getProfileTraits"
 # Segment's page says "up to 200" traits per call, its pagination section "between 1 and 100": 100 is safe.
 PAGE_SIZE = 100
-PROFILE_TOKEN_FIX = (
-    f"set it again with `pulumi config set --secret profileApiToken <token>` (or {PROFILE_TOKEN_ENV})"
-)
+PROFILE_TOKEN_FIX = f"set it again with `pulumi config set --secret profileApiToken` (it asks for the value) (or {PROFILE_TOKEN_ENV})"
 ADDRESS_ADVICE = (
     f"Check {PROFILE_ENDPOINT_KEY} / {PROFILE_ENDPOINT_ENV}: it must be the Profile API's address."
 )
@@ -107,7 +105,7 @@ class ProfileApiSettings(ConnectionSettings):
         if token_value is None:
             raise ConfigurationError(
                 "No Profile API token. Generate one in the Segment app (Unify → Unify settings → API access → "
-                f"Generate token), then `pulumi config set --secret profileApiToken <token>` or set "
+                f"Generate token), then `pulumi config set --secret profileApiToken` (it asks for the value) or set "
                 f"{PROFILE_TOKEN_ENV}.",
                 key=PROFILE_TOKEN_KEY,
             )

@@ -4,11 +4,16 @@ is on PATH, otherwise under the SDK-level engine stand-in, and it says which one
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from flex_tools.demo import NEXT_STEP
 from tests.conftest import require_pulumi_cli
 from tests.harness import REPO_ROOT
 
@@ -34,6 +39,10 @@ def assert_shows_the_stack_and_what_is_left(out: str) -> None:
     doctor = out[out.index("Doctor (flex-doctor --stack dev)") :]
     assert "Unify space" in doctor and "Salesforce source" in doctor and "gap" in doctor
     assert "not ready" in doctor
+    assert "so here\nthey lead nowhere" in doctor, "the emulator's app links are said to be make-believe"
+    assert out.rstrip().endswith(NEXT_STEP.rstrip()), (
+        "the demo ends with the next step, not the doctor's verdict"
+    )
 
 
 def assert_two_acts(out: str) -> None:
@@ -71,3 +80,114 @@ def test_the_demo_runs_the_real_pulumi_up_twice_with_the_same_ids_every_run() ->
     assert_two_acts(out)
     assert_shows_the_stack_and_what_is_left(out)
     assert run_demo() == out, "the same output, ids and order, on every run"
+
+
+# The demo in a project of the user's: a copy of this one, whose flex_tools is the one `python -m` runs. ----------
+
+PROJECT_IGNORE = shutil.ignore_patterns(
+    ".venv", ".git", ".github", "benchmarks", "__pycache__", ".*cache", ".demo", ".emulator-state*", "exports"
+)
+
+
+@dataclass
+class UserProject:
+    path: Path
+    env: dict[str, str]
+
+    def demo(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "flex_tools.demo", *args],
+            cwd=self.path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+
+    def pulumi(self, *args: str, stdin: str | None = None) -> None:
+        done = subprocess.run(
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.path,
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.fixture
+def user_project(tmp_path: Path) -> UserProject:
+    path = tmp_path / "project"
+    shutil.copytree(REPO_ROOT, path, ignore=PROJECT_IGNORE)
+    (path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_", "PULUMI_"))}
+    env.update({"PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"})
+    return UserProject(path, env)
+
+
+@pytest.mark.e2e
+def test_a_misspelt_key_in_the_users_stack_file_stops_the_demo_with_pulumis_error_naming_it(
+    user_project: UserProject,
+) -> None:
+    require_pulumi_cli()
+    stack_file = user_project.path / "Pulumi.dev.yaml"
+    stack_file.write_text(
+        stack_file.read_text().replace("sourceSlug: flex_dev_salesforce", "sorceSlug: flex_dev_salesforce")
+    )
+
+    done = user_project.demo()
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "sorceSlug" in said and "salesforce" in said, f"Pulumi's diagnostic, naming the key:\n{said}"
+    assert "Traceback" not in said
+
+
+@pytest.mark.e2e
+def test_the_demo_runs_after_the_users_own_secrets_on_a_passphrase_backend_and_leaves_them_alone(
+    user_project: UserProject, tmp_path: Path
+) -> None:
+    require_pulumi_cli()
+    backend = tmp_path / "my-backend"
+    backend.mkdir()
+    user_project.env.update(
+        {"PULUMI_BACKEND_URL": backend.as_uri(), "PULUMI_CONFIG_PASSPHRASE": "the user's own passphrase"}
+    )
+    # README "Using it on your workspace", steps 2 and 3, on the user's backend.
+    user_project.pulumi("stack", "init", "dev")
+    user_project.pulumi("config", "set", "--secret", "segment:token", stdin="the-users-own-token")
+    user_project.pulumi(
+        "config", "set", "--secret", "--path", "warehouseCredentials.private_key", stdin="the-users-own-key"
+    )
+    stack_file = user_project.path / "Pulumi.dev.yaml"
+    before = stack_file.read_text()
+    assert "encryptionsalt" in before and "secure:" in before
+    state_before = sorted(p.relative_to(backend) for p in backend.rglob("*") if p.is_file())
+
+    done = user_project.demo()
+
+    said = done.stdout + done.stderr
+    assert done.returncode == 0, said
+    assert "Computed traits created: 6; waiting: 0" in done.stdout
+    assert "the-users-own" not in said
+    assert stack_file.read_text() == before, "the user's stack file is untouched"
+    assert sorted(p.relative_to(backend) for p in backend.rglob("*") if p.is_file()) == state_before, (
+        "the user's backend is untouched"
+    )
+    assert not any((user_project.path / ".demo").iterdir()), "the demo's scratch project is gone"
+
+
+def test_without_the_cli_or_the_tests_folder_the_demo_says_in_one_line_why_it_cannot_run(
+    user_project: UserProject,
+) -> None:
+    shutil.rmtree(user_project.path / "tests")
+
+    done = user_project.demo("--engine", "stand-in")
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    [line] = [line for line in done.stderr.splitlines() if line.strip()]
+    assert "tests/harness" in line and "install Pulumi" in line
