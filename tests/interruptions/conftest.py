@@ -206,15 +206,43 @@ def pending_operations(stack: CliStack, name: str = "dev") -> list[dict[str, Any
     return list(stack.exported(name)["deployment"].get("pending_operations") or [])
 
 
-def recover(stack: CliStack, name: str = "dev") -> list[str]:
-    """The recovery docs/reliability.md gives after an interrupted run, each command as written there; returns
-    the commands run. ``pulumi cancel`` only when a lock was left (no other run is live in these tests)."""
+DOCUMENTED_RECOVERY = [
+    "pulumi cancel --stack dev --yes",
+    "pulumi refresh --clear-pending-creates --stack dev --yes",
+    "pulumi up --stack dev",
+]
+"""docs/reliability.md, "When a run was interrupted": after a killed run, once no run is live."""
+
+
+def doctor_commands(stack: CliStack, name: str = "dev") -> tuple[list[str], str]:
+    """``flex-doctor --stack <name>`` run in the project as a user runs it: the recovery commands it prints, in
+    order, and its whole output."""
+    done = stack.python("flex_tools.doctor", "--stack", name, "--project-dir", str(stack.project))
+    output = done.stdout + done.stderr
+    assert "Traceback" not in output, output
+    lines = done.stdout.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("An interrupted run left")]
+    if not starts:
+        return [], output
     commands = []
-    if lock_files(stack):
-        commands.append(f"pulumi cancel --stack {name} --yes")
-    commands.append(f"pulumi refresh --clear-pending-creates --stack {name} --yes")
+    for line in lines[starts[0] + 1 :]:
+        if not line.startswith("  pulumi "):
+            break
+        commands.append(line.strip())
+    return commands, output
+
+
+def recover(stack: CliStack, name: str = "dev") -> list[str]:
+    """What a user does after an interrupted run: asks the doctor, runs the commands it prints (``up`` with
+    ``--yes``, as a script would); returns those commands."""
+    commands, output = doctor_commands(stack, name)
+    assert commands, f"the doctor printed no recovery commands:\n{output}"
     for command in commands:
-        stack.pulumi(*command.split()[1:])
+        args = command.split()[1:]
+        if args[0] == "up":
+            stack.pulumi(*args, "--yes")
+        else:
+            stack.pulumi(*args)
     return commands
 
 

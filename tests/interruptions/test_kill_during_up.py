@@ -8,7 +8,7 @@ import pytest
 
 from segment_emulator import Emulator
 from tests.e2e.conftest import CliStack, mutating
-from tests.interruptions.conftest import Tripwire
+from tests.interruptions.conftest import DOCUMENTED_RECOVERY, Tripwire
 from tests.interruptions.scenarios import (
     MUTATING_CALLS_OF_AN_UP_FROM_EMPTY,
     POSITIONS,
@@ -36,8 +36,5 @@ def test_a_kill_of_the_process_tree_then_the_documented_recovery_leaves_no_dupli
 
     commands = recover_and_up(cli_stack)
 
-    assert commands == [
-        "pulumi cancel --stack dev --yes",
-        "pulumi refresh --clear-pending-creates --stack dev --yes",
-    ]
+    assert commands == DOCUMENTED_RECOVERY
     assert_recovered_without_damage(cli_stack, flex_emulator)
