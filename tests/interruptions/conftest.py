@@ -171,6 +171,8 @@ class Run:
 
     process: subprocess.Popen[bytes]
     output: Path
+    backend: str
+    """The run's PULUMI_BACKEND_URL, which every process it starts inherits (how its orphans are found)."""
     killed: list[int] = field(default_factory=list)
 
     def kill_tree(self) -> None:
@@ -196,7 +198,7 @@ def start(stack: CliStack, *args: str, name: str = "run") -> Run:
         start_new_session=True,
     )
     sink.close()
-    return Run(process, output)
+    return Run(process, output, stack.env["PULUMI_BACKEND_URL"])
 
 
 # ------------------------------------------------------------------------------------------ recovery
