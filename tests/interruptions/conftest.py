@@ -152,7 +152,10 @@ def flex_emulator(interruption_session: tuple[Emulator, Tripwire], tripwire: Tri
 
 
 def kill_tree(pid: int) -> list[int]:
-    """``kill -9`` of ``pid`` and all its descendants at once; returns when every one of them is gone."""
+    """``kill -9`` of ``pid`` and all its descendants at once; returns (their pids) when every one of them is dead.
+
+    The root is left for its parent to reap (a ``Popen`` keeps its exit status): it counts as dead once a zombie.
+    """
     try:
         root = psutil.Process(pid)
         tree = [root, *root.children(recursive=True)]
@@ -161,8 +164,17 @@ def kill_tree(pid: int) -> list[int]:
     for process in tree:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGKILL)
-    psutil.wait_procs(tree, timeout=10)
+    deadline = time.monotonic() + 10
+    while any(_alive(process) for process in tree) and time.monotonic() < deadline:
+        time.sleep(0.01)
     return [process.pid for process in tree]
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 @dataclass
@@ -322,17 +334,20 @@ class Ledger:
 
 
 def ledger(emulator: Emulator, resources: list[dict[str, Any]]) -> Ledger:
-    """The emulator's objects against the state's resources (every stack of the emulator in ``resources``)."""
-    owned = {
-        r["id"]
+    """The emulator's objects against the state's resources (every stack of the emulator in ``resources``).
+
+    A resource's id is Segment's id, or Segment's ids joined by ``:`` (a trait: space and trait; a mapping:
+    destination and mapping; a connection: warehouse and source)."""
+    resource_ids = {
+        str(r["id"])
         for r in resources
         if r.get("id")
         and r["type"] != "pulumi:pulumi:Stack"
         and not r["type"].startswith("pulumi:providers:")
     }
+    owned = resource_ids | {part for id_ in resource_ids for part in id_.split(":")}
     ids = segment_ids(emulator)
-    everything = set().union(*ids.values())
-    seeds = {space_id for space_id in _space_ids(emulator)}
+    everything = set().union(*ids.values()) | _space_ids(emulator)
     duplicates = {
         kind: sorted((key for key, count in keys.items() if count > 1), key=repr)
         for kind, keys in natural_keys(emulator).items()
@@ -340,7 +355,9 @@ def ledger(emulator: Emulator, resources: list[dict[str, Any]]) -> Ledger:
     return Ledger(
         duplicates={kind: keys for kind, keys in duplicates.items() if keys},
         orphans={kind: sorted(found - owned) for kind, found in ids.items() if found - owned},
-        lost=sorted(owned - everything - seeds),
+        lost=sorted(
+            id_ for id_ in resource_ids if id_ not in everything and id_.split(":")[-1] not in everything
+        ),
     )
 
 
@@ -428,6 +445,7 @@ def s3_server(tmp_path: Path) -> Iterator[str]:
         yield endpoint
     finally:
         kill_tree(server.pid)
+        server.wait()
         log.close()
 
 
