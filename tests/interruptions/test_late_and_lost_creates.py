@@ -25,7 +25,7 @@ MOST_RUNS = 8
 
 
 def quick_client(stack: CliStack) -> None:
-    for key, value in (("readTimeout", READ_TIMEOUT), ("maxRetries", 1), ("backoffBase", 0.1)):
+    for key, value in (("readTimeout", READ_TIMEOUT), ("backoffBase", 0.1)):
         stack.pulumi("config", "set", "--stack", "dev", f"segment:{key}", str(value))
 
 
