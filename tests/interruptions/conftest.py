@@ -156,11 +156,10 @@ def kill_tree(pid: int) -> list[int]:
 
     The root is left for its parent to reap (a ``Popen`` keeps its exit status): it counts as dead once a zombie.
     """
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return []
+    root = psutil.Process(pid)
+    if not _alive(root):
+        raise ProcessLookupError(f"process {pid} had already ended (status {root.status()}) before the kill")
+    tree = [root, *root.children(recursive=True)]
     for process in tree:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGKILL)
@@ -444,7 +443,8 @@ def s3_server(tmp_path: Path) -> Iterator[str]:
                 time.sleep(0.2)
         yield endpoint
     finally:
-        kill_tree(server.pid)
+        with contextlib.suppress(psutil.NoSuchProcess, ProcessLookupError):
+            kill_tree(server.pid)
         server.wait()
         log.close()
 

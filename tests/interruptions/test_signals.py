@@ -4,6 +4,7 @@ prints, then Segment holds every object once."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -19,7 +20,6 @@ from tests.interruptions.conftest import (
     Run,
     Tripwire,
     doctor_commands,
-    kill_tree,
     lock_files,
     pending_operations,
     start,
@@ -56,10 +56,12 @@ def runner_cancelled(run: Run) -> None:
         for process in tree:
             if process.is_running():
                 process.send_signal(sig)
-        _, alive = psutil.wait_procs(tree, timeout=wait)
-        if not alive:
+        _, alive = psutil.wait_procs(tree[1:], timeout=wait)
+        if not alive and run.process.poll() is not None:
             return
-    kill_tree(run.process.pid)
+    for process in tree:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,8 @@ def test_each_interruption_leaves_what_the_docs_say_and_the_doctors_recovery_end
         time.sleep(0.5)
     left_running = project_processes(run)
     for process in left_running:
-        kill_tree(process.pid)
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.send_signal(signal.SIGKILL)
     assert not left_running, (
         f"{len(left_running)} processes of the run still ran {PLUGINS_GONE_WITHIN} s later"
     )
