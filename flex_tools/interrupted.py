@@ -21,7 +21,7 @@ import os
 import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,9 @@ class StackTraces:
     locks: list[Lock] | None
     """None: the backend's locks cannot be read from here (Pulumi Cloud, or a scheme the doctor does not read)."""
     backend_url: str
+    torn: list[str] = field(default_factory=list)
+    """Empty ``<stack>.json.attrs`` files of a file backend: a kill in the middle of a state write left them, and
+    Pulumi cannot load the stack until they are removed (its state file beside them is read then)."""
 
 
 def run_pulumi(project_dir: Path, env: Mapping[str, str]) -> Runner:
@@ -83,14 +86,17 @@ def run_pulumi(project_dir: Path, env: Mapping[str, str]) -> Runner:
 
 
 def read_traces(stack: str, project: str, run: Runner, env: Mapping[str, str]) -> StackTraces:
-    exported = run(["stack", "export", "--stack", stack])
-    if exported.returncode != 0:
-        raise StackUnreadable(exported.stderr.strip() or exported.stdout.strip())
-    deployment = json.loads(exported.stdout or "{}").get("deployment") or {}
     whoami = run(["whoami", "--json"])
     if whoami.returncode != 0:
         raise StackUnreadable(whoami.stderr.strip() or whoami.stdout.strip())
     url = str(json.loads(whoami.stdout or "{}").get("url") or "")
+    exported = run(["stack", "export", "--stack", stack])
+    if exported.returncode != 0:
+        torn = torn_state_files(url, project, stack)
+        if not torn or "failed to load checkpoint" not in exported.stderr:
+            raise StackUnreadable(exported.stderr.strip() or exported.stdout.strip())
+        return StackTraces(frozenset(), [], read_locks(url, project, stack, env), url, torn)
+    deployment = json.loads(exported.stdout or "{}").get("deployment") or {}
     resources = deployment.get("resources") or []
     return StackTraces(
         owned_ids=frozenset(str(r["id"]) for r in resources if r.get("id")),
@@ -113,6 +119,14 @@ def read_locks(url: str, project: str, stack: str, env: Mapping[str, str]) -> li
     if scheme == "s3":
         return _s3_locks(url, project, stack, env)
     return None
+
+
+def torn_state_files(url: str, project: str, stack: str) -> list[str]:
+    if urlsplit(url).scheme != "file":
+        return []
+    folder = Path(urlsplit(url).path) / ".pulumi" / "stacks"
+    candidates = [folder / project / f"{stack}.json.attrs", folder / f"{stack}.json.attrs"]
+    return [str(path) for path in candidates if path.is_file() and path.stat().st_size == 0]
 
 
 def _for_stack(relative: str, project: str, stack: str) -> bool:
@@ -248,6 +262,15 @@ def lock_check(
 
 def pending_check(traces: StackTraces, stack: str) -> Check:
     name = "Pending operations"
+    if traces.torn:
+        return Check(
+            name,
+            "gap",
+            f'Pulumi cannot load the stack ("failed to load checkpoint: EOF"): a kill in the middle of a state '
+            f"write left {', '.join(traces.torn)} empty",
+            f"remove it (`rm {' '.join(traces.torn)}`), then `{clear_pending_command(stack)}` and "
+            f"`{up_command(stack)}`",
+        )
     if not traces.pending:
         return Check(name, "ok", "none: the last run finished what it started", "")
     listed = ", ".join(
@@ -279,7 +302,8 @@ def recovery_commands(traces: StackTraces, stack: str, hostname: str | None = No
     locks = traces.locks or []
     if any(lock_holder_runs(lock, hostname) is not False for lock in locks):
         return []
-    commands = [cancel_command(stack)] if locks else []
-    if traces.pending:
+    commands = [f"rm {path}" for path in traces.torn]
+    commands += [cancel_command(stack)] if locks else []
+    if traces.pending or traces.torn:
         commands += [clear_pending_command(stack), up_command(stack)]
     return commands

@@ -251,6 +251,9 @@ def recover(stack: CliStack, name: str = "dev") -> list[str]:
     commands, output = doctor_commands(stack, name)
     assert commands, f"the doctor printed no recovery commands:\n{output}"
     for command in commands:
+        if command.startswith("rm "):
+            Path(command.removeprefix("rm ")).unlink()
+            continue
         args = command.split()[1:]
         if args[0] == "up":
             stack.pulumi(*args, "--yes")

@@ -99,6 +99,12 @@ def up_killed_at(stack: CliStack, tripwire: Tripwire, position: Position) -> Kil
     assert run.killed, "no process was killed"
     if position.call is not None:
         assert seen["at"] == position.call
+    exported = stack.pulumi("stack", "export", "--stack", "dev", check=False)
+    if exported.returncode != 0:
+        # The kill cut a state write: Pulumi cannot load the stack until the empty file is removed (the doctor
+        # says so, and the recovery does it).
+        assert "failed to load checkpoint" in exported.stderr, exported.stderr
+        return Kill(run, seen["at"], str(seen["operation"]), [], lock_files(stack))
     pending = pending_operations(stack)
     assert pending, (
         "a kill in the middle of a Segment call leaves the engine's pending operation in the state"

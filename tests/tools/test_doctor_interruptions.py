@@ -9,7 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +24,7 @@ from flex_tools.interrupted import (
     interruption_checks,
     lock_holder_runs,
     read_locks,
+    read_traces,
     recovery_commands,
 )
 from segment_emulator import Emulator
@@ -64,8 +65,11 @@ def running_pulumi(tmp_path: Path) -> Iterator[int]:
     pulumi = tmp_path / "bin" / "pulumi"
     pulumi.parent.mkdir()
     pulumi.symlink_to(Path(sys.executable))
-    process = subprocess.Popen([str(pulumi), "-c", "import time; time.sleep(120)"])
+    process = subprocess.Popen(
+        [str(pulumi), "-c", "import time; print(flush=True); time.sleep(120)"], stdout=subprocess.PIPE
+    )
     try:
+        assert process.stdout is not None and process.stdout.readline() == b"\n", "the stand-in runs"
         yield process.pid
     finally:
         process.kill()
@@ -173,3 +177,29 @@ def test_two_warehouses_matching_the_name_name_the_one_the_state_owns_and_the_on
     unread = {c.name: c for c in run_checks(program, client, None)}["Warehouse connection"]
     assert kept in unread.detail and extra in unread.detail
     assert "without --config-file" in unread.next_action
+
+
+def test_a_state_write_cut_by_a_kill_is_named_with_the_file_to_remove(tmp_path: Path) -> None:
+    folder = tmp_path / ".pulumi" / "stacks" / PROJECT
+    folder.mkdir(parents=True)
+    (folder / "dev.json").write_text("{}")
+    (folder / "dev.json.attrs").write_text("")
+    write_lock(tmp_path, ended_pid(), socket.gethostname())
+
+    def pulumi(args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+        if args[0] == "whoami":
+            return subprocess.CompletedProcess(args, 0, json.dumps({"url": tmp_path.as_uri()}), "")
+        return subprocess.CompletedProcess(args, 255, "", "error: failed to load checkpoint: EOF\n")
+
+    found = read_traces("dev", PROJECT, pulumi, os.environ)
+
+    torn = str(folder / "dev.json.attrs")
+    assert found.torn == [torn]
+    _, pending_row = interruption_checks(found, "dev", now=NOW)
+    assert torn in pending_row.detail and pending_row.next_action.startswith(f"remove it (`rm {torn}`)")
+    assert recovery_commands(found, "dev") == [
+        f"rm {torn}",
+        "pulumi cancel --stack dev --yes",
+        "pulumi refresh --clear-pending-creates --stack dev --yes",
+        "pulumi up --stack dev",
+    ]
