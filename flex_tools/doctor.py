@@ -391,10 +391,8 @@ def main(
         f"`export {PROFILE_TOKEN_ENV}=<token>` and run the doctor again" if from_file else STORE_PROFILE_TOKEN
     )
     if traces is None and automation is None and not from_file:
-        run = run_pulumi(arguments.project_dir, env)
-        traces = functools.partial(
-            read_traces, project=_project_name(arguments.project_dir), run=run, env=env
-        )
+        run = run_pulumi(project_dir, env)
+        traces = functools.partial(read_traces, project=_project_name(project_dir), run=run, env=env)
     found, trace_rows = _stack_traces(traces, arguments.stack)
     checks = trace_rows + run_checks(
         program,

@@ -125,12 +125,15 @@ def torn_state_files(url: str, project: str, stack: str) -> list[str]:
     if urlsplit(url).scheme != "file":
         return []
     folder = Path(urlsplit(url).path) / ".pulumi" / "stacks"
-    candidates = [folder / project / f"{stack}.json.attrs", folder / f"{stack}.json.attrs"]
+    name = stack.rsplit("/", 1)[-1]
+    candidates = [folder / project / f"{name}.json.attrs", folder / f"{name}.json.attrs"]
     return [str(path) for path in candidates if path.is_file() and path.stat().st_size == 0]
 
 
 def _for_stack(relative: str, project: str, stack: str) -> bool:
-    """Lock files sit in ``<org>/<project>/<stack>/`` (or ``<stack>/`` on a backend from before projects)."""
+    """Lock files sit in ``<org>/<project>/<stack>/`` (or ``<stack>/`` on a backend from before projects); ``stack``
+    may be qualified (``organization/<project>/dev``)."""
+    stack = stack.rsplit("/", 1)[-1]
     parts = relative.split("/")[:-1]
     return parts[-2:] == [project, stack] or parts == [stack]
 
