@@ -9,6 +9,7 @@ empty; otherwise (``make e2e``, CI) at the first create of each kind Segment doe
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,6 +81,7 @@ def up_killed_at(stack: CliStack, tripwire: Tripwire, position: Position) -> Kil
     start_at = tripwire.mutating_served
     seen: dict[str, Any] = {}
     holder: dict[str, Run] = {}
+    done = threading.Event()
 
     def kill(record: RecordedRequest) -> None:
         seen["at"] = tripwire.mutating_served - start_at
@@ -89,10 +91,14 @@ def up_killed_at(stack: CliStack, tripwire: Tripwire, position: Position) -> Kil
         except Exception as error:  # the emulator would only print it: the test must see it
             seen["error"] = repr(error)
             raise
+        finally:
+            done.set()
 
     tripwire.on(lambda record: position.matches(record, tripwire.mutating_served, start_at), kill)
     holder["run"] = run = start(stack, "up", "--stack", "dev", "--yes", name=f"up-killed-{position.label}")
     code = run.wait()
+    # pulumi dies first; the kill returns once every process of the tree is dead.
+    done.wait(timeout=30)
     assert "at" in seen, f"the up ended (exit {code}) before reaching {position.label}:\n{run.text()}"
     assert "error" not in seen, seen
     assert code == -9, f"pulumi did not die of SIGKILL (exit {code})"
