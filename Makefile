@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv pulumi test check demo emulator bench e2e clean
+.PHONY: venv pulumi test check demo emulator bench e2e interruptions clean
 
 # `make pulumi` builds the CLI into a cache folder (outside the repository) and every target below finds it there,
 # unless a supported Pulumi is installed: then PATH stays as it is, and the installed one is used.
@@ -53,6 +53,11 @@ emulator: $(STAMP)
 ## make e2e: only the real-engine tests; without the CLI (`make pulumi`) each fails, saying why: never green with none run
 e2e: $(STAMP)
 	REQUIRE_PULUMI_CLI=1 $(BIN)/python -m pytest -m e2e
+
+## make interruptions: the interruption tests at every kill position of an up from empty (long: the nightly run);
+## `make e2e` runs the same tests at a sample of positions (the first create of each kind Segment keeps no key unique for)
+interruptions: $(STAMP)
+	REQUIRE_PULUMI_CLI=1 INTERRUPTION_POSITIONS=all $(BIN)/python -m pytest tests/interruptions
 
 ## make bench: API-call and wall-time budgets (prints figures)
 bench: $(STAMP)

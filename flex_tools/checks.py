@@ -100,6 +100,8 @@ class _Lookups:
 
     program: Program
     client: SegmentClient
+    owned: frozenset[str] = frozenset()
+    """The ids the stack's state holds (empty when the doctor cannot read the state)."""
     _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -167,7 +169,7 @@ class _Lookups:
                 for w in self.client.list_warehouses()
                 if w.name == config.name and w.metadata.slug == config.type
             ]
-            return _single(matches, f"{config.type} warehouse named '{config.name}'", self.up)
+            return _single(matches, f"{config.type} warehouse named '{config.name}'", self.up, self.owned)
 
         found: Warehouse = self._once("warehouse", find)
         return found
@@ -182,7 +184,7 @@ class _Lookups:
                 for m in self.client.list_reverse_etl_models()
                 if m.name == name and m.source_id == source.id
             ]
-            return _single(matches, f"Reverse ETL model '{name}'", self.up)
+            return _single(matches, f"Reverse ETL model '{name}'", self.up, self.owned)
 
         found: ReverseEtlModel = self._once("model", find)
         return found
@@ -199,7 +201,7 @@ class _Lookups:
                 and d.source_id == source.id
                 and d.metadata.slug == PROFILES_DESTINATION_SLUG
             ]
-            return _single(matches, f"Segment Profiles destination '{name}'", self.up)
+            return _single(matches, f"Segment Profiles destination '{name}'", self.up, self.owned)
 
         found: Destination = self._once("destination", find)
         return found
@@ -210,7 +212,7 @@ class _Lookups:
         def find() -> DestinationSubscription:
             destination = self.destination()
             matches = [s for s in self.client.list_subscriptions(destination.id) if s.name == name]
-            return _single(matches, f"mapping '{name}'", self.up)
+            return _single(matches, f"mapping '{name}'", self.up, self.owned)
 
         found: DestinationSubscription = self._once("mapping", find)
         return found
@@ -248,15 +250,37 @@ class _Lookups:
         return found
 
 
-def _single(matches: list[Any], what: str, up: str) -> Any:
+def _single(matches: list[Any], what: str, up: str, owned: frozenset[str] = frozenset()) -> Any:
     if not matches:
         raise _Gap(f"{what} not found", f"{up} to create it")
     if len(matches) > 1:
-        raise _Gap(
-            f"{len(matches)} objects match {what}",
-            "delete or rename the duplicates in the Segment app so one object matches",
-        )
+        raise _Gap(*duplicates(matches, what, owned))
     return matches[0]
+
+
+def duplicates(matches: list[Any], what: str, owned: frozenset[str]) -> tuple[str, str]:
+    """The detail and next action for several objects matching one natural key: which one the stack's state owns
+    (keep it) and which to delete, by id."""
+    ids = [str(match.id) for match in matches]
+    kept = [id_ for id_ in ids if id_ in owned]
+    others = [id_ for id_ in ids if id_ not in owned]
+    detail = f"{len(matches)} objects match {what}: {', '.join(ids)}"
+    if len(kept) == 1:
+        return (
+            f"{detail}; the stack owns {kept[0]} (its id in the state)",
+            f"delete {', '.join(others)} in the Segment app (not in the state: no `pulumi` command touches "
+            f"{'them' if len(others) > 1 else 'it'}); keep {kept[0]}",
+        )
+    if not owned:
+        return (
+            f"{detail}; the doctor could not read the stack's state to tell which one it owns",
+            "run the doctor without --config-file (it reads the state through the pulumi CLI) to learn which id "
+            "to keep",
+        )
+    return (
+        f"{detail}; the stack's state owns {'none' if not kept else 'several'} of them",
+        "run `pulumi refresh`, then the doctor again; delete in the Segment app only an id the state does not hold",
+    )
 
 
 # ------------------------------------------------------------------------------------------------- checks
@@ -588,10 +612,12 @@ def run_checks(
     profiles: ProfileApiClient | None,
     *,
     store_profile_token: str = STORE_PROFILE_TOKEN,
+    owned_ids: frozenset[str] = frozenset(),
 ) -> list[Check]:
     """Every check of the stack, in the order of Segment's setup guide. Read-only; a failed request becomes an
-    ``error`` row instead of an exception. ``store_profile_token`` is the fix that stores a Profile API token."""
-    look = _Lookups(program, client)
+    ``error`` row instead of an exception. ``store_profile_token`` is the fix that stores a Profile API token; ``owned_ids`` (the ids in the stack's state)
+    let a duplicate row name the object to keep and the one to delete."""
+    look = _Lookups(program, client, owned_ids)
     checks: list[tuple[str, Callable[[_Lookups], Check | list[Check]]]] = [
         ("Unify space", _space),
         ("Identity rules", _identity_rules),

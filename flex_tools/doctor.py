@@ -15,6 +15,7 @@ Where the config comes from:
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -51,6 +52,14 @@ from flex_tools.cli import (
     reach,
     report,
     stack_name,
+)
+from flex_tools.interrupted import (
+    StackTraces,
+    StackUnreadable,
+    interruption_checks,
+    read_traces,
+    recovery_commands,
+    run_pulumi,
 )
 from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
 from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
@@ -340,7 +349,10 @@ def main(
     out: TextIO = sys.stdout,
     err: TextIO = sys.stderr,
     automation: ConfigSource | None = None,
+    traces: Callable[[str], StackTraces] | None = None,
 ) -> int:
+    """``traces`` reads what interrupted runs left in the stack (default: through the pulumi CLI, when the config
+    comes from it too; with --config-file, or an injected ``automation``, the state is not read)."""
     arguments = parse_arguments(argv)
     from_file = arguments.config_file is not None
     stack_file = arguments.config_file.name if from_file else stack_file_name(arguments.stack)
@@ -378,14 +390,58 @@ def main(
     store_profile_token = (
         f"`export {PROFILE_TOKEN_ENV}=<token>` and run the doctor again" if from_file else STORE_PROFILE_TOKEN
     )
-    checks = run_checks(program, client, profiles, store_profile_token=store_profile_token)
+    if traces is None and automation is None and not from_file:
+        run = run_pulumi(project_dir, env)
+        traces = functools.partial(read_traces, project=_project_name(project_dir), run=run, env=env)
+    found, trace_rows = _stack_traces(traces, arguments.stack)
+    checks = trace_rows + run_checks(
+        program,
+        client,
+        profiles,
+        store_profile_token=store_profile_token,
+        owned_ids=found.owned_ids if found else frozenset(),
+    )
     print(
         f"Stack '{arguments.stack}' (space {program.stack.space.slug or program.stack.space.name})\n",
         file=out,
     )
     print(render_table(checks), file=out)
+    commands = recovery_commands(found, arguments.stack) if found else []
+    if commands:
+        print("\nAn interrupted run left this stack locked or half-recorded. Run, in this order:", file=out)
+        for command in commands:
+            print(f"  {command}", file=out)
     print(f"\n{summary(checks)}", file=out)
     return EXIT_READY if all_passed(checks) else EXIT_GAPS
+
+
+def _project_name(project_dir: Path) -> str:
+    """The Pulumi project's name (its lock files are filed under it), from Pulumi.yaml."""
+    try:
+        document = load_yaml((project_dir / "Pulumi.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return NAMESPACE
+    name = document.get("name") if isinstance(document, Mapping) else None
+    return str(name) if name else NAMESPACE
+
+
+def _stack_traces(
+    traces: Callable[[str], StackTraces] | None, stack: str
+) -> tuple[StackTraces | None, list[Check]]:
+    if traces is None:
+        return None, []
+    try:
+        found = traces(stack)
+    except (StackUnreadable, OSError, ValueError) as error:
+        return None, [
+            Check(
+                "Interrupted runs",
+                "error",
+                f"the stack's state or backend could not be read: {error}",
+                "check `pulumi stack export --stack " + stack + "` works, then run the doctor again",
+            )
+        ]
+    return found, interruption_checks(found, stack)
 
 
 if __name__ == "__main__":
