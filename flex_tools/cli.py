@@ -57,7 +57,7 @@ QUALIFIED_STACK_NAME = re.compile(r"(?:[A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
 def stack_name(text: str) -> str:
     """``--stack`` of a tool that hands the name to Pulumi: a stack name, qualified or not, or argparse's
     one-line usage error."""
-    if not QUALIFIED_STACK_NAME.fullmatch(text):
+    if not QUALIFIED_STACK_NAME.fullmatch(text) or any(part.strip(".") == "" for part in text.split("/")):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a stack name (letters, digits, '_', '.', '-', optionally qualified as "
             "org/project/stack; e.g. dev or prod)"

@@ -49,7 +49,7 @@ def test_every_request_of_every_lifecycle_matches_its_operations_request_schema(
                 )
             checked += 1
     assert checked > 0
-    assert traffic.failures == {}
+    assert traffic.failures == {}, "\n\n".join(f"{name}: {why}" for name, why in traffic.failures.items())
 
 
 def test_the_lifecycles_cover_what_they_claim(session_emulator: Emulator) -> None:

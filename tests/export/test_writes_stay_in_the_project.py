@@ -114,6 +114,28 @@ def test_every_tool_matches_a_stack_name_whole(
     assert "is not a stack name" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("parse", "option", "attribute"),
+    [
+        (doctor.parse_arguments, ["--stack"], "stack"),
+        (promote.parse_arguments, ["--from-stack"], "from_stack"),
+        (promote.parse_arguments, ["--to-stack"], "to_stack"),
+    ],
+)
+def test_the_tools_that_hand_the_name_to_pulumi_take_a_qualified_stack_name(
+    parse: object, option: list[str], attribute: str
+) -> None:
+    parsed = parse([*option, "acme/flex-unified-profiles/dev"])  # type: ignore[operator]
+    assert getattr(parsed, attribute) == "acme/flex-unified-profiles/dev"
+
+
+def test_the_export_names_its_file_after_a_plain_stack_name_only(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as usage:
+        export.parse_arguments(["--space", SPACE, "--stack", "acme/flex-unified-profiles/dev"])
+    assert usage.value.code == cli.EXIT_CANNOT_RUN
+    assert "the org/project/ qualifier is not part of the file name" in capsys.readouterr().err
+
+
 def test_the_written_files_are_new_files_inside_the_project(project: Path, emulator: Emulator) -> None:
     ran = export_from(project, emulator, "--stack", "dev", "--out", "exports")
 
