@@ -60,6 +60,7 @@ from flex_tools.interrupted import (
     read_traces,
     recovery_commands,
     run_pulumi,
+    torn_state_files,
 )
 from segment_provider.api import ClientSettings, ProfileApiClient, ProfileApiSettings, SegmentClient
 from segment_provider.api.errors import TOKEN_ENV as API_TOKEN_ENV
@@ -132,6 +133,14 @@ class AutomationConfig:
             config = selected.get_all_config()
         except Exception as error:  # the Automation API raises CommandError and friends with the CLI's text
             stack_file = self.project_dir / stack_file_name(stack)
+            torn = self._torn_state_files(stack) if "failed to load checkpoint" in str(error) else []
+            if torn:
+                raise DoctorError(
+                    f"Pulumi cannot load stack '{stack}': a run killed while it wrote the stack's state left "
+                    f"{', '.join(torn)} empty. Remove it (`rm {' '.join(torn)}`; Pulumi writes it again), then run "
+                    "the doctor again: it then shows the lock and pending operations the run left, and the commands "
+                    "that clear them"
+                ) from None
             if unreadable_yaml(stack_file):
                 raise DoctorError(
                     f"Pulumi cannot read the stack file {stack_file}: {pulumi_error(error)}. Fix the YAML there "
@@ -142,6 +151,17 @@ class AutomationConfig:
                 "stack name (`pulumi stack ls`) and that you are logged in to its backend (`pulumi login`)."
             ) from None
         return automation_config_values(config)
+
+    def _torn_state_files(self, stack: str) -> list[str]:
+        """The empty state files a killed state write left in a file backend (none found: an empty list)."""
+        whoami = run_pulumi(self.project_dir, os.environ)(["whoami", "--json"])
+        if whoami.returncode != 0:
+            return []
+        try:
+            url = str(json.loads(whoami.stdout or "{}").get("url") or "")
+        except ValueError:
+            return []
+        return torn_state_files(url, _project_name(self.project_dir), stack)
 
 
 def unreadable_yaml(path: Path) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -249,10 +250,16 @@ def recover(stack: CliStack, name: str = "dev") -> list[str]:
     """What a user does after an interrupted run: asks the doctor, runs the commands it prints (``up`` with
     ``--yes``, as a script would); returns those commands."""
     commands, output = doctor_commands(stack, name)
+    torn = re.search(r"Remove it \(`rm ([^`]+)`", output)
+    if torn:
+        # A kill in the middle of a state write: the doctor names the empty file first, then, asked again, the rest.
+        for path in torn.group(1).split():
+            Path(path).unlink()
+        commands, output = doctor_commands(stack, name)
+        commands = [f"rm {torn.group(1)}", *commands]
     assert commands, f"the doctor printed no recovery commands:\n{output}"
     for command in commands:
         if command.startswith("rm "):
-            Path(command.removeprefix("rm ")).unlink()
             continue
         args = command.split()[1:]
         if args[0] == "up":
