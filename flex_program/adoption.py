@@ -10,6 +10,7 @@ listed when the config describes what exists, which is what ``flex_tools.export`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flex_program.config import Program
@@ -30,13 +31,23 @@ from segment_provider.resources.source import SourceProvider
 from segment_provider.resources.warehouse import WarehouseProvider
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One field where an object in Segment differs from the config."""
+
+    label: str
+    field: str
+    found: Any
+    wanted: Any
+
+
 class _Planner:
     def __init__(self, client: SegmentClient) -> None:
         self.client = client
-        self.changes: list[str] = []
+        self.differences: list[Difference] = []
 
     def compare(self, provider: SegmentProvider[Any, Any], label: str, inputs: Mapping[str, Any]) -> Any:
-        """The existing object (None when there is none), noting each field the adoption would change."""
+        """The existing object (None when there is none), noting each field where it differs from the config."""
         provider.__dict__["_client"] = self.client  # never pickled: this provider only plans
         wanted = provider.inputs_model.model_validate(inputs)
         remote = provider.find_existing(wanted)
@@ -46,20 +57,33 @@ class _Planner:
         for field, found in provider.observed(remote, desired).items():
             if field in provider.ignored_in_diff or same_value(found, desired.get(field)):
                 continue
-            self.changes.append(
-                escaped(
-                    f"adopting {label} changes its {field}: Segment has {found!r}, the config asks for "
-                    f"{desired.get(field)!r}"
-                )
-            )
+            self.differences.append(Difference(label, field, found, desired.get(field)))
         return remote
 
 
 def planned_changes(program: Program, client: SegmentClient, space_id: str) -> list[str]:
     """One line per field the adoption of the objects marked ``adopt`` would change; [] when none."""
+    return [
+        escaped(
+            f"adopting {d.label} changes its {d.field}: Segment has {d.found!r}, the config asks for {d.wanted!r}"
+        )
+        for d in _differences(program, client, space_id, everything=False)
+    ]
+
+
+def differences_from_config(program: Program, client: SegmentClient, space_id: str) -> list[Difference]:
+    """Every field where an object of the stack, found by its natural key, differs from the config: what the next
+    ``pulumi up`` changes (a change made in the Segment app, or a config edit not deployed yet)."""
+    return _differences(program, client, space_id, everything=True)
+
+
+def _differences(
+    program: Program, client: SegmentClient, space_id: str, *, everything: bool
+) -> list[Difference]:
     stack, definitions = program.stack, program.definitions
     plan = _Planner(client)
-    if stack.adopt or stack.salesforce.adopt:
+    adopt = stack.adopt or everything
+    if adopt or stack.salesforce.adopt:
         plan.compare(
             SourceProvider(),
             f"Salesforce source '{stack.salesforce.source_slug}'",
@@ -72,7 +96,7 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "environment": stack.environment,
             },
         )
-    if (stack.adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
+    if (adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
         plan.compare(
             WarehouseProvider(),
             f"warehouse '{stack.warehouse.name}'",
@@ -83,7 +107,7 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "settings": stack.warehouse.settings,
             },
         )
-    if stack.adopt or stack.reverse_etl.adopt:
+    if adopt or stack.reverse_etl.adopt:
         retl = plan.compare(
             SourceProvider(),
             f"Reverse ETL source '{stack.reverse_etl.source_slug}'",
@@ -111,9 +135,9 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                     "query_identifier_column": model.identifier_column,
                 },
             )
-        if retl is not None and (stack.adopt or stack.profiles.adopt):
+        if retl is not None and (adopt or stack.profiles.adopt):
             _plan_profiles(plan, program, retl.id, found_model.id if found_model else None)
-    if stack.adopt:
+    if adopt:
         for spec in program.traits.values():
             definition = spec.to_definition()
             options = getattr(spec, "options", None)
@@ -129,7 +153,7 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                     "options": options.model_dump(exclude_none=True) if options is not None else None,
                 },
             )
-    return plan.changes
+    return plan.differences
 
 
 def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str | None) -> None:

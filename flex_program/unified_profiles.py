@@ -94,8 +94,8 @@ class UnifiedProfiles(pulumi.ComponentResource):
         )
         self.connection = WarehouseConnection(
             "salesforce-to-warehouse",
-            warehouse_id=self.warehouse.warehouse_id,
-            source_id=self.salesforce.source_id,
+            warehouse_id=self.warehouse.id,
+            source_id=self.salesforce.id,
             adopt=stack.adopt or (stack.warehouse.adopt and stack.salesforce.adopt),
             environment=stack.environment,
             opts=child,
@@ -115,7 +115,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
         model = program.definitions.model
         self.model = ReverseEtlModel(
             "model",
-            source_id=self.reverse_etl_source.source_id,
+            source_id=self.reverse_etl_source.id,
             name=model.name,
             description=model.description,
             enabled=model.enabled,
@@ -127,7 +127,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
         )
         self.profiles_destination = Destination(
             "profiles-destination",
-            source_id=self.reverse_etl_source.source_id,
+            source_id=self.reverse_etl_source.id,
             catalog_slug=PROFILES_DESTINATION_SLUG,
             name=stack.profiles.destination_name,
             adopt=stack.adopt or stack.profiles.adopt,
@@ -143,7 +143,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
         engage_settings: pulumi.Output[dict[str, Any]] = engage_space.apply(lambda key: {"engage_space": key})
         self.mapping = DestinationSubscription(
             "send-identify",
-            destination_id=self.profiles_destination.destination_id,
+            destination_id=self.profiles_destination.id,
             catalog_slug=PROFILES_DESTINATION_SLUG,
             action_slug=SEND_IDENTIFY_ACTION_SLUG,
             name=mapping.name,
@@ -154,7 +154,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 "traits": {trait: column_path(column) for trait, column in mapping.traits.items()},
             },
             secret_settings=pulumi.Output.secret(engage_settings),
-            model_id=self.model.model_id,
+            model_id=self.model.id,
             schedule=stack.schedule.model_dump(mode="json"),
             adopt=stack.adopt or stack.profiles.adopt,
             environment=stack.environment,
@@ -162,7 +162,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
         )
         self.activation = DestinationActivation(
             "profiles-destination-enabled",
-            destination_id=self.profiles_destination.destination_id,
+            destination_id=self.profiles_destination.id,
             enabled=stack.profiles.enabled,
             environment=stack.environment,
             adopt=stack.adopt or stack.profiles.adopt,
@@ -182,7 +182,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             options = getattr(spec, "options", None)
             self.traits[trait_id] = ComputedTrait(
                 f"trait-{trait_id}",
-                space_id=self.space.space_id,
+                space_id=self.space.id,
                 name=spec.name,
                 query=definition["query"],
                 entity=definition["type"],

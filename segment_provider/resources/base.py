@@ -54,6 +54,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api import secrets as secret_values
@@ -472,7 +473,14 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         remember_workspace(self.client, props)
         stored = {f: props.get(f) for f in self.inputs_model.model_fields}
         observed = {**stored, **self.observed(remote, stored)}
-        return ReadResult(self.resource_id(remote), {**observed, **self.computed_outputs(remote)})
+        # The refreshed inputs are what Segment holds: the engine compares them with the program's, so a preview
+        # names the fields changed in the app (without them it names whichever input it cannot know yet).
+        inputs = {
+            f: rpc.wrap_rpc_secret(v) if f in SECRET_PROPERTIES else v
+            for f, v in observed.items()
+            if v is not None
+        }
+        return ReadResult(self.resource_id(remote), {**observed, **self.computed_outputs(remote)}, inputs)
 
     @withholds_credentials
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
