@@ -22,6 +22,7 @@ from flex_program.unified_profiles import (
     column_path,
 )
 from segment_provider.api import SegmentClient
+from segment_provider.api.errors import NotFoundError
 from segment_provider.resources.base import SegmentProvider, same_value
 from segment_provider.resources.computed_trait import ComputedTraitProvider
 from segment_provider.resources.destination import DestinationProvider
@@ -46,11 +47,24 @@ class _Planner:
         self.client = client
         self.differences: list[Difference] = []
 
-    def compare(self, provider: SegmentProvider[Any, Any], label: str, inputs: Mapping[str, Any]) -> Any:
-        """The existing object (None when there is none), noting each field where it differs from the config."""
+    def compare(
+        self,
+        provider: SegmentProvider[Any, Any],
+        label: str,
+        inputs: Mapping[str, Any],
+        adopt_id: str | None = None,
+    ) -> Any:
+        """The existing object (None when there is none), noting each field where it differs from the config.
+        ``adopt_id`` (the stack's ``adoptIds``) names it by its Segment id, as the provider will."""
         provider.__dict__["_client"] = self.client  # never pickled: this provider only plans
         wanted = provider.inputs_model.model_validate(inputs)
-        remote = provider.find_existing(wanted)
+        if adopt_id:
+            try:
+                remote = provider.get_remote(provider.id_for_adoption(wanted, adopt_id), inputs)
+            except NotFoundError:
+                remote = None
+        else:
+            remote = provider.find_existing(wanted)
         if remote is None:
             return None
         desired = wanted.model_dump(mode="json")
@@ -95,6 +109,7 @@ def _differences(
                 "settings": {"salesforce-environment": stack.salesforce.environment},
                 "environment": stack.environment,
             },
+            stack.adopt_ids.get("salesforce-source"),
         )
     if (adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
         plan.compare(
@@ -106,6 +121,7 @@ def _differences(
                 "enabled": stack.warehouse.enabled,
                 "settings": stack.warehouse.settings,
             },
+            stack.adopt_ids.get("warehouse"),
         )
     if adopt or stack.reverse_etl.adopt:
         retl = plan.compare(
@@ -119,6 +135,7 @@ def _differences(
                 "settings": {} if stack.snowflake.manage else stack.reverse_etl.settings,
                 "environment": stack.environment,
             },
+            stack.adopt_ids.get("reverse-etl-source"),
         )
         model = definitions.model
         found_model = None
@@ -134,11 +151,12 @@ def _differences(
                     "query": model.sql(),
                     "query_identifier_column": model.identifier_column,
                 },
+                stack.adopt_ids.get("model"),
             )
         if retl is not None and (adopt or stack.profiles.adopt):
             _plan_profiles(plan, program, retl.id, found_model.id if found_model else None)
     if adopt:
-        for spec in program.traits.values():
+        for trait_id, spec in program.traits.items():
             definition = spec.to_definition()
             options = getattr(spec, "options", None)
             plan.compare(
@@ -152,6 +170,7 @@ def _differences(
                     "definition": {"type": definition["type"], "query": definition["query"]},
                     "options": options.model_dump(exclude_none=True) if options is not None else None,
                 },
+                stack.adopt_ids.get(f"trait-{trait_id}"),
             )
     return plan.differences
 
@@ -167,6 +186,7 @@ def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str
             "name": stack.profiles.destination_name,
             "enabled": stack.profiles.enabled,
         },
+        stack.adopt_ids.get("profiles-destination"),
     )
     if destination is None:
         return
@@ -187,4 +207,5 @@ def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str
             "model_id": model_id,
             "schedule": stack.schedule.model_dump(mode="json"),
         },
+        stack.adopt_ids.get("send-identify"),
     )

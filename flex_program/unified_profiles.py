@@ -77,6 +77,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             enabled=stack.salesforce.enabled,
             settings={"salesforce-environment": stack.salesforce.environment},
             adopt=stack.adopt or stack.salesforce.adopt,
+            adopt_id=stack.adopt_ids.get("salesforce-source"),
             environment=stack.environment,
             opts=child,
         )
@@ -89,6 +90,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             secret_settings=secret_dict(stack.warehouse_credentials),
             validate_connection=stack.warehouse.validate_connection,
             adopt=stack.adopt or stack.warehouse.adopt,
+            adopt_id=stack.adopt_ids.get("warehouse"),
             environment=stack.environment,
             opts=with_snowflake,
         )
@@ -109,6 +111,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             settings=retl_settings,
             secret_settings=secret_dict(stack.reverse_etl_credentials),
             adopt=stack.adopt or stack.reverse_etl.adopt,
+            adopt_id=stack.adopt_ids.get("reverse-etl-source"),
             environment=stack.environment,
             opts=with_snowflake,
         )
@@ -122,6 +125,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             query=model.sql(),
             query_identifier_column=model.identifier_column,
             adopt=stack.adopt or stack.reverse_etl.adopt,
+            adopt_id=stack.adopt_ids.get("model"),
             environment=stack.environment,
             opts=child,
         )
@@ -131,6 +135,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             catalog_slug=PROFILES_DESTINATION_SLUG,
             name=stack.profiles.destination_name,
             adopt=stack.adopt or stack.profiles.adopt,
+            adopt_id=stack.adopt_ids.get("profiles-destination"),
             environment=stack.environment,
             opts=child,
         )
@@ -157,6 +162,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             model_id=self.model.id,
             schedule=stack.schedule.model_dump(mode="json"),
             adopt=stack.adopt or stack.profiles.adopt,
+            adopt_id=stack.adopt_ids.get("send-identify"),
             environment=stack.environment,
             opts=child,
         )
@@ -191,6 +197,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 options=options.model_dump(exclude_none=True) if options is not None else None,
                 # A kept trait exists in Segment: should the state not know it, take it over, never duplicate.
                 adopt=stack.adopt or trait_id in preflight.kept,
+                adopt_id=stack.adopt_ids.get(f"trait-{trait_id}"),
                 opts=after_data_path,
             )
         self.register_outputs({})

@@ -168,6 +168,7 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
         description: pulumi.Input[str] = "",
         enabled: pulumi.Input[bool] = True,
         adopt: bool = False,
+        adopt_id: str | None = None,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -180,5 +181,6 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
             "query": query,
             "query_identifier_column": query_identifier_column,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(ReverseEtlModelProvider(), resource_name, resource_props(inputs, self.OUTPUTS), opts)
