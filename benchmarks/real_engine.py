@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from benchmarks.runner import (
     DYNAMIC,
     Measurement,
@@ -35,6 +37,8 @@ from flex_tools.demo import DEMO_SECRETS
 from segment_emulator import Emulator
 
 REAL_ENGINE = "pulumi CLI"
+REFRESHING_COMMANDS = ("preview", "up", "destroy")
+"""The commands the project option ``refresh: always`` makes read every object back first."""
 COMMAND_TIMEOUT = 900
 # Pulumi's progress line of each Segment object that changed, e.g.
 # " +  pulumi-python:dynamic/segment:Source salesforce-source created (1s)".
@@ -141,6 +145,11 @@ class CliBench:
 
     # ------------------------------------------------------------------ measuring
 
+    def refreshes_first(self) -> bool:
+        """Whether the project sets ``options: refresh: always`` (docs/drift.md)."""
+        project = yaml.safe_load((self.project / "Pulumi.yaml").read_text())
+        return str((project.get("options") or {}).get("refresh", "")).lower() == "always"
+
     def _dynamic(self) -> list[dict[str, Any]]:
         exported = self.pulumi("stack", "export", check=True)
         resources = json.loads(exported.stdout)["deployment"].get("resources") or []
@@ -157,6 +166,7 @@ class CliBench:
         return measurement_of(
             self.emulator.requests,
             self.options,
+            refreshed_first=command[0] in REFRESHING_COMMANDS and self.refreshes_first(),
             scenario=scenario,
             stack=stack_label(0),
             custom_traits=0,

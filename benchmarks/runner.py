@@ -94,6 +94,10 @@ class Measurement:
     latency: float = 0.0
     """The emulator's delay per call, in seconds."""
     time_scale: float = 1.0
+    refresh_reads: int = 0
+    """Reads of the refresh that the project option ``refresh: always`` runs before a CLI ``preview``, ``up`` or
+    ``destroy`` (one per object, before the program or the deletes start). They are left out of ``reads``,
+    ``operations`` and the timings, which keep measuring the operation itself, and have a budget of their own."""
 
     @property
     def label(self) -> str:
@@ -151,8 +155,41 @@ def timings(requests: list[Any], latency: float) -> tuple[float, float | None, f
     return span, (first - start if first is not None else None), live
 
 
-def measurement_of(requests: list[Any], options: Options, **fields: Any) -> Measurement:
-    """A ``Measurement`` from the emulator's request log and what the engine reported (``fields``)."""
+def refresh_pass(requests: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The requests of a refresh run before an operation, and the operation's own: the engine finishes the
+    refresh before it starts the program (whose first round lists the spaces and the sources together) or sends
+    a change. The refresh lists the sources once per space it reads (the space's Profiles source): a source list
+    beyond those is the program's, sent just before its space list."""
+    ordered = sorted(requests, key=lambda r: r.timestamp)
+
+    def is_read(r: Any) -> bool:
+        return Call(r.method, r.operation_id or r.path, 0).is_read
+
+    boundary = next(
+        (i for i, r in enumerate(ordered) if r.operation_id == "listSpaces" or not is_read(r)), len(ordered)
+    )
+
+    def count(operation: str) -> int:
+        return sum(1 for r in ordered[:boundary] if r.operation_id == operation)
+
+    while (
+        boundary
+        and ordered[boundary - 1].operation_id == "listSources"
+        and count("listSources") > count("getSpace")
+    ):
+        boundary -= 1
+    return ordered[:boundary], ordered[boundary:]
+
+
+def measurement_of(
+    requests: list[Any], options: Options, *, refreshed_first: bool = False, **fields: Any
+) -> Measurement:
+    """A ``Measurement`` from the emulator's request log and what the engine reported (``fields``).
+    ``refreshed_first``: the engine refreshed before the operation; those reads are counted apart."""
+    refresh_reads = 0
+    if refreshed_first:
+        refreshing, requests = refresh_pass(requests)
+        refresh_reads = len(refreshing)
     calls = Counter(Call(r.method, r.operation_id or r.path, r.status or 0) for r in requests)
     latency = options.latency_ms / 1000
     span, resources_start, mapping_active = timings(requests, latency)
@@ -168,6 +205,7 @@ def measurement_of(requests: list[Any], options: Options, **fields: Any) -> Meas
         paced_span=max(paced) - min(paced) + latency if paced else 0.0,
         latency=latency,
         time_scale=options.time_scale,
+        refresh_reads=refresh_reads,
         **fields,
     )
 

@@ -15,6 +15,10 @@ Every row (each scenario, each stack, each engine) gets the same four checks:
     the workspace comes from the state;
   * destroy: at most 4, whatever the number of objects: the environment check reads each owning source once
     (two), the destination's source once, the warehouse's connected sources once.
+* **refresh reads** (the rows under the ``pulumi CLI``): the project option ``refresh: always`` reads every
+  object back before a ``preview``, ``up`` or ``destroy`` (docs/drift.md). Those reads are counted on their own
+  line, budget one per object plus the space's Profiles source, as a ``refresh``; none before an up from empty.
+  The other checks are about the operation after it.
 * **mutating calls**: one per object created (and where Segment's API needs more, the budget says so); none for
   a no-op up, a preview or a refresh; one for the one-trait change; one per object deleted (the space is only
   released). Calls answered 429 are judged by the next check, not here.
@@ -186,6 +190,13 @@ def read_budget(m: Measurement) -> tuple[int, str]:
     return m.reads, "no budget"
 
 
+def refresh_read_budget(m: Measurement) -> tuple[int, str]:
+    """The most reads the refresh before a CLI ``preview``, ``up`` or ``destroy`` may make, and why."""
+    if m.scenario == UP_FROM_EMPTY:
+        return 0, "an empty state: nothing to read back"
+    return m.objects + REFRESH_EXTRA_READS, "one per object + the space's Profiles source"
+
+
 def mutation_budget(m: Measurement) -> tuple[int, str]:
     if m.scenario == UP_FROM_EMPTY:
         return m.expected_mutations or 0, (
@@ -209,6 +220,15 @@ def check_all(measurements: Sequence[Measurement]) -> list[Check]:
         checks.append(
             Check(f"{m.scenario}, {m.label}: reads", m.reads <= reads, f"{m.reads}, budget {reads} ({why})")
         )
+        if m.engine != "stand-in" and m.scenario != REFRESH:
+            budget, why = refresh_read_budget(m)
+            checks.append(
+                Check(
+                    f"{m.scenario}, {m.label}: refresh reads",
+                    m.refresh_reads <= budget,
+                    f"{m.refresh_reads}, budget {budget} ({why})",
+                )
+            )
         mutations, why = mutation_budget(m)
         checks.append(
             Check(

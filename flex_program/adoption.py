@@ -10,6 +10,7 @@ listed when the config describes what exists, which is what ``flex_tools.export`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flex_program.config import Program
@@ -21,6 +22,7 @@ from flex_program.unified_profiles import (
     column_path,
 )
 from segment_provider.api import SegmentClient
+from segment_provider.api.errors import NotFoundError
 from segment_provider.resources.base import SegmentProvider, same_value
 from segment_provider.resources.computed_trait import ComputedTraitProvider
 from segment_provider.resources.destination import DestinationProvider
@@ -30,36 +32,72 @@ from segment_provider.resources.source import SourceProvider
 from segment_provider.resources.warehouse import WarehouseProvider
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One field where an object in Segment differs from the config."""
+
+    label: str
+    field: str
+    found: Any
+    wanted: Any
+
+
 class _Planner:
     def __init__(self, client: SegmentClient) -> None:
         self.client = client
-        self.changes: list[str] = []
+        self.differences: list[Difference] = []
 
-    def compare(self, provider: SegmentProvider[Any, Any], label: str, inputs: Mapping[str, Any]) -> Any:
-        """The existing object (None when there is none), noting each field the adoption would change."""
+    def compare(
+        self,
+        provider: SegmentProvider[Any, Any],
+        label: str,
+        inputs: Mapping[str, Any],
+        adopt_id: str | None = None,
+    ) -> Any:
+        """The existing object (None when there is none), noting each field where it differs from the config.
+        ``adopt_id`` (the stack's ``adoptIds``) names it by its Segment id, as the provider will."""
         provider.__dict__["_client"] = self.client  # never pickled: this provider only plans
         wanted = provider.inputs_model.model_validate(inputs)
-        remote = provider.find_existing(wanted)
+        if adopt_id:
+            try:
+                remote = provider.get_remote(provider.id_for_adoption(wanted, adopt_id), inputs)
+            except NotFoundError:
+                remote = None
+        else:
+            remote = provider.find_existing(wanted)
         if remote is None:
             return None
         desired = wanted.model_dump(mode="json")
         for field, found in provider.observed(remote, desired).items():
             if field in provider.ignored_in_diff or same_value(found, desired.get(field)):
                 continue
-            self.changes.append(
-                escaped(
-                    f"adopting {label} changes its {field}: Segment has {found!r}, the config asks for "
-                    f"{desired.get(field)!r}"
-                )
-            )
+            self.differences.append(Difference(label, field, found, desired.get(field)))
         return remote
 
 
 def planned_changes(program: Program, client: SegmentClient, space_id: str) -> list[str]:
     """One line per field the adoption of the objects marked ``adopt`` would change; [] when none."""
+    return [
+        escaped(
+            f"adopting {d.label} changes its {d.field}: Segment has {d.found!r}, the config asks for {d.wanted!r}"
+        )
+        for d in _differences(program, client, space_id, everything=False)
+    ]
+
+
+def differences_from_config(program: Program, client: SegmentClient, space_id: str) -> list[Difference]:
+    """Every field where an object of the stack, found by its natural key, differs from the config: what the next
+    ``pulumi up`` changes (a change made in the Segment app, or a config edit not deployed yet)."""
+    return _differences(program, client, space_id, everything=True)
+
+
+def _differences(
+    program: Program, client: SegmentClient, space_id: str, *, everything: bool
+) -> list[Difference]:
     stack, definitions = program.stack, program.definitions
     plan = _Planner(client)
-    if stack.adopt or stack.salesforce.adopt:
+    adopt = stack.adopt or everything
+    if adopt or stack.salesforce.adopt:
         plan.compare(
             SourceProvider(),
             f"Salesforce source '{stack.salesforce.source_slug}'",
@@ -71,8 +109,9 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "settings": {"salesforce-environment": stack.salesforce.environment},
                 "environment": stack.environment,
             },
+            stack.adopt_ids.get("salesforce-source"),
         )
-    if (stack.adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
+    if (adopt or stack.warehouse.adopt) and not stack.snowflake.manage:
         plan.compare(
             WarehouseProvider(),
             f"warehouse '{stack.warehouse.name}'",
@@ -82,8 +121,9 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "enabled": stack.warehouse.enabled,
                 "settings": stack.warehouse.settings,
             },
+            stack.adopt_ids.get("warehouse"),
         )
-    if stack.adopt or stack.reverse_etl.adopt:
+    if adopt or stack.reverse_etl.adopt:
         retl = plan.compare(
             SourceProvider(),
             f"Reverse ETL source '{stack.reverse_etl.source_slug}'",
@@ -95,6 +135,7 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                 "settings": {} if stack.snowflake.manage else stack.reverse_etl.settings,
                 "environment": stack.environment,
             },
+            stack.adopt_ids.get("reverse-etl-source"),
         )
         model = definitions.model
         found_model = None
@@ -110,11 +151,12 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                     "query": model.sql(),
                     "query_identifier_column": model.identifier_column,
                 },
+                stack.adopt_ids.get("model"),
             )
-        if retl is not None and (stack.adopt or stack.profiles.adopt):
+        if retl is not None and (adopt or stack.profiles.adopt):
             _plan_profiles(plan, program, retl.id, found_model.id if found_model else None)
-    if stack.adopt:
-        for spec in program.traits.values():
+    if adopt:
+        for trait_id, spec in program.traits.items():
             definition = spec.to_definition()
             options = getattr(spec, "options", None)
             plan.compare(
@@ -128,8 +170,9 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
                     "definition": {"type": definition["type"], "query": definition["query"]},
                     "options": options.model_dump(exclude_none=True) if options is not None else None,
                 },
+                stack.adopt_ids.get(f"trait-{trait_id}"),
             )
-    return plan.changes
+    return plan.differences
 
 
 def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str | None) -> None:
@@ -143,6 +186,7 @@ def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str
             "name": stack.profiles.destination_name,
             "enabled": stack.profiles.enabled,
         },
+        stack.adopt_ids.get("profiles-destination"),
     )
     if destination is None:
         return
@@ -163,4 +207,5 @@ def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str
             "model_id": model_id,
             "schedule": stack.schedule.model_dump(mode="json"),
         },
+        stack.adopt_ids.get("send-identify"),
     )

@@ -306,6 +306,21 @@ class ProfileApiConfig(_Model):
         return value.strip().rstrip("/") if value is not None else None
 
 
+ADOPTABLE_RESOURCES = (
+    "salesforce-source",
+    "warehouse",
+    "reverse-etl-source",
+    "model",
+    "profiles-destination",
+    "send-identify",
+)
+"""The resources ``adoptIds`` may name, besides ``trait-<trait id>``: each object with a Segment id of its own."""
+ADOPTABLE = Annotated[
+    str, Field(pattern=rf"^({'|'.join(ADOPTABLE_RESOURCES)}|trait-[a-z0-9_]+)$", max_length=120)
+]
+SegmentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
+
+
 class StackConfig(_Model):
     environment: Literal["dev", "prod"]
     space: SpaceConfig
@@ -322,6 +337,9 @@ class StackConfig(_Model):
     adopt: bool = False
     """Take over every object that already exists (same natural key) instead of creating it, computed traits
     included; the per-object ``adopt`` flags do the same for one object. ``flex_tools.export`` sets it."""
+    adopt_ids: dict[ADOPTABLE, SegmentId] = Field(default_factory=dict)
+    """Objects to take over by their Segment id, by resource name (``model``, ``trait-total_inbounds`` …): an
+    id wins over the natural key. ``flex_tools.export`` writes them."""
     definitions_file: str = DEFAULT_DEFINITIONS_FILE
     region: Literal["us", "eu"] = "us"
     endpoint: str | None = None
@@ -530,6 +548,7 @@ STACK_KEYS = {
     "protect": "protect",
     "allowUnprotectedProd": "allow_unprotected_prod",
     "adopt": "adopt",
+    "adoptIds": "adopt_ids",
     "definitionsFile": "definitions_file",
     "verify": "verify",
     "profileApi": "profile_api",
@@ -782,6 +801,15 @@ def load_program_config(
         kind = warehouse.get("type") if isinstance(warehouse, dict) else None
         problems.extend(_model_query_problems(definitions, kind if kind in WAREHOUSE_TYPES else None, given))
 
+    if stack is not None and traits is not None:
+        problems.extend(
+            ConfigProblem(
+                key=f"{NAMESPACE}:adoptIds.{name}",
+                message=f"names no enabled trait of {given}: use trait-<id> with one of {sorted(traits)}",
+            )
+            for name in sorted(stack.adopt_ids)
+            if name.startswith("trait-") and name.removeprefix("trait-") not in traits
+        )
     if stack is not None:
         problems.extend(_warehouse_problems(stack, deploying))
         problems.extend(_shared_with_other_stacks(stack, stack_name, project_dir))

@@ -77,6 +77,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             enabled=stack.salesforce.enabled,
             settings={"salesforce-environment": stack.salesforce.environment},
             adopt=stack.adopt or stack.salesforce.adopt,
+            adopt_id=stack.adopt_ids.get("salesforce-source"),
             environment=stack.environment,
             opts=child,
         )
@@ -89,13 +90,14 @@ class UnifiedProfiles(pulumi.ComponentResource):
             secret_settings=secret_dict(stack.warehouse_credentials),
             validate_connection=stack.warehouse.validate_connection,
             adopt=stack.adopt or stack.warehouse.adopt,
+            adopt_id=stack.adopt_ids.get("warehouse"),
             environment=stack.environment,
             opts=with_snowflake,
         )
         self.connection = WarehouseConnection(
             "salesforce-to-warehouse",
-            warehouse_id=self.warehouse.warehouse_id,
-            source_id=self.salesforce.source_id,
+            warehouse_id=self.warehouse.id,
+            source_id=self.salesforce.id,
             adopt=stack.adopt or (stack.warehouse.adopt and stack.salesforce.adopt),
             environment=stack.environment,
             opts=child,
@@ -109,13 +111,14 @@ class UnifiedProfiles(pulumi.ComponentResource):
             settings=retl_settings,
             secret_settings=secret_dict(stack.reverse_etl_credentials),
             adopt=stack.adopt or stack.reverse_etl.adopt,
+            adopt_id=stack.adopt_ids.get("reverse-etl-source"),
             environment=stack.environment,
             opts=with_snowflake,
         )
         model = program.definitions.model
         self.model = ReverseEtlModel(
             "model",
-            source_id=self.reverse_etl_source.source_id,
+            source_id=self.reverse_etl_source.id,
             name=model.name,
             description=model.description,
             enabled=model.enabled,
@@ -123,15 +126,17 @@ class UnifiedProfiles(pulumi.ComponentResource):
             query_identifier_column=model.identifier_column,
             warehouse_type=stack.warehouse.type,
             adopt=stack.adopt or stack.reverse_etl.adopt,
+            adopt_id=stack.adopt_ids.get("model"),
             environment=stack.environment,
             opts=child,
         )
         self.profiles_destination = Destination(
             "profiles-destination",
-            source_id=self.reverse_etl_source.source_id,
+            source_id=self.reverse_etl_source.id,
             catalog_slug=PROFILES_DESTINATION_SLUG,
             name=stack.profiles.destination_name,
             adopt=stack.adopt or stack.profiles.adopt,
+            adopt_id=stack.adopt_ids.get("profiles-destination"),
             environment=stack.environment,
             opts=child,
         )
@@ -144,7 +149,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
         engage_settings: pulumi.Output[dict[str, Any]] = engage_space.apply(lambda key: {"engage_space": key})
         self.mapping = DestinationSubscription(
             "send-identify",
-            destination_id=self.profiles_destination.destination_id,
+            destination_id=self.profiles_destination.id,
             catalog_slug=PROFILES_DESTINATION_SLUG,
             action_slug=SEND_IDENTIFY_ACTION_SLUG,
             name=mapping.name,
@@ -155,15 +160,16 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 "traits": {trait: column_path(column) for trait, column in mapping.traits.items()},
             },
             secret_settings=pulumi.Output.secret(engage_settings),
-            model_id=self.model.model_id,
+            model_id=self.model.id,
             schedule=stack.schedule.model_dump(mode="json"),
             adopt=stack.adopt or stack.profiles.adopt,
+            adopt_id=stack.adopt_ids.get("send-identify"),
             environment=stack.environment,
             opts=child,
         )
         self.activation = DestinationActivation(
             "profiles-destination-enabled",
-            destination_id=self.profiles_destination.destination_id,
+            destination_id=self.profiles_destination.id,
             enabled=stack.profiles.enabled,
             environment=stack.environment,
             adopt=stack.adopt or stack.profiles.adopt,
@@ -183,7 +189,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
             options = getattr(spec, "options", None)
             self.traits[trait_id] = ComputedTrait(
                 f"trait-{trait_id}",
-                space_id=self.space.space_id,
+                space_id=self.space.id,
                 name=spec.name,
                 query=definition["query"],
                 entity=definition["type"],
@@ -192,6 +198,7 @@ class UnifiedProfiles(pulumi.ComponentResource):
                 options=options.model_dump(exclude_none=True) if options is not None else None,
                 # A kept trait exists in Segment: should the state not know it, take it over, never duplicate.
                 adopt=stack.adopt or trait_id in preflight.kept,
+                adopt_id=stack.adopt_ids.get(f"trait-{trait_id}"),
                 opts=after_data_path,
             )
         self.register_outputs({})

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from flex_program.adoption import differences_from_config
 from flex_program.config import NAMESPACE, Program, expected_profile_traits
 from flex_program.preflight import (
     PreflightError,
@@ -630,11 +631,35 @@ def run_checks(
         ("Flex events", _flex_events),
         ("Computed traits", _computed_traits),
         ("Profile API", functools.partial(_profile_api, profiles=profiles, store_token=store_profile_token)),
+        ("Drift", _drift),
     ]
     rows: list[Check] = []
     for name, check in checks:
         rows.extend(_guarded(name, check, look))
     return rows
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _drift(look: _Lookups) -> Check:
+    """Segment against the config, with the providers' own comparison: what the next ``up`` would change."""
+    found = differences_from_config(look.program, look.client, look.space().id)
+    if not found:
+        return Check("Drift", "ok", "every object found in Segment matches the config")
+    changed = "; ".join(
+        f"{d.label}: {d.field} is {_shown(d.found)} in Segment, the config says {_shown(d.wanted)}"
+        for d in found
+    )
+    return Check(
+        "Drift",
+        "gap",
+        changed,
+        f"{look.up} to put the config's values back (`pulumi preview` names each field), or set them in the "
+        "config to keep Segment's",
+    )
 
 
 def _guarded(name: str, check: Callable[[_Lookups], Check | list[Check]], look: _Lookups) -> list[Check]:

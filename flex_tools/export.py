@@ -236,6 +236,8 @@ class _Exporter:
         self.config: dict[str, Any] = {}
         self.comments: dict[str, list[str]] = {}
         self.secrets: list[SecretSetting] = [SecretSetting("segment:token", "Segment Public API token")]
+        self.adopt_ids: dict[str, str] = {}
+        """The Segment id of every exported object, by resource name: the stack adopts these very objects."""
 
     def run(self, space_slug: str, environment: str, region: str, endpoint: str | None) -> Export:
         found = self._find(space_slug)
@@ -258,6 +260,21 @@ class _Exporter:
             "mapping": definitions_mapping,
             "traits": self._export_traits(self.client.list_computed_traits(found.space.id)),
         }
+        self.adopt_ids.update(
+            {
+                "salesforce-source": found.salesforce.id,
+                "warehouse": found.warehouse.id,
+                "reverse-etl-source": found.retl_source.id,
+                "model": found.model.id,
+                "profiles-destination": found.destination.id,
+                "send-identify": found.mapping.id,
+            }
+        )
+        self.config[f"{NAMESPACE}:adoptIds"] = dict(sorted(self.adopt_ids.items()))
+        self.comments[f"{NAMESPACE}:adoptIds"] = [
+            "the Segment id of each object above: the first `pulumi up` adopts exactly these, even where two",
+            "objects share a name (docs/migration.md)",
+        ]
         return Export(
             workspace_slug=found.workspace.slug,
             space_slug=found.space.slug,
@@ -681,6 +698,7 @@ class _Exporter:
             if guide_id is not None and not guide[guide_id]:
                 guide[guide_id] = True
                 keys[trait_key(trait.name)] = trait.name
+                self.adopt_ids[f"trait-{guide_id}"] = trait.id
                 summary.exported += 1
                 continue
             entry = self._trait_config(trait)
@@ -697,6 +715,7 @@ class _Exporter:
                 )
                 continue
             keys[key] = trait.name
+            self.adopt_ids[f"trait-{key}"] = trait.id
             custom.append(entry)
             summary.exported += 1
         builder = sum("query" not in entry for entry in custom)

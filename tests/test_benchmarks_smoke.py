@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.cli import ENGINES, FLEX_SCENARIOS, QUICK_SCALE_SIZES, SCENARIOS, Report, parse, run
+from benchmarks.real_engine import REAL_ENGINE
 from benchmarks.report import checks_text, table
 from benchmarks.runner import Measurement, Options, stack_bench
 from benchmarks.targets import (
@@ -136,8 +137,8 @@ def test_destroy_deletes_each_object_once(report: Report) -> None:
 
 
 def counted(checks: list[Check]) -> list[Check]:
-    """The call checks (reads, mutating calls): the time and 429 checks measure this machine's load."""
-    return [c for c in checks if c.target.endswith((": reads", ": mutating calls"))]
+    """The call checks (reads, refresh reads, mutating calls): the time and 429 checks measure this machine's load."""
+    return [c for c in checks if c.target.endswith((": reads", ": refresh reads", ": mutating calls"))]
 
 
 def test_the_checks_agree_with_the_measurements(report: Report) -> None:
@@ -212,6 +213,20 @@ def test_the_flex_scenarios_cost_the_same_calls_under_the_real_cli_as_under_the_
         )
     # As above, the time and 429 checks measure the machine's load: they are left out.
     assert all(c.passed for c in counted(report.checks)), checks_text(report.checks)
+    # Pulumi.yaml's `refresh: always`: every CLI preview, up and destroy reads the stack back first, on its own
+    # line; the stand-in runs none.
+    (refresh,) = [m for m in report.measurements if m.scenario == REFRESH and m.engine == REAL_ENGINE]
+    assert {m.scenario: m.refresh_reads for m in report.measurements if m.engine == REAL_ENGINE} == {
+        UP_FROM_EMPTY: 0,
+        NO_OP_UP: refresh.reads,
+        REFRESH: 0,
+        PREVIEW: refresh.reads,
+        ONE_TRAIT_CHANGE: refresh.reads,
+        DESTROY: refresh.reads,
+    }
+    assert refresh.reads == FLEX_OBJECTS + 1
+    assert all(m.refresh_reads == 0 for m in report.measurements if m.engine != REAL_ENGINE)
+    assert any(c.target.endswith("refresh reads") for c in report.checks)
 
 
 def accepted_calls(m: Measurement) -> Counter[tuple[str, str]]:

@@ -54,6 +54,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 from pulumi.output import Unknown
+from pulumi.runtime import rpc
 
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api import secrets as secret_values
@@ -140,6 +141,8 @@ class ResourceInputs(pydantic.BaseModel):
 
     adopt: bool = False
     """Take over the existing object with this natural key instead of creating one."""
+    adopt_id: str | None = pydantic.Field(default=None, pattern=r"^[A-Za-z0-9_.:-]{1,100}$")
+    """Take over the object with this Segment id instead of creating one; wins over the natural key."""
     environment: str | None = pydantic.Field(default=None, pattern=r"^[a-z][a-z0-9_-]*$")
     """The stack's environment (``dev``, ``prod``): objects under a source labelled for another one are refused."""
 
@@ -394,7 +397,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     """Segment answers 409 to a second create with this natural key, so the create itself finds an object an
     interrupted run made. Kinds without that guard are looked up by their natural key before they are created
     (one list call per create)."""
-    ignored_in_diff: ClassVar[frozenset[str]] = frozenset({"adopt", "environment"})
+    ignored_in_diff: ClassVar[frozenset[str]] = frozenset({"adopt", "adopt_id", "environment"})
 
     # ----------------------------------------------------------------- credentials and client
 
@@ -468,13 +471,15 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     @withholds_credentials
     def create(self, props: dict[str, Any]) -> CreateResult:
         inputs = self._inputs(props)
-        if inputs.adopt:
-            remote = self.find_existing(inputs)
-            if remote is None:
+        if inputs.adopt_id:
+            remote = self._adopt_by_id(inputs, inputs.adopt_id)
+        elif inputs.adopt:
+            found = self.find_existing(inputs)
+            if found is None:
                 raise ResourceError(self.adoption_target_missing(inputs))
-            self.refuse_foreign("adopt", inputs.model_dump(mode="json"), remote)
+            self.refuse_foreign("adopt", inputs.model_dump(mode="json"), found)
             log.info("adopting existing %s %s", self.kind, self.describe(inputs))
-            remote = self._converge(remote, inputs)
+            remote = self._converge(found, inputs)
         else:
             remote = self._create_once(inputs)
         return CreateResult(self.resource_id(remote), self._outputs(remote, inputs))
@@ -490,7 +495,14 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
         remember_workspace(self.client, props)
         stored = {f: props.get(f) for f in self.inputs_model.model_fields}
         observed = {**stored, **self.observed(remote, stored)}
-        return ReadResult(self.resource_id(remote), {**observed, **self.computed_outputs(remote)})
+        # The refreshed inputs are what Segment holds: the engine compares them with the program's, so a preview
+        # names the fields changed in the app (without them it names whichever input it cannot know yet).
+        inputs = {
+            f: rpc.wrap_rpc_secret(v) if f in SECRET_PROPERTIES else v
+            for f, v in observed.items()
+            if v is not None
+        }
+        return ReadResult(self.resource_id(remote), {**observed, **self.computed_outputs(remote)}, inputs)
 
     @withholds_credentials
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
@@ -557,6 +569,28 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             return self._adopt_after_conflict(inputs, conflict)
         except OutcomeUnknownError as error:
             return self._adopt_after_lost_answer(inputs, error)
+
+    def _adopt_by_id(self, inputs: InputsT, given: str) -> RemoteT:
+        """The object Segment has under ``given``, taken over (PATCHed where it differs from the config)."""
+        try:
+            remote = self.get_remote(self.id_for_adoption(inputs, given), inputs.model_dump(mode="json"))
+        except NotFoundError:
+            remote = None
+        if remote is None:
+            raise ResourceError(
+                f"{self.kind} {self.describe(inputs)} was to adopt the object with id '{given}', but Segment has "
+                "none under that id (or it belongs to another parent). Check the id in the app, or remove it to "
+                "find the object by its name."
+            )
+        self.refuse_foreign(
+            "adopt", {**inputs.model_dump(mode="json"), "adopt": True, "id": self.resource_id(remote)}, remote
+        )
+        log.info("adopting %s %s by its id %s", self.kind, self.describe(inputs), given)
+        return self._converge(remote, inputs)
+
+    def id_for_adoption(self, inputs: InputsT, given: str) -> str:
+        """The resource id of the object a user names by its Segment id (kinds under a parent prefix it)."""
+        return given
 
     def _owner_props(self, inputs: InputsT, remote: RemoteT) -> dict[str, Any]:
         """What ``refuse_foreign`` needs of an object found by its natural key."""
@@ -704,8 +738,8 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
             ids = ", ".join(self.resource_id(m) for m in matches)
             raise ResourceError(
                 f"{len(matches)} {self.kind} objects match {self.describe(inputs)} in Segment: {ids}. Nothing was "
-                "changed. Keep one: delete the others in the Segment app (or rename them), then run `pulumi up` "
-                "again, which adopts the one left."
+                "changed. Name the one to adopt by its id in the stack config (`adoptIds`, see docs/migration.md), "
+                "or keep one: delete the others in the Segment app (or rename them). Then run `pulumi up` again."
             )
         return matches[0] if matches else None
 

@@ -121,6 +121,9 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
             options=options,
         )
 
+    def id_for_adoption(self, inputs: ComputedTraitInputs, given: str) -> str:
+        return given if ":" in given else f"{inputs.space_id}:{given}"
+
     def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiTrait:
         space_id, trait_id = split_trait_id(id_)
         return self.client.get_computed_trait(space_id, trait_id)
@@ -190,6 +193,7 @@ class ComputedTrait(Resource, module="segment", name="ComputedTrait"):
         enabled: pulumi.Input[bool] = True,
         options: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        adopt_id: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         inputs = {
@@ -200,5 +204,6 @@ class ComputedTrait(Resource, module="segment", name="ComputedTrait"):
             "definition": {"type": entity, "query": query},
             "options": options,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(ComputedTraitProvider(), resource_name, resource_props(inputs, self.OUTPUTS), opts)

@@ -147,6 +147,7 @@ class Destination(Resource, module="segment", name="Destination"):
         settings: pulumi.Input[Mapping[str, Any]] | None = None,
         secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        adopt_id: str | None = None,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -159,6 +160,7 @@ class Destination(Resource, module="segment", name="Destination"):
             "settings": settings,
             "secret_settings": pulumi.Output.secret(secret_settings) if secret_settings is not None else None,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(
             DestinationProvider(),

@@ -195,6 +195,10 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
             destination_id, subscription_id, model_id=inputs.model_id, schedule=schedule
         )
 
+    def id_for_adoption(self, inputs: DestinationSubscriptionInputs, given: str) -> str:
+        # Terraform's import id is `<destination_id>:<id>`; the mapping's own id alone is under this destination.
+        return given if ":" in given else f"{inputs.destination_id}:{given}"
+
     def get_remote(self, id_: str, props: Mapping[str, Any]) -> ApiSubscription:
         destination_id, subscription_id = split_subscription_id(id_)
         return self.client.get_subscription(destination_id, subscription_id)
@@ -269,6 +273,7 @@ class DestinationSubscription(Resource, module="segment", name="DestinationSubsc
         model_id: pulumi.Input[str] | None = None,
         schedule: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        adopt_id: str | None = None,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -285,6 +290,7 @@ class DestinationSubscription(Resource, module="segment", name="DestinationSubsc
             "model_id": model_id,
             "schedule": schedule,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(
             DestinationSubscriptionProvider(),

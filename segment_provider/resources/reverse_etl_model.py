@@ -140,6 +140,7 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
         enabled: pulumi.Input[bool] = True,
         warehouse_type: str | None = None,
         adopt: bool = False,
+        adopt_id: str | None = None,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -153,5 +154,6 @@ class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
             "query": query,
             "query_identifier_column": query_identifier_column,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(ReverseEtlModelProvider(), resource_name, resource_props(inputs, self.OUTPUTS), opts)

@@ -220,6 +220,7 @@ class Source(Resource, module="segment", name="Source"):
         settings: pulumi.Input[Mapping[str, Any]] | None = None,
         secret_settings: pulumi.Input[Mapping[str, Any]] | None = None,
         adopt: bool = False,
+        adopt_id: str | None = None,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -232,6 +233,7 @@ class Source(Resource, module="segment", name="Source"):
             "settings": settings,
             "secret_settings": pulumi.Output.secret(secret_settings) if secret_settings is not None else None,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(
             SourceProvider(),

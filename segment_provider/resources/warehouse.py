@@ -203,6 +203,7 @@ class Warehouse(Resource, module="segment", name="Warehouse"):
         enabled: pulumi.Input[bool] = True,
         validate_connection: bool = True,
         adopt: bool = False,
+        adopt_id: str | None = None,
         environment: str | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -215,6 +216,7 @@ class Warehouse(Resource, module="segment", name="Warehouse"):
             "secret_settings": pulumi.Output.secret(secret_settings) if secret_settings is not None else None,
             "validate_connection": validate_connection,
             "adopt": adopt,
+            "adopt_id": adopt_id,
         }
         super().__init__(
             WarehouseProvider(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.export.workspace import (
     HandBuilt,
     build_by_hand,
     client_for,
+    snowflake_settings,
 )
 from tests.harness import ProgramEngine, ProviderServer
 
@@ -112,6 +114,45 @@ def test_exported_stack_adopts_every_object_without_a_change_then_stays_unchange
     again = engine.up(MAIN)
     assert changes(again) == {}
     assert mutating(flex_emulator) == []
+
+
+def test_the_exported_ids_adopt_the_exported_objects_though_others_share_their_names(
+    server: ProviderServer, flex_emulator: Emulator, tmp_path: Path
+) -> None:
+    built = build_by_hand(flex_emulator)
+    run = run_export(flex_emulator, tmp_path)
+    assert run.code == 0, run.err
+    exported = json.loads(stack_values(tmp_path / "Pulumi.dev.yaml")[f"{NAMESPACE}:adoptIds"])
+    assert exported["warehouse"] == built.warehouse_id and exported["model"] == built.model_id
+    assert len([name for name in exported if name.startswith("trait-")]) == len(built.trait_ids)
+    # Made in the app after the export: a second warehouse and a second mapping under the same names.
+    client = client_for(flex_emulator)
+    warehouse = client.get_warehouse(built.warehouse_id)
+    client.create_warehouse(
+        metadata_id=warehouse.metadata.id,
+        name=str(warehouse.settings["name"]),
+        settings=snowflake_settings("SEGMENT_EVENTS", "SEGMENT_USER", WAREHOUSE_PRIVATE_KEY),
+        enabled=True,
+        disconnect_all_sources=True,
+    )
+    mapping = client.get_subscription(built.destination_id, built.mapping_id)
+    client.create_subscription(
+        built.destination_id,
+        name=mapping.name,
+        action_id=mapping.action_id,
+        trigger=mapping.trigger,
+        enabled=False,
+        settings={},
+        model_id=None,
+    )
+
+    engine = engine_from_export(server, flex_emulator, tmp_path, run.out)
+    flex_emulator.clear_requests()
+    first = engine.up(MAIN)
+
+    assert first.failures == []
+    assert mutating(flex_emulator) == [], "the exported objects are adopted as they are"
+    assert_adopted(engine, built, flex_emulator)
 
 
 def test_one_changed_trait_in_the_exported_definitions_is_exactly_one_update(

@@ -1,7 +1,8 @@
 """Objects changed or deleted behind the program's back, every kind: ``refresh`` reports it, ``up`` restores it.
 
-As with ``pulumi up`` (without ``--refresh``), a plain ``up`` trusts the state; ``pulumi refresh`` (or
-``up --refresh``) is what notices changes made in the Segment app.
+The engine stand-in runs ``up`` as ``pulumi up --refresh=false`` does: it trusts the state, and ``refresh`` is
+what notices changes made in the Segment app. With the CLI, the project option ``refresh: always`` (Pulumi.yaml)
+makes every plain ``preview`` and ``up`` refresh first: tests/e2e/test_cli_drift.py.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def test_deletions_of_every_kind_show_on_refresh_and_up_recreates_them(
     assert_converged(engine, flex_emulator, converged)
 
 
-def test_a_plain_up_trusts_the_state_until_a_refresh(
+def test_an_up_without_refresh_trusts_the_state_until_a_refresh(
     server: ProviderServer, flex_emulator: Emulator, converged: dict[str, Any]
 ) -> None:
     engine = engine_for(server, flex_emulator)

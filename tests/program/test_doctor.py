@@ -48,6 +48,7 @@ ALL_ROWS = {
     "Flex events",
     *(f"Trait {key}" for key in GUIDE_TRAIT_KEYS),
     "Profile API",
+    "Drift",
 }
 
 
@@ -132,7 +133,8 @@ def test_a_fresh_workspace_shows_gaps_with_next_actions_and_exits_1(
     assert states["Unify space"] == "ok"
     assert states["Identity rules"] == "manual"
     assert states["Profile API"] == "ok"  # the token is accepted; no sample user configured
-    for row in ALL_ROWS - {"Unify space", "Identity rules", "Profile API"}:
+    assert states["Drift"] == "ok"  # nothing in Segment yet, so nothing that differs
+    for row in ALL_ROWS - {"Unify space", "Identity rules", "Profile API", "Drift"}:
         assert states[row] == "gap", row
     checks = checks_for(emulator, stack_file(tmp_path))
     assert "pulumi up --stack dev" in checks["Salesforce source"].next_action
@@ -247,16 +249,25 @@ def forget_the_flex_events(emulator: Emulator) -> None:
     _store(emulator).events[emulator.space(DEV_SPACE)["id"]] = {}
 
 
+def rename_the_salesforce_source_in_the_app(emulator: Emulator) -> None:
+    _store(emulator).source_by_slug("flex_dev_salesforce")["name"] = "Renamed in the app"
+
+
 def remove_the_sample_profile(emulator: Emulator) -> None:
     _store(emulator).profiles.clear()
 
 
 BREAKAGES: dict[str, tuple[Callable[[Emulator], None], set[str], str]] = {
     "salesforce-unauthorised": (unauthorise_salesforce, {"Salesforce source"}, "not authorised"),
-    "warehouse-credentials": (break_warehouse_credentials, {"Warehouse connection"}, "FAILED"),
+    "warehouse-credentials": (break_warehouse_credentials, {"Warehouse connection", "Drift"}, "FAILED"),
     "warehouse-load-failed": (fail_the_warehouse_load, {"First warehouse load"}, "'failed'"),
-    "model-disabled": (disable_the_model, {"Reverse ETL model"}, "disabled"),
-    "destination-disabled": (disable_the_destination, {"Send Identify mapping"}, "no sync can start"),
+    # Switched off in the app: a drift from the config too, which the next `up` puts back.
+    "model-disabled": (disable_the_model, {"Reverse ETL model", "Drift"}, "disabled"),
+    "destination-disabled": (
+        disable_the_destination,
+        {"Send Identify mapping", "Drift"},
+        "no sync can start",
+    ),
     "sync-running": (start_a_sync_that_is_still_running, {"Last Reverse ETL sync"}, "running since"),
     "trait-computing": (recompute_one_trait, {"Trait total_inbounds"}, "Computing"),
     "trait-failed": (fail_one_trait, {"Trait total_outbounds"}, "Failed"),
@@ -266,6 +277,11 @@ BREAKAGES: dict[str, tuple[Callable[[Emulator], None], set[str], str]] = {
         "last_known_service_agent",
     ),
     "flex-events-gone": (forget_the_flex_events, {"Flex events"}, "not seen in the space"),
+    "source-renamed": (
+        rename_the_salesforce_source_in_the_app,
+        {"Drift"},
+        "Salesforce source 'flex_dev_salesforce': name is 'Renamed in the app' in Segment",
+    ),
     "no-sample-profile": (remove_the_sample_profile, {"Profile API"}, f"no profile user_id:{SAMPLE_USER}"),
 }
 

@@ -65,7 +65,10 @@ def trust_problems(document: Mapping[str, Any]) -> Iterator[str]:
     for job_id, job in jobs(document).items():
         if is_main_only(job):
             # Belt and braces: the environment already refuses other branches.
-            if set(on) - {"push", "workflow_dispatch"} or (on.get("push") or {}).get("branches") not in (
+            # A schedule, like a dispatch from the Actions tab, runs the default branch's workflow.
+            if set(on) - {"push", "workflow_dispatch", "schedule"} or (on.get("push") or {}).get(
+                "branches"
+            ) not in (
                 None,
                 ["main"],
             ):
@@ -99,6 +102,7 @@ def test_prod_secrets_and_write_tokens_are_read_by_the_main_only_jobs() -> None:
     main-only environments."""
     assert jobs_reading(re.compile(r"PROD_\w+")) == {
         ("preview-prod.yml", "production-preview"),
+        ("drift.yml", "production-preview"),
         ("promote.yml", "production"),
     }
     assert jobs_reading(re.compile(r"\w+_WRITE_TOKEN")) == {
