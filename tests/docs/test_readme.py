@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from segment_emulator import Emulator
+from segment_emulator.emulator import DEFAULT_TOKEN as EMULATOR_TOKEN
 from tests.conftest import SESSION_PACING_ENV, require_pulumi_cli, running_session_emulator
 from tests.docs.readme_blocks import readme_script
 
@@ -280,7 +281,11 @@ def make_emulator(reader: Reader, tmp_path: Path) -> Iterator[MakeEmulator]:
 
 
 def profile_api_token(url: str) -> str:
-    with urllib.request.urlopen(f"{url}/__emulator/profile-api-tokens", timeout=10) as answer:
+    # The control endpoints take the emulator's token, as the README's own curl sends it.
+    request = urllib.request.Request(
+        f"{url}/__emulator/profile-api-tokens", headers={"Authorization": f"Bearer {EMULATOR_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
         return str(json.load(answer)["tokens"][SPACE_SLUG])
 
 
