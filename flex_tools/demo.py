@@ -491,6 +491,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
+    if not (REPO / "__main__.py").is_file() or not (REPO / "Pulumi.yaml").is_file():
+        # A plain `pip install` holds the packages only: not the program's entry point or its stack files, which
+        # the demo deploys.
+        print(
+            f"demo: the demo deploys the repository's own program, so it runs from a clone of it (`make demo` there); "
+            f"this install ({REPO}) holds the packages only",
+            file=sys.stderr,
+        )
+        return EXIT_CANNOT_RUN
     use_cli = args.engine == "cli" or (args.engine == "auto" and shutil.which("pulumi") is not None)
     if use_cli and shutil.which("pulumi") is None:
         print(
