@@ -48,7 +48,7 @@ from segment_provider.api.models import (
     Warehouse,
 )
 from segment_provider.api.profiles import PROFILE_SPACE_KEY, PROFILE_TOKEN_KEY, ProfileApiClient
-from segment_provider.resources.base import WorkspaceLinks
+from segment_provider.resources.base import ResourceError, WorkspaceLinks
 from segment_provider.resources.source import SALESFORCE_AUTHORIZED_SETTING
 
 CheckState = Literal["ok", "gap", "manual", "error"]
@@ -671,6 +671,9 @@ def _guarded(name: str, check: Callable[[_Lookups], Check | list[Check]], look: 
         return [Check(name, "error", str(failure), "fix what the message says, then run the doctor again")]
     except SegmentError as failure:
         return [Check(name, "error", str(failure), "fix the setting it names, then run the doctor again")]
+    except ResourceError as refused:
+        # What a provider would stop `pulumi up` with (two objects with one name, another environment's object).
+        return [Check(name, "gap", str(refused), "do what the message says, then run the doctor again")]
     return found if isinstance(found, list) else [found]
 
 
