@@ -212,7 +212,29 @@ def export_outputs(program: Program, preflight: Preflight, setup: UnifiedProfile
     pulumi.export("manualSteps", manual_steps(program, preflight, setup))
 
 
+def quiet_cancelled_registrations() -> None:
+    """When one resource fails, the engine cancels the registrations still in flight. Pulumi's Python SDK turns
+    each CANCELLED answer into a bare ``Exception``, which its runner prints as "Program failed with an unhandled
+    exception" and a traceback below the real error; it already makes UNAVAILABLE (the engine gone) a
+    ``RunError``, one line. The same here for CANCELLED, so the user sees the error that stopped the run."""
+    import grpc
+    from pulumi.runtime import settings
+
+    to_exception = settings.grpc_error_to_exception
+    if getattr(to_exception, "quiet_cancelled", False):
+        return
+
+    def without_traceback(exn: grpc.RpcError) -> Exception:
+        if exn.code() == grpc.StatusCode.CANCELLED:
+            return pulumi.RunError("stopped: the error above cancelled the deployment")
+        return to_exception(exn)
+
+    without_traceback.quiet_cancelled = True  # type: ignore[attr-defined]
+    settings.grpc_error_to_exception = without_traceback
+
+
 def run() -> None:
+    quiet_cancelled_registrations()
     try:
         program = load()
         client = client_for(program)
