@@ -230,6 +230,7 @@ def quiet_cancelled_registrations() -> None:
         return to_exception(exn)
 
     without_traceback.quiet_cancelled = True  # type: ignore[attr-defined]
+    without_traceback.sdk_original = to_exception  # type: ignore[attr-defined]
     settings.grpc_error_to_exception = without_traceback
 
 
