@@ -133,15 +133,7 @@ def test_promote_a_yaml_error_in_the_stack_file_is_one_line_from_pulumi(tmp_path
     project = tmp_path / "project"
     project.mkdir()
     (project / "Pulumi.yaml").write_text((REPO / "Pulumi.yaml").read_text())
-    env = {"PULUMI_BACKEND_URL": (tmp_path / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "only-a-test"}
-    (tmp_path / "state").mkdir()
-    subprocess.run(
-        ["pulumi", "stack", "init", "dev"],
-        cwd=project,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    env = init_dev_stack(project, tmp_path / "state")
     (project / "Pulumi.dev.yaml").write_text("config:\n  a: b\n   c: d\n")
     for command in (
         ["init", "-q"],
@@ -166,15 +158,7 @@ def test_doctor_a_yaml_error_in_the_stack_file_is_one_line_naming_the_file_and_p
 ) -> None:
     require_pulumi_cli()
     project = user_project(tmp_path / "project")
-    (tmp_path / "state").mkdir()
-    env = {"PULUMI_BACKEND_URL": (tmp_path / "state").as_uri(), "PULUMI_CONFIG_PASSPHRASE": "only-a-test"}
-    subprocess.run(
-        ["pulumi", "stack", "init", "dev"],
-        cwd=project,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    env = init_dev_stack(project, tmp_path / "state")
     stack_file = project / "Pulumi.dev.yaml"
     stack_file.write_text("config:\n  flex-unified-profiles:space:\n    slug: a\n   name: b\n")
 
@@ -184,6 +168,20 @@ def test_doctor_a_yaml_error_in_the_stack_file_is_one_line_naming_the_file_and_p
     assert text.startswith(f"doctor: Pulumi cannot read the stack file {stack_file}: "), text
     assert "invalid YAML" in text and "Fix the YAML there" in text
     assert "code:" not in text and "stdout:" not in text and "pulumi login" not in text
+
+
+def init_dev_stack(project: Path, state: Path) -> dict[str, str]:
+    """A dev stack of ``project`` on a passphrase file backend in ``state``; the environment that reaches it."""
+    state.mkdir()
+    env = {"PULUMI_BACKEND_URL": state.as_uri(), "PULUMI_CONFIG_PASSPHRASE": "only-a-test"}
+    subprocess.run(
+        ["pulumi", "stack", "init", "dev"],
+        cwd=project,
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return env
 
 
 def run_git(where: Path, command: list[str]) -> int:
