@@ -15,6 +15,7 @@ to this emulator.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -218,6 +219,22 @@ def start(stack: CliStack, *args: str, name: str = "run") -> Run:
 
 def pending_operations(stack: CliStack, name: str = "dev") -> list[dict[str, Any]]:
     return list(stack.exported(name)["deployment"].get("pending_operations") or [])
+
+
+TORN_STATE = None
+"""What `pending_operations_after_kill` gives when the kill cut a state write (docs/reliability.md, "A state write
+cut short")."""
+
+
+def pending_operations_after_kill(stack: CliStack, name: str = "dev") -> list[dict[str, Any]] | None:
+    """The pending operations a killed run left, or ``TORN_STATE`` when the kill landed in the middle of a state
+    write: Pulumi then cannot load the stack until the empty file is removed (the doctor says so, and `recover`
+    does it)."""
+    exported = stack.pulumi("stack", "export", "--stack", name, check=False)
+    if exported.returncode != 0:
+        assert "failed to load checkpoint" in exported.stderr, exported.stderr
+        return TORN_STATE
+    return list(json.loads(exported.stdout)["deployment"].get("pending_operations") or [])
 
 
 DOCUMENTED_RECOVERY = [

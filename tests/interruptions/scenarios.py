@@ -16,12 +16,14 @@ from typing import Any
 from segment_emulator import Emulator, RecordedRequest
 from tests.e2e.conftest import CliStack, expected_objects, program_resource_names, segment_objects
 from tests.interruptions.conftest import (
+    TORN_STATE,
     Run,
     Tripwire,
     is_mutating,
     ledger,
     lock_files,
     pending_operations,
+    pending_operations_after_kill,
     recover,
     start,
 )
@@ -105,13 +107,9 @@ def up_killed_at(stack: CliStack, tripwire: Tripwire, position: Position) -> Kil
     assert run.killed, "no process was killed"
     if position.call is not None:
         assert seen["at"] == position.call
-    exported = stack.pulumi("stack", "export", "--stack", "dev", check=False)
-    if exported.returncode != 0:
-        # The kill cut a state write: Pulumi cannot load the stack until the empty file is removed (the doctor
-        # says so, and the recovery does it).
-        assert "failed to load checkpoint" in exported.stderr, exported.stderr
+    pending = pending_operations_after_kill(stack)
+    if pending is TORN_STATE:
         return Kill(run, seen["at"], str(seen["operation"]), [], lock_files(stack))
-    pending = pending_operations(stack)
     assert pending, (
         "a kill in the middle of a Segment call leaves the engine's pending operation in the state"
     )

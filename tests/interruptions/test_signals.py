@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 import pytest
@@ -17,11 +18,12 @@ import pytest
 from segment_emulator import Emulator, RecordedRequest
 from tests.e2e.conftest import CliStack
 from tests.interruptions.conftest import (
+    TORN_STATE,
     Run,
     Tripwire,
     doctor_commands,
     lock_files,
-    pending_operations,
+    pending_operations_after_kill,
     start,
 )
 from tests.interruptions.scenarios import assert_recovered_without_damage, recover_and_up
@@ -44,6 +46,16 @@ def ctrl_c_twice(run: Run) -> None:
 
 def kill_pulumi(run: Run) -> None:
     run.process.send_signal(signal.SIGKILL)
+
+
+def kill_pulumi_in_a_state_write(run: Run) -> None:
+    """kill -9 landing while Pulumi writes the state: what it leaves on a file backend (seen in CI, by chance) is
+    the small ``<stack>.json.attrs`` beside the state, empty."""
+    kill_pulumi(run)
+    run.process.wait()
+    root = Path(run.backend.removeprefix("file://")) / ".pulumi" / "stacks"
+    (attrs,) = root.rglob("dev.json.attrs")
+    attrs.write_bytes(b"")
 
 
 def kill_the_tree(run: Run) -> None:
@@ -70,12 +82,17 @@ class Interruption:
     send: Callable[[Run], None]
     leaves_lock: bool
     """Documented: the run's lock stays in the backend."""
+    cuts_a_state_write: bool = False
+    """Always leaves the state unloadable (a plain kill -9 does too, when it lands in a write)."""
 
 
 INTERRUPTIONS = [
     Interruption("ctrl-c-once", ctrl_c, leaves_lock=False),
     Interruption("ctrl-c-twice", ctrl_c_twice, leaves_lock=False),
     Interruption("kill-9-of-pulumi", kill_pulumi, leaves_lock=True),
+    Interruption(
+        "kill-9-in-a-state-write", kill_pulumi_in_a_state_write, leaves_lock=True, cuts_a_state_write=True
+    ),
     Interruption("kill-9-of-the-tree", kill_the_tree, leaves_lock=True),
     Interruption("ci-runner-cancelled", runner_cancelled, leaves_lock=False),
 ]
@@ -122,9 +139,16 @@ def test_each_interruption_leaves_what_the_docs_say_and_the_doctors_recovery_end
     )
 
     assert bool(lock_files(cli_stack)) == interruption.leaves_lock, run.text()
-    pending = pending_operations(cli_stack)
+    pending = pending_operations_after_kill(cli_stack)
     commands, output = doctor_commands(cli_stack)
-    if pending or interruption.leaves_lock:
+    if interruption.cuts_a_state_write:
+        assert pending is TORN_STATE, pending
+    if pending is TORN_STATE:
+        # The kill cut a state write (only a kill can): the doctor names the empty file before anything else.
+        assert interruption.leaves_lock, output
+        assert "Remove it (`rm " in output, output
+        assert recover_and_up(cli_stack)[0].startswith("rm "), output
+    elif pending or interruption.leaves_lock:
         assert recover_and_up(cli_stack) == commands, output
     else:
         assert commands == [], output
