@@ -38,9 +38,9 @@ from typing import Any, Protocol
 import yaml
 
 from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, USER_ERRORS, add_debug_flag, report
+from flex_tools.scratch import REPO, scratch_project
 from segment_emulator.seeds import WORKSPACE_SLUG
 
-REPO = Path(__file__).resolve().parent.parent
 TOKEN = "emulator-token"
 PROFILE_TOKEN_KEY = "flex-unified-profiles:profileApiToken"
 DEMO_SECRETS = {
@@ -184,25 +184,6 @@ class StandIn:
         return {k: "[secret]" if k in result.secret_outputs else v for k, v in result.outputs.items()}
 
 
-SCRATCH_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    ".github",
-    "tests",
-    "benchmarks",
-    "__pycache__",
-    ".*cache",
-    ".demo",
-    ".emulator-state*",
-    "exports",
-    "Pulumi.*.yaml",
-    "*.p8",
-    "*.pem",
-    "*.key",
-)
-"""What the scratch project leaves out: the tests, the user's stack files (its own is written), key files."""
-
-
 class Cli:
     """``pulumi up --stack dev`` as a user runs it, in a scratch project under ``.demo/`` that the demo owns: a
     copy of the program whose ``Pulumi.dev.yaml`` holds the settings of yours less its secrets and encryption
@@ -216,27 +197,12 @@ class Cli:
         scratch_home = REPO / ".demo"
         scratch_home.mkdir(exist_ok=True)
         scratch = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="run-", dir=scratch_home)))
-        self.project = scratch / "project"
-        shutil.copytree(REPO, self.project, ignore=SCRATCH_IGNORE)
+        # The user's stack files are not copied: the demo writes its own, less secrets and encryption salt.
+        copy = scratch_project(scratch, passphrase="demo", leave_out=["Pulumi.*.yaml"])
+        self.project, self.env = copy.project, copy.env
         (self.project / "Pulumi.dev.yaml").write_text(
             yaml.safe_dump({"config": user_settings("dev")}, sort_keys=False)
         )
-        # Pulumi.yaml runs the program from ./.venv: the environment this demo runs in.
-        (self.project / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
-        backend = scratch / "backend"
-        backend.mkdir()
-        # None of your Pulumi login, passphrase or Segment settings reach the demo's stack.
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "SEGMENT_"))}
-        self.env.update(
-            {
-                "PULUMI_BACKEND_URL": backend.as_uri(),
-                "PULUMI_CONFIG_PASSPHRASE": "demo",
-                "PULUMI_SKIP_UPDATE_CHECK": "true",
-                "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            }
-        )
-        if "PULUMI_HOME" in os.environ:
-            self.env["PULUMI_HOME"] = os.environ["PULUMI_HOME"]
         self.pulumi("stack", "init", "dev")
         self.pulumi("config", "set", "--stack", "dev", "segment:endpoint", url)
         for key, value in secrets.items():

@@ -44,9 +44,10 @@ from tests.e2e.conftest import (
     CliStack,
     cli_project,
     cli_stack,
+    initialised_dev_stacks,
 )
 
-__all__ = ["cli_project", "cli_stack"]
+__all__ = ["cli_project", "cli_stack", "initialised_dev_stacks"]
 
 HERE = Path(__file__).resolve().parent
 

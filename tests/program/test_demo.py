@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from flex_tools.demo import NEXT_STEP
+from flex_tools.scratch import copy_project
 from tests.conftest import require_pulumi_cli
 from tests.harness import REPO_ROOT
 
@@ -84,10 +85,6 @@ def test_the_demo_runs_the_real_pulumi_up_twice_with_the_same_ids_every_run() ->
 
 # The demo in a project of the user's: a copy of this one, whose flex_tools is the one `python -m` runs. ----------
 
-PROJECT_IGNORE = shutil.ignore_patterns(
-    ".venv", ".git", ".github", "benchmarks", "__pycache__", ".*cache", ".demo", ".emulator-state*", "exports"
-)
-
 
 @dataclass
 class UserProject:
@@ -121,8 +118,7 @@ class UserProject:
 @pytest.fixture
 def user_project(tmp_path: Path) -> UserProject:
     path = tmp_path / "project"
-    shutil.copytree(REPO_ROOT, path, ignore=PROJECT_IGNORE)
-    (path / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    copy_project(path, keep=["tests"])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_", "PULUMI_"))}
     env.update({"PULUMI_SKIP_UPDATE_CHECK": "true", "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true"})
     return UserProject(path, env)

@@ -1,0 +1,83 @@
+"""A scratch copy of this project on a throwaway file backend. The demo deploys from one, and the bench and the
+real-CLI tests run ``pulumi`` in one, so none of them reads or writes your stack files, secrets or backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+LEFT_OUT = (
+    ".venv",
+    ".git",
+    ".github",
+    "tests",
+    "benchmarks",
+    "__pycache__",
+    ".*cache",
+    ".demo",
+    ".emulator-state*",
+    "exports",
+    "*.p8",
+    "*.pem",
+    "*.key",
+)
+"""What a scratch copy leaves out: the environment, history, caches, the demo's own scratch folder, the emulator's
+saved state, exported files and any key file you keep in the checkout."""
+
+
+@dataclass(frozen=True)
+class ScratchProject:
+    project: Path
+    """The copy: ``pulumi`` runs here (its ``.venv`` is the environment running this Python)."""
+    backend: Path
+    env: dict[str, str]
+    """The environment for ``pulumi`` in the copy: your Pulumi login, passphrase and Segment settings left out."""
+
+
+def throwaway_env(backend: Path, passphrase: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment with no ``PULUMI_*`` or ``SEGMENT_*`` setting of yours (``PULUMI_HOME`` aside,
+    where plugins live), on ``backend`` with ``passphrase``, without plugin downloads or update checks."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "SEGMENT_"))}
+    if "PULUMI_HOME" in os.environ:
+        env["PULUMI_HOME"] = os.environ["PULUMI_HOME"]
+    env.update(
+        {
+            "PULUMI_BACKEND_URL": backend.as_uri(),
+            "PULUMI_CONFIG_PASSPHRASE": passphrase,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            **(extra or {}),
+        }
+    )
+    return env
+
+
+def copy_project(destination: Path, *, keep: Iterable[str] = (), leave_out: Iterable[str] = ()) -> Path:
+    """This project's files in ``destination`` (``LEFT_OUT`` less ``keep``, and ``leave_out`` too), its ``.venv``
+    the environment running this Python, as ``Pulumi.yaml`` runs the program from ``./.venv``."""
+    kept = set(keep)
+    patterns = [p for p in LEFT_OUT if p not in kept] + list(leave_out)
+    shutil.copytree(REPO, destination, ignore=shutil.ignore_patterns(*patterns))
+    (destination / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    return destination
+
+
+def scratch_project(
+    home: Path,
+    *,
+    passphrase: str,
+    keep: Iterable[str] = (),
+    leave_out: Iterable[str] = (),
+    extra_env: Mapping[str, str] | None = None,
+) -> ScratchProject:
+    """``home/project``, a copy of this project, and ``home/backend``, an empty file backend for it."""
+    project = copy_project(home / "project", keep=keep, leave_out=leave_out)
+    backend = home / "backend"
+    backend.mkdir()
+    return ScratchProject(project, backend, throwaway_env(backend, passphrase, extra_env))
