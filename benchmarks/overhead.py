@@ -156,38 +156,37 @@ def overhead_checks(rows: Iterable[Overhead]) -> list[Check]:
             )
         else:
             detail = f"{sums}, target {row.target:.2f} s"
-        runs = "median of 3 runs" if row.runs == 3 else f"{row.runs} run{'s' if row.runs != 1 else ''}"
+        runs = f"median of {row.runs} runs" if row.runs > 1 else "1 run"
         checks.append(Check(f"{row.label}: overhead", row.judged <= row.target, f"{detail} ({runs})"))
     return checks
 
 
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]], right_from: int = 1) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], left: int = 1) -> str:
+    """A Markdown table; the first ``left`` columns are text, the others figures (right-aligned)."""
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
         return (
             "| "
             + " | ".join(
-                f"{c:<{w}}" if i < right_from else f"{c:>{w}}"
+                f"{c:<{w}}" if i < left else f"{c:>{w}}"
                 for i, (c, w) in enumerate(zip(cells, widths, strict=True))
             )
             + " |"
         )
 
-    rule = "|" + "|".join(
-        ("-" * (w + 2)) if i < right_from else ("-" * (w + 1) + ":") for i, w in enumerate(widths)
-    )
-    return "\n".join([line(header), rule + "|", *(line(r) for r in rows)])
+    rule = "|".join(("-" * (w + 2)) if i < left else ("-" * (w + 1) + ":") for i, w in enumerate(widths))
+    return "\n".join([line(header), f"|{rule}|", *(line(r) for r in rows)])
 
 
 def overhead_table(rows: Sequence[Overhead]) -> str:
     header = (
         "command",
         "stack",
+        "floor program",
         "runs",
         "wall s",
         "floor s",
-        "floor program",
         "waiting s",
         "overhead s",
         "per resource ms",
@@ -205,17 +204,17 @@ def overhead_table(rows: Sequence[Overhead]) -> str:
             (
                 row.scenario + (f" ({row.setting})" if row.setting else ""),
                 row.stack,
+                row.floor_program,
                 str(row.runs),
                 f"{row.wall:.2f}",
                 f"{row.floor:.2f}",
-                row.floor_program,
                 f"{row.waiting:.2f}",
                 f"{row.overhead:.2f}",
-                f"{row.overhead / row.resources * 1000:.1f}",
+                f"{row.judged * 1000:.1f}" if row.per_resource else "",
                 target,
             )
         )
-    return _table(header, cells, right_from=2)
+    return _table(header, cells, left=3)
 
 
 def side_by_side(floors: Mapping[str, Mapping[str, float]], flex: Mapping[str, float], runs: int) -> str:

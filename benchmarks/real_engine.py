@@ -259,7 +259,7 @@ def same_calls(runs: Sequence[Measurement]) -> Check:
     return Check(
         f"{first.scenario}, {first.label}: the same calls in every run",
         not differing,
-        f"{len(runs)} runs, {first.calls} calls each"
+        f"{first.calls} calls in each of {len(runs)} runs"
         if not differing
         else f"runs {', '.join(map(str, differing))} differ from run 1",
     )
