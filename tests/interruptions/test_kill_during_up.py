@@ -53,5 +53,7 @@ def test_with_pulumi_skip_checkpoints_a_kill_leaves_no_record_and_the_next_up_ad
     made = segment_objects(flex_emulator)
     assert all(made[kind] for kind in ("sources", "warehouses", "models", "destinations", "mappings")), made
 
-    recover_and_up(cli_stack)
+    # No pending operation to clear: the doctor prints only the stale lock's cancel; then the user's `pulumi up`.
+    assert recover_and_up(cli_stack) == DOCUMENTED_RECOVERY[:1]
+    cli_stack.pulumi("up", "--stack", "dev", "--yes")
     assert_recovered_without_damage(cli_stack, flex_emulator)
