@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -18,24 +19,34 @@ from benchmarks.scratch import BenchSetupError, CliProject
 from benchmarks.stack import REPO
 
 EMPTY = '"""Pulumi\'s floor: a program that declares nothing."""\n'
-TRIVIAL = '''"""Pulumi's floor: {count} dynamic resource(s) whose provider does nothing."""
+MODULE = "trivial"
+TRIVIAL_TYPE = "pulumi-python:dynamic:"
+"""The type of every dynamic resource declared without a module (its name: `Resource`)."""
+TRIVIAL_MODULE = '''"""A dynamic resource whose provider does nothing."""
 
 from pulumi.dynamic import CreateResult, Resource, ResourceProvider
 
 
 class TrivialProvider(ResourceProvider):
     def create(self, props):
-        return CreateResult("trivial", {{}})
+        return CreateResult("trivial", {})
 
 
 class Trivial(Resource):
     def __init__(self, name):
-        super().__init__(TrivialProvider(), name, {{}})
+        super().__init__(TrivialProvider(), name, {})
+'''
+TRIVIAL_PROGRAM = '''"""Pulumi's floor: {count} dynamic resource(s) whose provider does nothing."""
 
+from trivial import Trivial
 
 for index in range({count}):
     Trivial(f"trivial-{{index}}")
 '''
+# The provider lives in a module of its own, on PYTHONPATH for the program and the provider process alike, so it
+# is pickled by reference, as the project's providers are. Defined in __main__, it would be pickled by value, and
+# the SDK's serialize_provider, which wraps pickle's _batch_setitems once more for every resource and never
+# unwraps it, then exceeds Python's recursion limit after about 300 resources.
 
 
 class FloorProgram(CliProject):
@@ -44,7 +55,7 @@ class FloorProgram(CliProject):
     stack = "floor"
 
     def __init__(self, workdir: Path, resources: int, extra_env: Mapping[str, str] | None = None) -> None:
-        super().__init__(workdir, extra_env)
+        super().__init__(workdir, {**(extra_env or {}), "PYTHONPATH": str(workdir / "project")})
         self.resources = resources
         self.project.mkdir()
         self.link_venv()
@@ -53,8 +64,15 @@ class FloorProgram(CliProject):
         if project.get("options"):
             floor["options"] = project["options"]
         (self.project / "Pulumi.yaml").write_text(yaml.safe_dump(floor, sort_keys=False))
-        (self.project / "__main__.py").write_text(TRIVIAL.format(count=resources) if resources else EMPTY)
+        (self.project / f"{MODULE}.py").write_text(TRIVIAL_MODULE)
+        (self.project / "__main__.py").write_text(
+            TRIVIAL_PROGRAM.format(count=resources) if resources else EMPTY
+        )
         self.pulumi("stack", "init", check=True)
+
+    def trivial(self) -> list[dict[str, Any]]:
+        """The trivial resources in the stack's state."""
+        return self.dynamic(TRIVIAL_TYPE)
 
     def run(self, scenario: str) -> float:
         """The scenario's command on this program: its wall time. A floor that fails measured nothing."""

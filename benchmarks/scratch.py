@@ -104,8 +104,9 @@ class CliProject:
         project = yaml.safe_load((self.project / "Pulumi.yaml").read_text())
         return str((project.get("options") or {}).get("refresh", "")).lower() == "always"
 
-    def dynamic(self) -> list[dict[str, Any]]:
-        """The stack's dynamic resources, from ``pulumi stack export``."""
+    def dynamic(self, prefix: str = DYNAMIC) -> list[dict[str, Any]]:
+        """The stack's resources whose type starts with ``prefix`` (the Segment kinds), from ``pulumi stack
+        export``."""
         exported = self.pulumi("stack", "export", check=True)
         resources = json.loads(exported.stdout)["deployment"].get("resources") or []
-        return [r for r in resources if r["type"].startswith(DYNAMIC)]
+        return [r for r in resources if r["type"].startswith(prefix)]

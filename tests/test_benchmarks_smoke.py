@@ -343,12 +343,12 @@ def test_a_floor_program_has_as_many_trivial_resources_as_it_says() -> None:
     with floor_program(3) as floor:
         for scenario in (UP_FROM_EMPTY, PREVIEW_NO_CHANGES, NO_OP_UP, REFRESH):
             floor.run(scenario)
-            assert len(floor.dynamic()) == 3, scenario
+            assert len(floor.trivial()) == 3, scenario
         floor.run(DESTROY)
-        assert floor.dynamic() == []
+        assert floor.trivial() == []
     with floor_program(0) as empty:
         empty.run(UP_FROM_EMPTY)
-        assert empty.dynamic() == []
+        assert [r["type"] for r in empty.dynamic("")] == ["pulumi:pulumi:Stack"]
 
 
 CLI_TRAITS = 2
