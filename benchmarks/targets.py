@@ -38,6 +38,9 @@ And three more:
   the program to its end: every resource is constructed before any is sent to the engine);
 * nothing fails.
 
+The rows run with Segment's rate limits off (the largest stack under the real CLI) get no time check: unpaced,
+their calls are spread by the engine's own work between steps, which their overhead above Pulumi's floor judges.
+
 Under the real CLI, each command's overhead above Pulumi's own floor has targets too: ``benchmarks/overhead.py``.
 """
 
@@ -254,6 +257,10 @@ def check_all(measurements: Sequence[Measurement]) -> list[Check]:
                 f"{_n(m.throttled, 'answer')} 429 in {_n(m.calls, 'call')}",
             )
         )
+        if not m.rate_limits:
+            # Unpaced under the real engine, the calls are spread by the engine's own work between steps, which the
+            # overhead above Pulumi's floor judges (benchmarks/overhead.py), not by Segment.
+            continue
         target = RATIO
         ratio = ratio_of(m)
         checks.append(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -310,6 +311,17 @@ def measured(seconds: float, waiting: float, calls: dict[Call, int]) -> Measurem
         engine=REAL_ENGINE,
         waiting=waiting,
     )
+
+
+def test_a_row_without_rate_limits_gets_no_time_check() -> None:
+    paced = measured(1.0, 0.1, {Call("GET", "listSpaces", 200): 4})
+    unpaced = replace(paced, stack="Flex stack + 500 traits", rate_limits=False)
+    targets = [c.target for c in check_all([paced, unpaced])]
+    assert "no-op up, Flex stack under the pulumi CLI: time" in targets
+    assert [t for t in targets if t.startswith("no-op up, Flex stack + 500 traits")] == [
+        f"no-op up, Flex stack + 500 traits under the pulumi CLI: {check}"
+        for check in ("reads", "refresh reads", "mutating calls", "no 429")
+    ]
 
 
 def test_a_row_of_several_runs_is_the_median_run() -> None:
