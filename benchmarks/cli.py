@@ -8,16 +8,20 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from benchmarks.real_engine import REAL_ENGINE, CliBench, cli_available, cli_bench
+from benchmarks.overhead import Overhead, overhead_checks, overhead_table, side_by_side
+from benchmarks.real_engine import REAL_ENGINE, CliRun, run_flex, run_scale
 from benchmarks.report import breakdown, checks_text, settings_line, table
 from benchmarks.runner import Measurement, Options, StackBench, stack_bench
+from benchmarks.scratch import cli_available
 from benchmarks.targets import (
     DESTROY,
+    DRIFT_PREVIEW,
     NO_OP_UP,
     ONE_TRAIT_CHANGE,
     PREVIEW,
+    PREVIEW_NO_CHANGES,
     REFRESH,
     UP_FROM_EMPTY,
     Check,
@@ -34,8 +38,14 @@ FLEX_SCENARIOS = {
     "preview": PREVIEW,
     "change": ONE_TRAIT_CHANGE,
     "destroy": DESTROY,
+    "unchanged": PREVIEW_NO_CHANGES,
+    "drift": DRIFT_PREVIEW,
 }
-SCENARIOS = (*FLEX_SCENARIOS, "scale")
+CLI_ONLY = frozenset({PREVIEW_NO_CHANGES, DRIFT_PREVIEW})
+"""Scenarios of the real engine only: the stand-in runs no refresh before a preview."""
+CLI_SCALE = "cli-scale"
+SCENARIOS = (*FLEX_SCENARIOS, "scale", CLI_SCALE)
+REPEAT = 3
 STAND_IN = "stand-in"
 ENGINES = (STAND_IN, REAL_ENGINE)
 
@@ -45,13 +55,19 @@ class Report:
     options: Options
     measurements: list[Measurement]
     checks: list[Check]
+    cli: list[CliRun] = field(default_factory=list)
+    """The real engine's runs: the Flex stack's (with the small floor programs), then the largest stack's."""
+
+    @property
+    def overheads(self) -> list[Overhead]:
+        return [row for run in self.cli for row in run.overheads]
 
     @property
     def passed(self) -> bool:
         return all(check.passed for check in self.checks)
 
 
-def _flex_steps(bench: StackBench | CliBench) -> list[tuple[str, Callable[[str], Measurement]]]:
+def _flex_steps(bench: StackBench) -> list[tuple[str, Callable[[str], Measurement]]]:
     return [
         ("up", bench.up_from_empty),
         ("noop", bench.up),
@@ -68,40 +84,60 @@ def run(
     only: Sequence[str] = (),
     sizes: Sequence[int] = SCALE_SIZES,
     engines: Sequence[str] = (STAND_IN,),
+    repeat: int = REPEAT,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Report:
     """Run the scenarios; ``only`` limits them (the Flex stack is still created first when one needs it).
-    The Flex stack's scenarios run under each of ``engines``, their rows side by side; scale runs on the
-    stand-in."""
+    The Flex stack's scenarios run under each of ``engines``, their rows side by side; under the real engine
+    ``repeat`` times, beside Pulumi's floor programs. ``scale`` runs on the stand-in; ``cli-scale`` (the
+    largest of ``sizes``) under the real engine."""
     selected = set(only or SCENARIOS)
     measurements: list[Measurement] = []
     flex_rows: dict[str, list[Measurement]] = {}
+    cli: list[CliRun] = []
 
-    def record(measurement: Measurement, shown: bool, rows: list[Measurement] = measurements) -> None:
+    def record(measurement: Measurement, shown: bool) -> None:
         progress(
             f"{measurement.scenario} ({measurement.label}): {measurement.calls} calls, "
             f"{measurement.seconds:.1f} s{'' if shown else ' (setup, not reported)'}"
         )
-        if shown:
-            rows.append(measurement)
 
-    if selected & set(FLEX_SCENARIOS):
+    flex = [FLEX_SCENARIOS[name] for name in FLEX_SCENARIOS if name in selected]
+    if flex:
         for engine in engines:
-            with stack_bench(0, options) if engine == STAND_IN else cli_bench(options) as bench:
-                for name, step in _flex_steps(bench):
-                    if name == "up" or name in selected:
-                        rows = flex_rows.setdefault(name, [])
-                        record(step(FLEX_SCENARIOS[name]), shown=name in selected, rows=rows)
-        for rows in flex_rows.values():
-            measurements.extend(rows)
+            if engine == STAND_IN:
+                with stack_bench(0, options) as bench:
+                    for name, step in _flex_steps(bench):
+                        if name == "up" or name in selected:
+                            measurement = step(FLEX_SCENARIOS[name])
+                            record(measurement, name in selected)
+                            if name in selected:
+                                flex_rows.setdefault(measurement.scenario, []).append(measurement)
+            else:
+                cli.append(run_flex(options, flex, repeat, record, progress))
+                for measurement in cli[-1].measurements:
+                    flex_rows.setdefault(measurement.scenario, []).append(measurement)
+        for scenario in flex:
+            measurements.extend(flex_rows.get(scenario, []))
     if "scale" in selected:
         for size in sizes:
             with stack_bench(size, options) as bench:
-                record(bench.up_from_empty(UP_FROM_EMPTY), shown=True)
-                record(bench.up(NO_OP_UP), shown=True)
-                record(bench.refresh(REFRESH), shown=True)
-                record(bench.destroy(DESTROY), shown=True)
-    return Report(options, measurements, check_all(measurements))
+                for measurement in (
+                    bench.up_from_empty(UP_FROM_EMPTY),
+                    bench.up(NO_OP_UP),
+                    bench.refresh(REFRESH),
+                    bench.destroy(DESTROY),
+                ):
+                    record(measurement, True)
+                    measurements.append(measurement)
+    if CLI_SCALE in selected and REAL_ENGINE in engines:
+        cli.append(run_scale(options, max(sizes), record, progress))
+        measurements.extend(cli[-1].measurements)
+    checks = check_all(measurements)
+    for run_ in cli:
+        checks.extend(run_.checks)
+        checks.extend(overhead_checks(run_.overheads))
+    return Report(options, measurements, checks, cli)
 
 
 def _sizes(text: str) -> tuple[int, ...]:
@@ -118,6 +154,16 @@ def _positive(text: str) -> float:
     value = float(text)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0, not {text}")
+    return value
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {text}")
     return value
 
 
@@ -169,6 +215,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="engine of the Flex stack's scenarios (repeatable; default: both when the pulumi CLI is on PATH, "
         "else the stand-in)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=_at_least_one,
+        default=REPEAT,
+        help=f"runs of each Flex-stack command under the pulumi CLI, and of its floor; the medians are printed "
+        f"(default {REPEAT}; the largest stack's rows run once)",
+    )
     return parser.parse_args(argv)
 
 
@@ -189,6 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         only=args.only or (),
         sizes=sizes,
         engines=engines,
+        repeat=args.repeat,
         progress=lambda text: print(f"  … {text}", file=sys.stderr, flush=True),
     )
     elapsed = time.perf_counter() - started
@@ -197,6 +251,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.breakdown:
         print()
         print(breakdown(report.measurements))
+    for cli in report.cli:
+        if cli.floors:
+            print()
+            print(side_by_side(cli.floors, cli.flex, cli.runs))
+    if report.overheads:
+        print()
+        print(
+            "The project's overhead under the pulumi CLI: wall time - Pulumi's floor (the same command on the floor "
+            "program, same run) - time waiting on the emulator; the largest stack once, with Segment's rate limits "
+            "off:"
+        )
+        print(overhead_table(report.overheads))
     print()
     print(checks_text(report.checks))
     print()

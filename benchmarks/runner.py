@@ -35,6 +35,9 @@ class Options:
     latency_ms: float = 80.0
     time_scale: float = 0.01
     """Segment's rate-limit windows (a minute) and the client's pacing, both multiplied by this."""
+    rate_limits: bool = True
+    """Off: the emulator enforces no rate limit and the client does not pace, so the calls wait only on the
+    emulator's latency (the real engine's 500-trait rows)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -98,6 +101,13 @@ class Measurement:
     """Reads of the refresh that the project option ``refresh: always`` runs before a CLI ``preview``, ``up`` or
     ``destroy`` (one per object, before the program or the deletes start). They are left out of ``reads``,
     ``operations`` and the timings, which keep measuring the operation itself, and have a budget of their own."""
+    rate_limits: bool = True
+    """Whether the emulator enforced Segment's rate limits (``Options.rate_limits``)."""
+    waiting: float = 0.0
+    """Under the real engine: seconds of the command during which the emulator was serving at least one request
+    (the union of the requests' spans, arrival to answer), the refresh's reads included."""
+    runs: int = 1
+    """Under the real engine: the command's runs; ``seconds`` and ``waiting`` are their medians."""
 
     @property
     def label(self) -> str:
@@ -114,6 +124,14 @@ class Measurement:
             for call, n in self.operations.items()
             if call.operation_id == operation_id and status in (None, call.status)
         )
+
+    def accepted_calls(self) -> Counter[tuple[str, str]]:
+        """Calls by method and operation, less those answered 429 (those measure the machine's load)."""
+        calls: Counter[tuple[str, str]] = Counter()
+        for call, n in self.operations.items():
+            if call.status != 429:
+                calls[(call.method, call.operation_id)] += n
+        return calls
 
     @property
     def accepted_mutations(self) -> int:
@@ -205,6 +223,7 @@ def measurement_of(
         paced_span=max(paced) - min(paced) + latency if paced else 0.0,
         latency=latency,
         time_scale=options.time_scale,
+        rate_limits=options.rate_limits,
         refresh_reads=refresh_reads,
         **fields,
     )
@@ -232,9 +251,10 @@ def create_mutations(kind: str, inputs: Mapping[str, Any]) -> int:
 
 
 @contextmanager
-def pacing(time_scale: float) -> Iterator[dict[str, str]]:
-    """The client's pacing on the emulator's clock, here (the program's checks) and in the provider server."""
-    env = {PACING_ENV: repr(time_scale)}
+def pacing(options: Options) -> Iterator[dict[str, str]]:
+    """The client's pacing on the emulator's clock, here (the program's checks) and in the provider server; off
+    when the emulator enforces no rate limit."""
+    env = {PACING_ENV: repr(options.time_scale) if options.rate_limits else "off"}
     saved = os.environ.get(PACING_ENV)
     os.environ.update(env)
     try:
@@ -244,6 +264,18 @@ def pacing(time_scale: float) -> Iterator[dict[str, str]]:
             os.environ.pop(PACING_ENV, None)
         else:
             os.environ[PACING_ENV] = saved
+
+
+def bench_emulator(options: Options, **hooks: Any) -> Emulator:
+    """A fresh emulator with the Flex events seen by the dev space, at the options' latency and clock."""
+    return Emulator(
+        port=0,
+        time_scale=options.time_scale,
+        latency_ms=options.latency_ms,
+        rate_limits=options.rate_limits,
+        seed_flex_events=True,
+        **hooks,
+    )
 
 
 class StackBench:
@@ -264,9 +296,7 @@ class StackBench:
         self.options = options
         self.definitions = workdir / f"definitions-{custom_traits}.yaml"
         write_definitions(self.definitions, custom_traits)
-        self.emulator = Emulator(
-            port=0, time_scale=options.time_scale, latency_ms=options.latency_ms, seed_flex_events=True
-        )
+        self.emulator = bench_emulator(options)
         self.server: ProviderServer | None = None
         self.engine: ProgramEngine | None = None
 
@@ -368,7 +398,7 @@ def stack_bench(
 ) -> Iterator[StackBench]:
     with (
         tempfile.TemporaryDirectory(prefix="flex-bench-") as workdir,
-        pacing(options.time_scale) as env,
+        pacing(options) as env,
         StackBench(custom_traits, options, Path(workdir), provider_env) as bench,
     ):
         bench.start(env)

@@ -1,7 +1,9 @@
-"""`python -m benchmarks` in quick mode with a tiny latency: the structural facts of the API-call budget, and
-that the budget catches a regression injected into the providers.
+"""`python -m benchmarks` in quick mode with a tiny latency: the structural facts of the API-call budget, that
+the budget catches a regression injected into the providers, and, under the real CLI, that the floor programs
+and the overhead rows are what they say.
 
-Only call counts are asserted, never timings (the time checks are left out of what is asserted here). The Flex stack runs every operation; the stack with 50 custom traits
+Only call counts and the overhead arithmetic on given figures are asserted, never timings (the time and overhead
+checks of a real run are left out of what is asserted here). The Flex stack runs every operation; the stack with 50 custom traits
 runs up, a no-op up, refresh and destroy (quick mode). Calls answered 429 are left out of the create budget here:
 they measure the pacing under this machine's load (the benchmark reports them), not what the providers send.
 """
@@ -11,22 +13,50 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from benchmarks.cli import ENGINES, FLEX_SCENARIOS, QUICK_SCALE_SIZES, SCENARIOS, Report, parse, run
-from benchmarks.real_engine import REAL_ENGINE
+from benchmarks.cli import (
+    CLI_ONLY,
+    CLI_SCALE,
+    ENGINES,
+    FLEX_SCENARIOS,
+    QUICK_SCALE_SIZES,
+    REPEAT,
+    SCENARIOS,
+    STAND_IN,
+    Report,
+    parse,
+    run,
+)
+from benchmarks.floor import floor_program
+from benchmarks.overhead import (
+    EMPTY_PROGRAM,
+    FLOOR_OF,
+    ONE_RESOURCE,
+    OVERHEAD_TARGET,
+    SIDE_BY_SIDE,
+    overhead_checks,
+    overhead_of,
+    served_seconds,
+    side_by_side,
+    trivial_resources,
+)
+from benchmarks.real_engine import REAL_ENGINE, SKIP_CHECKPOINTS, median_run, same_calls
 from benchmarks.report import checks_text, table
-from benchmarks.runner import Measurement, Options, stack_bench
+from benchmarks.runner import Call, Measurement, Options, stack_bench
 from benchmarks.targets import (
     CREATE_LOOKUPS,
     DESTROY,
     DESTROY_READS,
+    DRIFT_PREVIEW,
     LOOKS_BEFORE_CREATE,
     NO_OP_UP,
     ONE_TRAIT_CHANGE,
     PREVIEW,
+    PREVIEW_NO_CHANGES,
     PROGRAM_READS,
     REFRESH,
     UP_FROM_EMPTY,
@@ -186,53 +216,243 @@ def test_options() -> None:
     args = parse(
         ["--quick", "--latency-ms", "5", "--time-scale", "0.02", "--only", "refresh", "--only", "scale"]
     )
-    assert (args.quick, args.latency_ms, args.time_scale, args.only) == (
+    assert (args.quick, args.latency_ms, args.time_scale, args.only, args.repeat) == (
         True,
         5.0,
         0.02,
         ["refresh", "scale"],
+        REPEAT,
     )
-    assert set(SCENARIOS) == {"up", "noop", "refresh", "preview", "change", "destroy", "scale"}
-    with pytest.raises(SystemExit):
-        parse(["--only", "everything"])
-    with pytest.raises(SystemExit):
-        parse(["--time-scale", "0"])
+    assert parse(["--repeat", "1"]).repeat == 1
+    assert set(SCENARIOS) == {
+        "up",
+        "noop",
+        "refresh",
+        "preview",
+        "change",
+        "destroy",
+        "unchanged",
+        "drift",
+        "scale",
+        CLI_SCALE,
+    }
+    for wrong in (["--only", "everything"], ["--time-scale", "0"], ["--repeat", "0"], ["--repeat", "two"]):
+        with pytest.raises(SystemExit):
+            parse(wrong)
+
+
+# ---------------------------------------------------------------------- the overhead arithmetic, on given figures
+
+
+def test_waiting_counts_requests_served_at_once_once() -> None:
+    assert served_seconds([]) == 0
+    # Two overlapping, one inside another, one apart: 0-2 and 3-4 are covered.
+    assert served_seconds([(0.5, 2.0), (0.0, 1.0), (0.2, 0.4), (3.0, 4.0)]) == pytest.approx(3.0)
+
+
+def test_overhead_is_the_median_wall_less_the_median_floor_and_waiting() -> None:
+    row = overhead_of(
+        NO_OP_UP, "Flex stack", 15, [3.0, 1.0, 2.0], [0.2, 0.1, 0.3], [1.0, 0.5, 0.7], ONE_RESOURCE
+    )
+    assert (row.runs, row.wall, row.floor, row.waiting) == (3, 2.0, 0.7, 0.2)
+    assert row.overhead == pytest.approx(1.1)
+    (check,) = overhead_checks([row])
+    assert not check.passed
+    assert "2.00 s wall - 0.70 s floor (one dynamic resource) - 0.20 s waiting" in check.detail
+    within = overhead_of(NO_OP_UP, "Flex stack", 15, [1.5], [0.3], [0.8], ONE_RESOURCE)
+    assert within.overhead == pytest.approx(0.4) and within.target == OVERHEAD_TARGET
+    assert [c.passed for c in overhead_checks([within])] == [True]
+
+
+def test_the_largest_stack_is_judged_per_resource() -> None:
+    floor = trivial_resources(515)
+    noop = overhead_of(
+        NO_OP_UP, "Flex stack + 500 traits", 515, [7.0], [0.5], [4.0], floor, per_resource=True
+    )
+    up = overhead_of(
+        UP_FROM_EMPTY, "Flex stack + 500 traits", 515, [40.0], [11.0], [15.0], floor, per_resource=True
+    )
+    skipped = overhead_of(
+        UP_FROM_EMPTY,
+        "Flex stack + 500 traits",
+        515,
+        [30.0],
+        [11.0],
+        [9.0],
+        floor,
+        per_resource=True,
+        setting="PULUMI_SKIP_CHECKPOINTS=true",
+        judged=False,
+    )
+    assert noop.judged == pytest.approx(2.5 / 515)  # 4.9 ms: within 5 ms
+    assert up.judged == pytest.approx(14.0 / 515)  # 27.2 ms: above 25 ms
+    assert skipped.target is None
+    checks = overhead_checks([noop, up, skipped])
+    assert [(c.target, c.passed) for c in checks] == [
+        ("no-op up, Flex stack + 500 traits under the pulumi CLI: overhead", True),
+        ("up from empty, Flex stack + 500 traits under the pulumi CLI: overhead", False),
+    ]
+    assert "27.2 ms per resource (515), target 25 ms" in checks[1].detail
+
+
+def measured(seconds: float, waiting: float, calls: dict[Call, int]) -> Measurement:
+    return Measurement(
+        scenario=NO_OP_UP,
+        stack="Flex stack",
+        custom_traits=0,
+        objects=15,
+        changed=0,
+        reads=4,
+        mutations=0,
+        throttled=0,
+        failed=0,
+        seconds=seconds,
+        operations=Counter(calls),
+        engine=REAL_ENGINE,
+        waiting=waiting,
+    )
+
+
+def test_a_row_without_rate_limits_gets_no_time_check() -> None:
+    paced = measured(1.0, 0.1, {Call("GET", "listSpaces", 200): 4})
+    unpaced = replace(paced, stack="Flex stack + 500 traits", rate_limits=False)
+    targets = [c.target for c in check_all([paced, unpaced])]
+    assert "no-op up, Flex stack under the pulumi CLI: time" in targets
+    assert [t for t in targets if t.startswith("no-op up, Flex stack + 500 traits")] == [
+        f"no-op up, Flex stack + 500 traits under the pulumi CLI: {check}"
+        for check in ("reads", "refresh reads", "mutating calls", "no 429")
+    ]
+
+
+def test_a_row_of_several_runs_is_the_median_run() -> None:
+    lists = {Call("GET", "listSpaces", 200): 1, Call("GET", "listSources", 200): 1}
+    runs = [measured(3.0, 0.1, lists), measured(1.0, 0.3, lists), measured(2.0, 0.2, lists)]
+    row = median_run(runs)
+    assert (row.seconds, row.waiting, row.runs, row.operations) == (2.0, 0.2, 3, Counter(lists))
+    assert same_calls(runs).passed
+    # A run that sent one call more, or that was answered 429 where another was not, is told apart.
+    more = measured(1.5, 0.2, {**lists, Call("GET", "getSpace", 200): 1})
+    check = same_calls([*runs, more])
+    assert not check.passed and "runs 4 differ from run 1" in check.detail
+    assert same_calls([*runs, measured(1.5, 0.2, {**lists, Call("GET", "listSpaces", 429): 1})]).passed
+
+
+def test_the_side_by_side_table_has_the_issues_rows_and_columns() -> None:
+    floors = {EMPTY_PROGRAM: dict.fromkeys(SIDE_BY_SIDE, 0.5), ONE_RESOURCE: dict.fromkeys(SIDE_BY_SIDE, 0.8)}
+    printed = side_by_side(floors, dict.fromkeys(SIDE_BY_SIDE, 1.25), 3).splitlines()
+    assert printed[0] == "Wall time, median of 3 runs, same CLI, same run:"
+    cells = [[cell.strip() for cell in line.split("|")[1:-1]] for line in printed[1:]]
+    assert cells[0] == ["command", "empty program s", "one dynamic resource s", "Flex dev stack s"]
+    assert cells[2:] == [[name, "0.50", "0.80", "1.25"] for name in SIDE_BY_SIDE.values()]
+
+
+# ---------------------------------------------------------------------- under the real CLI
 
 
 @pytest.mark.e2e
-def test_the_flex_scenarios_cost_the_same_calls_under_the_real_cli_as_under_the_stand_in() -> None:
+def test_a_floor_program_has_as_many_trivial_resources_as_it_says() -> None:
     require_pulumi_cli()
-    report = run(Options(latency_ms=1, time_scale=0.01), only=tuple(FLEX_SCENARIOS), engines=ENGINES)
-    assert [(m.scenario, m.engine) for m in report.measurements] == [
-        (scenario, engine) for scenario in FLEX_SCENARIOS.values() for engine in ENGINES
+    with floor_program(3) as floor:
+        for scenario in (UP_FROM_EMPTY, PREVIEW_NO_CHANGES, NO_OP_UP, REFRESH):
+            floor.run(scenario)
+            assert len(floor.trivial()) == 3, scenario
+        floor.run(DESTROY)
+        assert floor.trivial() == []
+    with floor_program(0) as empty:
+        empty.run(UP_FROM_EMPTY)
+        assert [r["type"] for r in empty.dynamic("")] == ["pulumi:pulumi:Stack"]
+
+
+CLI_TRAITS = 2
+
+
+@pytest.fixture(scope="module")
+def cli_report() -> Report:
+    require_pulumi_cli()
+    return run(
+        Options(latency_ms=1, time_scale=0.01),
+        only=(*FLEX_SCENARIOS, CLI_SCALE),
+        sizes=(CLI_TRAITS,),
+        engines=ENGINES,
+        repeat=2,
+    )
+
+
+@pytest.mark.e2e
+def test_the_flex_scenarios_cost_the_same_calls_under_the_real_cli_as_under_the_stand_in(
+    cli_report: Report,
+) -> None:
+    report = cli_report
+    flex = [m for m in report.measurements if m.custom_traits == 0]
+    assert [(m.scenario, m.engine) for m in flex] == [
+        (scenario, engine)
+        for scenario in FLEX_SCENARIOS.values()
+        for engine in ENGINES
+        if engine == REAL_ENGINE or scenario not in CLI_ONLY
     ]
-    for stand_in, real in zip(report.measurements[::2], report.measurements[1::2], strict=True):
-        assert accepted_calls(real) == accepted_calls(stand_in), real.scenario
-        assert (real.objects, real.changed, real.failed) == (stand_in.objects, stand_in.changed, 0), (
-            real.scenario
-        )
+    rows = {(m.scenario, m.engine): m for m in flex}
+    for scenario in set(FLEX_SCENARIOS.values()) - CLI_ONLY:
+        stand_in, real = rows[(scenario, STAND_IN)], rows[(scenario, REAL_ENGINE)]
+        assert real.accepted_calls() == stand_in.accepted_calls(), scenario
+        assert (real.objects, real.changed, real.failed) == (stand_in.objects, stand_in.changed, 0), scenario
     # As above, the time and 429 checks measure the machine's load: they are left out.
     assert all(c.passed for c in counted(report.checks)), checks_text(report.checks)
     # Pulumi.yaml's `refresh: always`: every CLI preview, up and destroy reads the stack back first, on its own
     # line; the stand-in runs none.
-    (refresh,) = [m for m in report.measurements if m.scenario == REFRESH and m.engine == REAL_ENGINE]
-    assert {m.scenario: m.refresh_reads for m in report.measurements if m.engine == REAL_ENGINE} == {
-        UP_FROM_EMPTY: 0,
-        NO_OP_UP: refresh.reads,
-        REFRESH: 0,
-        PREVIEW: refresh.reads,
-        ONE_TRAIT_CHANGE: refresh.reads,
-        DESTROY: refresh.reads,
+    cli = [m for m in flex if m.engine == REAL_ENGINE]
+    (refresh,) = [m for m in cli if m.scenario == REFRESH]
+    assert {m.scenario: m.refresh_reads for m in cli} == {
+        scenario: 0 if scenario in (UP_FROM_EMPTY, REFRESH) else refresh.reads
+        for scenario in FLEX_SCENARIOS.values()
     }
     assert refresh.reads == FLEX_OBJECTS + 1
-    assert all(m.refresh_reads == 0 for m in report.measurements if m.engine != REAL_ENGINE)
+    assert all(m.refresh_reads == 0 for m in flex if m.engine == STAND_IN)
     assert any(c.target.endswith("refresh reads") for c in report.checks)
+    # The drift made through Segment's API: the preview names the model and the mapping, and changes nothing.
+    (drift,) = [m for m in cli if m.scenario == DRIFT_PREVIEW]
+    (still,) = [m for m in cli if m.scenario == PREVIEW_NO_CHANGES]
+    assert (drift.changed, drift.mutations, still.changed, still.mutations) == (2, 0, 0, 0)
 
 
-def accepted_calls(m: Measurement) -> Counter[tuple[str, str]]:
-    """Calls by method and operation, less those answered 429 (those measure this machine's load)."""
-    calls: Counter[tuple[str, str]] = Counter()
-    for call, n in m.operations.items():
-        if call.status != 429:
-            calls[(call.method, call.operation_id)] += n
-    return calls
+@pytest.mark.e2e
+def test_every_cli_row_stands_beside_its_floor(cli_report: Report) -> None:
+    flex_run, scale_run = cli_report.cli
+    # Both repetitions sent the same calls, each Flex row is the median of its two runs.
+    repeats = [c for c in cli_report.checks if c.target.endswith("the same calls in every run")]
+    assert len(repeats) == len(FLEX_SCENARIOS) and all(c.passed for c in repeats), checks_text(repeats)
+    assert {m.runs for m in flex_run.measurements} == {2}
+    # The floor programs ran each command the side-by-side table shows, and the Flex stack too.
+    for program in (EMPTY_PROGRAM, ONE_RESOURCE):
+        assert set(flex_run.floors[program]) == set(SIDE_BY_SIDE)
+    assert set(flex_run.flex) == set(FLEX_SCENARIOS.values())
+    # Each overhead row is its CLI row's wall time and waiting, against the floor of the same command.
+    rows = {row.scenario: row for row in flex_run.overheads}
+    assert set(rows) == set(FLEX_SCENARIOS.values())
+    for m in flex_run.measurements:
+        row = rows[m.scenario]
+        assert (row.wall, row.waiting, row.runs) == (m.seconds, m.waiting, 2)
+        assert (row.floor, row.floor_program) == (
+            flex_run.floors[ONE_RESOURCE][FLOOR_OF[m.scenario]],
+            ONE_RESOURCE,
+        )
+        assert 0 < m.waiting <= m.seconds, m.scenario
+    judged = [c for c in cli_report.checks if c.target.endswith(": overhead")]
+    assert len(judged) == len(FLEX_SCENARIOS) + 2
+    # The largest stack: once, rate limits off, beside as many trivial resources; with and without checkpoints.
+    up, noop, skipped = scale_run.measurements
+    objects = FLEX_OBJECTS + CLI_TRAITS
+    assert [(m.scenario, m.objects, m.rate_limits) for m in (up, noop, skipped)] == [
+        (UP_FROM_EMPTY, objects, False),
+        (NO_OP_UP, objects, False),
+        (UP_FROM_EMPTY, objects, False),
+    ]
+    assert (
+        skipped.engine == f"{REAL_ENGINE} (PULUMI_SKIP_CHECKPOINTS)"
+        and "PULUMI_SKIP_CHECKPOINTS" in SKIP_CHECKPOINTS
+    )
+    assert skipped.accepted_calls() == up.accepted_calls()
+    assert [(r.scenario, r.floor_program, r.per_resource, r.target is None) for r in scale_run.overheads] == [
+        (UP_FROM_EMPTY, trivial_resources(objects), True, False),
+        (NO_OP_UP, trivial_resources(objects), True, False),
+        (UP_FROM_EMPTY, trivial_resources(objects), True, True),
+    ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from segment_emulator import Emulator
-from tests.e2e.conftest import CliStack, mutating
+from tests.e2e.conftest import CliStack, mutating, segment_objects
 from tests.interruptions.conftest import DOCUMENTED_RECOVERY, Tripwire
 from tests.interruptions.scenarios import (
     MUTATING_CALLS_OF_AN_UP_FROM_EMPTY,
@@ -37,4 +37,23 @@ def test_a_kill_of_the_process_tree_then_the_documented_recovery_leaves_no_dupli
     commands = recover_and_up(cli_stack)
 
     assert [c for c in commands if not c.startswith("rm ")] == DOCUMENTED_RECOVERY
+    assert_recovered_without_damage(cli_stack, flex_emulator)
+
+
+def test_with_pulumi_skip_checkpoints_a_kill_leaves_no_record_and_the_next_up_adopts_what_it_made(
+    cli_stack: CliStack, flex_emulator: Emulator, tripwire: Tripwire
+) -> None:
+    # docs/reliability.md, "PULUMI_SKIP_CHECKPOINTS on large stacks". Killed at the first trait's create: every
+    # other kind is made by then (sources and traits found again by their 409, the rest by a list).
+    cli_stack.env["PULUMI_SKIP_CHECKPOINTS"] = "true"
+    kill = up_killed_at(cli_stack, tripwire, Position(operation="createComputedTrait"), checkpoints=False)
+
+    assert kill.pending == []
+    assert [r["type"] for r in cli_stack.resources() if "dynamic" in r["type"]] == []
+    made = segment_objects(flex_emulator)
+    assert all(made[kind] for kind in ("sources", "warehouses", "models", "destinations", "mappings")), made
+
+    # No pending operation to clear: the doctor prints only the stale lock's cancel; then the user's `pulumi up`.
+    assert recover_and_up(cli_stack) == DOCUMENTED_RECOVERY[:1]
+    cli_stack.pulumi("up", "--stack", "dev", "--yes")
     assert_recovered_without_damage(cli_stack, flex_emulator)
