@@ -58,13 +58,17 @@ def throwaway_env(backend: Path, passphrase: str, extra: Mapping[str, str] | Non
     return env
 
 
-def copy_project(destination: Path, *, keep: Iterable[str] = (), leave_out: Iterable[str] = ()) -> Path:
-    """This project's files in ``destination`` (``LEFT_OUT`` less ``keep``, and ``leave_out`` too), its ``.venv``
-    the environment running this Python, as ``Pulumi.yaml`` runs the program from ``./.venv``."""
+def copy_project(
+    destination: Path, *, keep: Iterable[str] = (), leave_out: Iterable[str] = (), link_venv: bool = True
+) -> Path:
+    """This project's files in ``destination`` (``LEFT_OUT`` less ``keep``, and ``leave_out`` too); with
+    ``link_venv``, its ``.venv`` is the environment running this Python (``Pulumi.yaml`` runs the program from
+    ``./.venv``)."""
     kept = set(keep)
     patterns = [p for p in LEFT_OUT if p not in kept] + list(leave_out)
     shutil.copytree(REPO, destination, ignore=shutil.ignore_patterns(*patterns))
-    (destination / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
+    if link_venv:
+        (destination / ".venv").symlink_to(Path(sys.prefix), target_is_directory=True)
     return destination
 
 

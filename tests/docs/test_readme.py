@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -24,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from flex_tools.scratch import copy_project
 from segment_emulator import Emulator
 from segment_emulator.emulator import DEFAULT_TOKEN as EMULATOR_TOKEN
 from tests.conftest import SESSION_PACING_ENV, require_pulumi_cli, running_session_emulator
@@ -32,18 +32,6 @@ from tests.docs.readme_blocks import readme_script
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
-COPY_IGNORE = shutil.ignore_patterns(
-    ".venv",
-    ".git",
-    "__pycache__",
-    ".*cache",
-    ".demo",
-    ".emulator-state*",
-    "exports",
-    "*.p8",
-    "*.pem",
-    "*.key",
-)
 SPACE_SLUG = "unified-profiles-dev"
 SEGMENT_TOKEN = "readme-sentinel-segment-token-4e7a1c"
 PROFILE_API_TOKEN = "ReadmeSentinelProfileToken0a1b2c3d4e5f6a7b8"  # 44 base62 characters, like Segment's
@@ -141,7 +129,8 @@ class Reader:
 def reader(tmp_path: Path) -> Reader:
     require_pulumi_cli()
     project = tmp_path / "flex-unified-profiles"
-    shutil.copytree(REPO, project, ignore=COPY_IGNORE)
+    # The whole checkout as a user clones it (workflows, tests, bench), without this one's environment.
+    copy_project(project, keep=[".github", "tests", "benchmarks"], link_venv=False)
     shared_requirements(project / ".venv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SEGMENT_", "PULUMI_"))}
     env.update(
