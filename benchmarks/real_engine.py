@@ -10,7 +10,6 @@ comes from Pulumi's own summary, the objects from ``pulumi stack export``.
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,7 +40,7 @@ from benchmarks.runner import (
     stack_label,
 )
 from benchmarks.scratch import COMMANDS, CliProject
-from benchmarks.stack import ONE_TRAIT_CHANGE, REPO, write_definitions
+from benchmarks.stack import ONE_TRAIT_CHANGE, write_definitions
 from benchmarks.targets import (
     DESTROY,
     DRIFT_PREVIEW,
@@ -54,6 +53,7 @@ from benchmarks.targets import (
 )
 from benchmarks.targets import ONE_TRAIT_CHANGE as CHANGE_UP
 from flex_tools.demo import DEMO_SECRETS
+from flex_tools.scratch import copy_project
 from segment_emulator import RecordedRequest
 from segment_provider.api import ClientSettings, SegmentClient
 
@@ -85,12 +85,7 @@ class CliBench(CliProject):
         self.pacing_env = dict(pacing_env)
         self.custom_traits = custom_traits
         self.engine = REAL_ENGINE + (" (PULUMI_SKIP_CHECKPOINTS)" if extra_env == SKIP_CHECKPOINTS else "")
-        shutil.copytree(
-            REPO,
-            self.project,
-            ignore=shutil.ignore_patterns(".venv", ".git", "__pycache__", ".*cache", ".demo"),
-        )
-        self.link_venv()
+        copy_project(self.project)
         self.definitions = write_definitions(self.project / "bench-definitions.yaml", custom_traits)
         self.served: list[tuple[float, float]] = []
         self.emulator = bench_emulator(options, on_exchange=self._served)

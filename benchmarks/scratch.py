@@ -4,7 +4,6 @@ real-engine rows (``benchmarks/real_engine.py``) and Pulumi's floor programs (``
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -26,6 +25,7 @@ from benchmarks.targets import (
     REFRESH,
     UP_FROM_EMPTY,
 )
+from flex_tools.scratch import throwaway_env
 
 COMMAND_TIMEOUT = 900
 UP = ("up", "--yes", "--skip-preview")
@@ -62,14 +62,7 @@ class CliProject:
         self.project = workdir / "project"
         backend = workdir / "backend"
         backend.mkdir()
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "SEGMENT_"))},
-            "PULUMI_BACKEND_URL": backend.as_uri(),
-            "PULUMI_CONFIG_PASSPHRASE": "benchmark",
-            "PULUMI_SKIP_UPDATE_CHECK": "true",
-            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-            **(extra_env or {}),
-        }
+        self.env = throwaway_env(backend, "benchmark", extra_env)
 
     def link_venv(self) -> None:
         """The repository's virtualenv, as ``Pulumi.yaml``'s ``virtualenv: .venv`` finds it."""
