@@ -24,9 +24,11 @@ venv: $(STAMP)
 pulumi:
 	tools/pulumi-cli/build.sh
 
-## make test: create .venv if needed, install everything, run the whole test suite
+## make test: create .venv if needed, install everything, run the whole test suite on one worker per core
+## (TEST_WORKERS=0 runs it in one process; the contract check of every exchange covers all workers either way)
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## make check: lint, format check, type check, and actionlint (with shellcheck) on .github/
 check: $(STAMP)

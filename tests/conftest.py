@@ -91,14 +91,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = [item for item in items if item not in last] + last
 
 
+WORKER_VIOLATIONS = "contract_violations"
+"""The key under which each pytest-xdist worker (``make test`` runs the suite on several) hands its emulator's
+unreported contract violations to the main process, which reports them all and fails the run."""
+_violations_from_workers: list[str] = []
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    # Exchanges no test reported on (the final check was not selected, or came later) still fail the run.
-    if session_recorder().unreported() and exitstatus == pytest.ExitCode.OK:
+    # Exchanges no test reported on (the final check was not selected, ran on another worker, or came later)
+    # still fail the run.
+    unreported = session_recorder().unreported()
+    worker_output = getattr(session.config, "workeroutput", None)
+    if worker_output is not None:
+        worker_output[WORKER_VIOLATIONS] = unreported
+        return
+    if (unreported or _violations_from_workers) and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    _violations_from_workers.extend(getattr(node, "workeroutput", {}).get(WORKER_VIOLATIONS) or [])
+
+
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    violations = session_recorder().unreported()
+    violations = session_recorder().unreported() + _violations_from_workers
     if violations:
         terminalreporter.section("Segment contract violations seen by the emulator", sep="=", red=True)
         for violation in violations:
