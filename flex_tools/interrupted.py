@@ -308,5 +308,6 @@ def recovery_commands(traces: StackTraces, stack: str, hostname: str | None = No
     commands = [f"rm {path}" for path in traces.torn]
     commands += [cancel_command(stack)] if locks else []
     if traces.pending or traces.torn:
-        commands += [clear_pending_command(stack), up_command(stack)]
-    return commands
+        commands += [clear_pending_command(stack)]
+    # Whatever was left, the run did not finish: the next `up` does.
+    return [*commands, up_command(stack)] if commands else []

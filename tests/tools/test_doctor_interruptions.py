@@ -113,6 +113,14 @@ def test_a_live_run_is_never_cancelled(tmp_path: Path, running_pulumi: int) -> N
     assert recovery_commands(found, "dev") == [], "nothing may be cleared while a run is live"
 
 
+def test_a_stale_lock_alone_is_cancelled_then_the_up_finishes_the_run(tmp_path: Path) -> None:
+    ended = subprocess.Popen(["true"])
+    ended.wait()
+    write_lock(tmp_path, ended.pid, socket.gethostname())
+    found = traces(read_locks(tmp_path.as_uri(), PROJECT, "dev", os.environ), [])
+    assert recovery_commands(found, "dev") == ["pulumi cancel --stack dev --yes", "pulumi up --stack dev"]
+
+
 def test_a_pid_reused_by_another_program_is_stale(tmp_path: Path) -> None:
     write_lock(tmp_path, os.getpid(), socket.gethostname())
     (lock,) = read_locks(tmp_path.as_uri(), PROJECT, "dev", os.environ) or []
