@@ -192,6 +192,18 @@ class SettingsInputs(ResourceInputs):
         return self.merged_settings() if changed & {"settings", "secret_settings"} else None
 
 
+PREVIOUS_INPUTS = "previous_inputs"
+"""The validation context key ``check`` gives the inputs it checked last time (the state's), for
+:func:`checked_before`."""
+
+
+def checked_before(info: pydantic.ValidationInfo, **values: Any) -> bool:
+    """Whether ``check`` passed exactly these input values last time (the state's inputs hold them), so that a
+    rule too slow to run on every preview need not judge them again. False outside ``check``."""
+    previous = (info.context or {}).get(PREVIOUS_INPUTS) or {}
+    return all(name in previous and previous[name] == value for name, value in values.items())
+
+
 def only_changed(inputs: pydantic.BaseModel, changed: set[str], *fields: str) -> dict[str, Any]:
     """Keyword arguments for a partial update: each field's new value if it changed, else None (not sent)."""
     return {f: getattr(inputs, f) if f in changed else None for f in fields}
@@ -461,14 +473,14 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
 
     # ----------------------------------------------------------------- lifecycle (same for every kind)
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         props = from_wire({k: v for k, v in news.items() if k != PROVIDER_KEY})
         # The engine checks every resource before it changes any: from here on their credentials are masked.
         secret_values.register(*secret_setting_values(props))
         if contains_unknown(props):
             return CheckResult(news, [])
         try:
-            inputs = self.inputs_model.model_validate(props)
+            inputs = self.inputs_model.model_validate(props, context={PREVIOUS_INPUTS: from_wire(olds)})
         except pydantic.ValidationError as error:
             return CheckResult(news, validation_failures(error))
         failures = [CheckFailure(field, reason) for field, reason in self.extra_checks(inputs)]  # type: ignore[arg-type]
