@@ -907,8 +907,13 @@ class WorkspaceLinks:
 
 
 def resource_props(inputs: Mapping[str, Any], output_names: Iterable[str]) -> dict[str, Any]:
-    """Props for ``pulumi.dynamic.Resource``: inputs left unset are omitted; outputs start unknown."""
-    props = {k: v for k, v in inputs.items() if v is not None}
+    """Props for ``pulumi.dynamic.Resource``: inputs left unset are omitted; outputs start unknown.
+
+    The SDK makes every prop an Output that it tracks until the program ends (at 500 traits, most of the
+    program's time): ``adopt: false``, the default, is left out too, and ``check`` writes it into the inputs
+    the engine keeps, so the state and every diff read as before.
+    """
+    props = {k: v for k, v in inputs.items() if v is not None and not (k == "adopt" and v is False)}
     props.update({name: None for name in output_names if name not in props})
     return props
 

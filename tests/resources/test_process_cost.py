@@ -78,3 +78,18 @@ def test_the_collector_skips_every_object_at_exit_and_the_exit_status_stays() ->
     )
     assert done.stdout.splitlines() == ["frozen before exit: False", "frozen at exit: True"]
     assert done.returncode == 3
+
+
+def test_adopt_false_is_no_output_of_the_program_and_still_in_the_checked_inputs() -> None:
+    from segment_provider.resources.base import resource_props
+    from segment_provider.resources.reverse_etl_model import ReverseEtlModelProvider
+
+    registered = resource_props({**MODEL, "adopt": False, "adopt_id": None}, ("model_id", "app_url"))
+    assert "adopt" not in registered and "adopt_id" not in registered
+    assert registered["model_id"] is None and registered["query"] == MODEL["query"]
+    assert resource_props({**MODEL, "adopt": True}, ())["adopt"] is True
+
+    # The SDK sends no prop whose value is None (the outputs to come).
+    checked = ReverseEtlModelProvider().check({}, {k: v for k, v in registered.items() if v is not None})
+    assert checked.failures == []
+    assert checked.inputs["adopt"] is False
