@@ -29,7 +29,7 @@ from flex_program.traits import required_schema
 from flex_program.unified_profiles import UnifiedProfiles
 from segment_provider.api import ClientSettings, SegmentClient
 from segment_provider.api.errors import SegmentError
-from segment_provider.resources.base import client_tuning
+from segment_provider.resources.base import client_tuning, quick_exit_teardown
 
 PREDICTIONS = [
     {
@@ -235,6 +235,7 @@ def quiet_cancelled_registrations() -> None:
 
 
 def run() -> None:
+    quick_exit_teardown()
     quiet_cancelled_registrations()
     try:
         program = load()

@@ -21,6 +21,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceInputs,
     SegmentProvider,
+    checked_before,
     only_changed,
     resource_props,
 )
@@ -55,7 +56,12 @@ class ReverseEtlModelInputs(ResourceInputs):
     @pydantic.field_validator("query")
     @classmethod
     def _one_select(cls, query: str, info: pydantic.ValidationInfo) -> str:
-        problem = query_problem(query, info.data.get("warehouse_type"))
+        warehouse_type = info.data.get("warehouse_type")
+        if checked_before(info, query=query, warehouse_type=warehouse_type):
+            # Reading SQL needs sqlglot, a large import, in a provider process that a no-op preview starts anew;
+            # the program checks a raw query on every run itself.
+            return query
+        problem = query_problem(query, warehouse_type)
         if problem:
             raise ValueError(problem)
         return query

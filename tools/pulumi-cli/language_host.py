@@ -158,16 +158,16 @@ class PythonOptions:
             f"{ENVIRONMENT_FIX}"
         )
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self, *, packages: bool) -> dict[str, Any]:
         """:func:`environment_facts` of the program's interpreter."""
         venv = self.virtualenv
         if venv is not None and venv.resolve() == Path(sys.prefix).resolve():
-            return environment_facts()
+            return environment_facts(packages)
         import inspect
 
         script = (
             "from __future__ import annotations\nimport json\n"
-            f"{inspect.getsource(environment_facts)}\nprint(json.dumps(environment_facts()))"
+            f"{inspect.getsource(environment_facts)}\nprint(json.dumps(environment_facts({packages!r})))"
         )
         done = self.run("-c", script)
         if done.returncode != 0:
@@ -200,19 +200,29 @@ def exec_arguments(request: Any, engine_address: str) -> list[str]:
     return [*args, request.info.entry_point or ".", *request.args]
 
 
-def environment_facts() -> dict[str, Any]:
-    """The interpreter, its version, pip's version and each installed distribution with the pulumi-plugin.json
-    of its package. Runs in the program's interpreter: in this process when the program's environment is this
-    one, else as a script (so it imports only the standard library)."""
+def environment_facts(packages: bool) -> dict[str, Any]:
+    """The interpreter, its version and pip's version; with ``packages``, each installed distribution with the
+    pulumi-plugin.json of its package (reading every distribution's metadata is the slow part, and `About`
+    needs none of it). Runs in the program's interpreter: in this process when the program's environment is
+    this one, else as a script (so it imports only the standard library)."""
     import importlib.metadata
     import importlib.util
     import json
     import os
     import sys
 
-    packages = []
+    try:
+        pip = importlib.metadata.version("pip")
+    except importlib.metadata.PackageNotFoundError:
+        pip = ""
+    facts: dict[str, Any] = {"executable": sys.executable, "version": sys.version.split()[0], "pip": pip}
+    if not packages:
+        return facts
+    found = []
     for dist in importlib.metadata.distributions():
-        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        # Read once: each of `dist.name`, `dist.version` reads and parses the whole file again.
+        metadata = dist.metadata
+        name = (metadata["Name"] or "").lower().replace("_", "-")
         plugin = None
         try:
             spec = importlib.util.find_spec(name.replace("-", "_"))
@@ -224,14 +234,9 @@ def environment_facts() -> dict[str, Any]:
                     break
         except Exception:
             plugin = None
-        packages.append({"name": name, "version": dist.version, "plugin": plugin})
-    pip = [p["version"] for p in packages if p["name"] == "pip"]
-    return {
-        "executable": sys.executable,
-        "version": sys.version.split()[0],
-        "pip": pip[0] if pip else "",
-        "packages": packages,
-    }
+        found.append({"name": name, "version": metadata["Version"], "plugin": plugin})
+    facts["packages"] = found
+    return facts
 
 
 def plugin_version(package_version: str) -> str | None:
@@ -407,7 +412,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         except HostError as error:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
         try:
-            facts = options.facts()
+            facts = options.facts(packages=True)
         except HostError as error:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return language_pb2.GetRequiredPackagesResponse(
@@ -439,7 +444,7 @@ class PythonLanguageHost(language_pb2_grpc.LanguageRuntimeServicer):
         )
         options = self._options(info, context)
         try:
-            facts = options.facts()
+            facts = options.facts(packages=False)
         except HostError as error:
             context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(error))
         return language_pb2.AboutResponse(
