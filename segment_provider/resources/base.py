@@ -38,12 +38,14 @@ import hashlib
 import json
 import logging
 import math
+import pickle
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import pulumi
+import pulumi.dynamic
 import pydantic
 from pulumi.dynamic import (
     CheckFailure,
@@ -904,6 +906,24 @@ class WorkspaceLinks:
     def url(self, *path: str) -> str:
         host = APP_HOSTS.get(self._client.settings.region, APP_HOSTS["us"])
         return "/".join([host, self.workspace_slug, *path])
+
+
+_UNWRAPPED_BATCH_SETITEMS = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+
+
+class SegmentResource(pulumi.dynamic.Resource):
+    """The ``pulumi.dynamic.Resource`` every kind's resource class derives from.
+
+    Pulumi's SDK pickles each dynamic resource's provider with ``pickle._Pickler._batch_setitems`` wrapped in a
+    sorting function, and leaves the wrapper in place: the next registration wraps the wrapper. After about 985
+    registrations in one program (a stack of about that many traits), pickling the next provider raises
+    ``RecursionError`` (pulumi/pulumi#17803). The unwrapped function is put back after each registration."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            pickle._Pickler._batch_setitems = _UNWRAPPED_BATCH_SETITEMS  # type: ignore[attr-defined]
 
 
 def resource_props(inputs: Mapping[str, Any], output_names: Iterable[str]) -> dict[str, Any]:

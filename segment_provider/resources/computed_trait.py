@@ -12,7 +12,6 @@ from typing import Any, Literal
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ComputedTrait as ApiTrait
 from segment_provider.api.models import TraitDefinition, TraitOptions
@@ -21,6 +20,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceInputs,
     SegmentProvider,
+    SegmentResource,
     only_changed,
     resource_props,
 )
@@ -171,7 +171,7 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
         }
 
 
-class ComputedTrait(Resource, module="segment", name="ComputedTrait"):
+class ComputedTrait(SegmentResource, module="segment", name="ComputedTrait"):
     """A computed trait in a Unify space."""
 
     trait_id: pulumi.Output[str]

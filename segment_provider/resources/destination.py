@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import CreateResult, Resource
+from pulumi.dynamic import CreateResult
 
 from segment_provider.api.models import Destination as ApiDestination
 from segment_provider.api.models import IntegrationOption
@@ -19,6 +19,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceInputs,
     SegmentProvider,
+    SegmentResource,
     SettingsInputs,
     configured_subset,
     only_changed,
@@ -126,7 +127,7 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
         }
 
 
-class Destination(Resource, module="segment", name="Destination"):
+class Destination(SegmentResource, module="segment", name="Destination"):
     """A Segment destination attached to a source."""
 
     destination_id: pulumi.Output[str]
@@ -223,7 +224,7 @@ class DestinationActivationProvider(SegmentProvider[DestinationActivationInputs,
         return remote.id
 
 
-class DestinationActivation(Resource, module="segment", name="DestinationActivation"):
+class DestinationActivation(SegmentResource, module="segment", name="DestinationActivation"):
     """Turns a destination on after its mappings are in place."""
 
     enabled: pulumi.Output[bool]

@@ -14,7 +14,6 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
 from segment_provider.api.errors import SegmentError
 from segment_provider.api.models import DestinationSubscription as ApiSubscription
@@ -23,6 +22,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceError,
     SegmentProvider,
+    SegmentResource,
     SettingsInputs,
     configured_subset,
     only_changed,
@@ -248,7 +248,7 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
         }
 
 
-class DestinationSubscription(Resource, module="segment", name="DestinationSubscription"):
+class DestinationSubscription(SegmentResource, module="segment", name="DestinationSubscription"):
     """An Actions mapping of a destination, optionally fed by a Reverse ETL model on a schedule."""
 
     subscription_id: pulumi.Output[str]

@@ -13,7 +13,6 @@ from typing import Any, ClassVar, Literal
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
 from segment_provider.api.models import ReverseEtlModel as ApiModel
 from segment_provider.model_sql import query_problem
@@ -21,6 +20,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceInputs,
     SegmentProvider,
+    SegmentResource,
     checked_before,
     only_changed,
     resource_props,
@@ -126,7 +126,7 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
         }
 
 
-class ReverseEtlModel(Resource, module="segment", name="ReverseEtlModel"):
+class ReverseEtlModel(SegmentResource, module="segment", name="ReverseEtlModel"):
     """A Reverse ETL model on a warehouse source."""
 
     model_id: pulumi.Output[str]

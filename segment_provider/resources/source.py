@@ -14,7 +14,6 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
 from segment_provider.api.errors import SegmentError, ValidationError
 from segment_provider.api.models import IntegrationOption, Label
@@ -24,6 +23,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceError,
     SegmentProvider,
+    SegmentResource,
     SettingsInputs,
     catalog_defaults,
     configured_subset,
@@ -195,7 +195,7 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
         }
 
 
-class Source(Resource, module="segment", name="Source"):
+class Source(SegmentResource, module="segment", name="Source"):
     """A Segment source created from the catalog by slug."""
 
     slug: pulumi.Output[str]

@@ -13,7 +13,6 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
 from segment_provider.api.models import Source as ApiSource
 from segment_provider.api.models import Space as ApiSpace
@@ -22,6 +21,7 @@ from segment_provider.resources.base import (
     ResourceError,
     ResourceInputs,
     SegmentProvider,
+    SegmentResource,
     resource_props,
     with_secret_outputs,
     workspace_of,
@@ -160,7 +160,7 @@ class UnifySpaceProvider(SegmentProvider[UnifySpaceInputs, ApiSpace]):
 _profiles_sources: dict[str, tuple[str | None, str | None]] = {}
 
 
-class UnifySpace(Resource, module="segment", name="UnifySpace"):
+class UnifySpace(SegmentResource, module="segment", name="UnifySpace"):
     """An existing Unify space, looked up by slug or name."""
 
     space_id: pulumi.Output[str]

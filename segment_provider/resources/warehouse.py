@@ -14,7 +14,6 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
 from segment_provider.api.models import WAREHOUSE_NAME_SETTING, IntegrationOption
 from segment_provider.api.models import Source as ApiSource
@@ -23,6 +22,7 @@ from segment_provider.resources.base import (
     FoundInputs,
     ResourceError,
     SegmentProvider,
+    SegmentResource,
     SettingsInputs,
     configured_subset,
     resource_props,
@@ -181,7 +181,7 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
         }
 
 
-class Warehouse(Resource, module="segment", name="Warehouse"):
+class Warehouse(SegmentResource, module="segment", name="Warehouse"):
     """A Segment warehouse destination."""
 
     warehouse_id: pulumi.Output[str]

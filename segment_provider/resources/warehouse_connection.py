@@ -11,9 +11,14 @@ from typing import Any
 
 import pulumi
 import pydantic
-from pulumi.dynamic import Resource
 
-from segment_provider.resources.base import FoundInputs, ResourceInputs, SegmentProvider, resource_props
+from segment_provider.resources.base import (
+    FoundInputs,
+    ResourceInputs,
+    SegmentProvider,
+    SegmentResource,
+    resource_props,
+)
 
 
 class WarehouseConnectionInputs(ResourceInputs):
@@ -79,7 +84,7 @@ class WarehouseConnectionProvider(SegmentProvider[WarehouseConnectionInputs, Con
         return f"{remote.warehouse_id}:{remote.source_id}"
 
 
-class WarehouseConnection(Resource, module="segment", name="WarehouseConnection"):
+class WarehouseConnection(SegmentResource, module="segment", name="WarehouseConnection"):
     """Connects a source to a warehouse destination so its data is loaded there."""
 
     warehouse_id: pulumi.Output[str]

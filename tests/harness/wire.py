@@ -40,10 +40,10 @@ T = TypeVar("T")
 def _pickler_restoring(serialize: Any) -> Any:
     """The SDK's ``serialize_provider``, leaving the pure-Python pickler as it found it.
 
-    The SDK wraps ``pickle._Pickler._batch_setitems`` in a sorting shim on every call and never unwraps it. The
-    engine starts a fresh program process per operation, so the wrappers never pile up there; this test process
-    runs thousands of programs, and the nested wrappers end in a RecursionError. One lock, as the SDK's shim
-    is process-global state either way.
+    The SDK wraps ``pickle._Pickler._batch_setitems`` in a sorting shim on every call and never unwraps it, and
+    the nested wrappers end in a RecursionError. The program's own resource classes put the unwrapped function
+    back after each registration (``SegmentResource``); this test process also pickles providers directly and
+    runs test-only dynamic resources, thousands of times. One lock, as the SDK's shim is process-global state.
     """
     if getattr(serialize, "_restores_pickler", False):
         return serialize
