@@ -42,8 +42,13 @@ class ScratchProject:
 
 def throwaway_env(backend: Path, passphrase: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment with no ``PULUMI_*`` or ``SEGMENT_*`` setting of yours (``PULUMI_HOME`` aside,
-    where plugins live), on ``backend`` with ``passphrase``, without plugin downloads or update checks."""
+    where plugins live), on ``backend`` with ``passphrase``, without plugin downloads or update checks, bytecode
+    written."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PULUMI_", "SEGMENT_"))}
+    # The copy is thrown away with its bytecode: without this, a machine that sets PYTHONDONTWRITEBYTECODE (CI
+    # images often do) compiles the program again in each of a command's three Python processes, which a user's
+    # checkout does once.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     if "PULUMI_HOME" in os.environ:
         env["PULUMI_HOME"] = os.environ["PULUMI_HOME"]
     env.update(

@@ -9,8 +9,10 @@ through ``pulumi config set --secret`` on standard input, the way the GitHub wor
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -282,6 +284,8 @@ def cli_stack(
     if template is None:
         template = tmp_path_factory.mktemp("initialised-dev")
         scratch_cli_project(template).init("dev", flex_emulator)
+        # Compiled once here; each copy keeps the bytecode (copytree keeps the sources' times, so it stays valid).
+        compileall.compile_dir(template / "project", quiet=1, rx=re.compile(r"/\.venv/"))
         initialised_dev_stacks[flex_emulator.url] = template
     for part in ("project", "backend"):
         shutil.copytree(template / part, tmp_path / part, symlinks=True)
