@@ -24,11 +24,14 @@ venv: $(STAMP)
 pulumi:
 	tools/pulumi-cli/build.sh
 
-## make test: create .venv if needed, install everything, run the whole test suite on one worker per core
-## (TEST_WORKERS=0 runs it in one process; the contract check of every exchange covers all workers either way)
-TEST_WORKERS ?= auto
+## make test: create .venv if needed, install everything, run the whole test suite on one worker more than
+## there are cores (a real-CLI test spends part of its time waiting on the emulator and on timeouts);
+## TEST_WORKERS=0 runs it in one process. The contract check of every exchange covers all workers either way.
+## Bytecode is written (to the gitignored __pycache__/) even where PYTHONDONTWRITEBYTECODE is set, as on many CI
+## images: otherwise each of the thousands of Python processes the suite starts compiles the project again.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 ## make check: lint, format check, type check, and actionlint (with shellcheck) on .github/
 check: $(STAMP)
