@@ -188,7 +188,9 @@ def _plan_profiles(plan: _Planner, program: Program, retl_id: str, model_id: str
         },
         stack.adopt_ids.get("profiles-destination"),
     )
-    if destination is None:
+    if destination is None or model_id is None:
+        # The mapping's inputs name its model: with none found (a run killed before it made it, or deleted in the
+        # app), there is no mapping the config could describe; the model's own row says what is missing.
         return
     plan.compare(
         DestinationSubscriptionProvider(),

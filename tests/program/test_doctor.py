@@ -212,6 +212,11 @@ def disable_the_model(emulator: Emulator) -> None:
     model["enabled"] = False
 
 
+def delete_the_model(emulator: Emulator) -> None:
+    """As a run killed before it made the model leaves it (the destination made, the model not)."""
+    _store(emulator).models.clear()
+
+
 def disable_the_destination(emulator: Emulator) -> None:
     (destination,) = _store(emulator).destinations.values()
     destination["enabled"] = False
@@ -263,6 +268,11 @@ BREAKAGES: dict[str, tuple[Callable[[Emulator], None], set[str], str]] = {
     "warehouse-load-failed": (fail_the_warehouse_load, {"First warehouse load"}, "'failed'"),
     # Switched off in the app: a drift from the config too, which the next `up` puts back.
     "model-disabled": (disable_the_model, {"Reverse ETL model", "Drift"}, "disabled"),
+    "model-missing": (
+        delete_the_model,
+        {"Reverse ETL model", "Send Identify mapping", "Last Reverse ETL sync"},
+        "Reverse ETL model 'Salesforce accounts' not found",
+    ),
     "destination-disabled": (
         disable_the_destination,
         {"Send Identify mapping", "Drift"},
