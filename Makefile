@@ -31,7 +31,7 @@ pulumi:
 ## images: otherwise each of the thousands of Python processes the suite starts compiles the project again.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: $(STAMP)
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --durations=15
 
 ## make check: lint, format check, type check, and actionlint (with shellcheck) on .github/
 check: $(STAMP)
