@@ -27,13 +27,13 @@ pulumi:
 ## make test: create .venv if needed, install everything, run the whole test suite on one worker more than
 ## there are cores (a real-CLI test spends part of its time waiting on the emulator and on timeouts);
 ## TEST_WORKERS=0 runs it in one process. The contract check of every exchange covers all workers either way.
-## Tests go out two at a time, the real-CLI ones first: a worker never holds a queue of long tests the others
-## have finished waiting for.
+## Each worker starts on its share of the collection and takes over half of a busier one's queue when it runs
+## out (worksteal: measured faster here than handing tests out one by one, long ones first).
 ## Bytecode is written (to the gitignored __pycache__/) even where PYTHONDONTWRITEBYTECODE is set, as on many CI
 ## images: otherwise each of the thousands of Python processes the suite starts compiles the project again.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc 2>/dev/null || echo 1) + 1 )))
 test: $(STAMP)
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist load --maxschedchunk 2 --durations=15
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 ## make check: lint, format check, type check, and actionlint (with shellcheck) on .github/
 check: $(STAMP)

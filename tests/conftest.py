@@ -85,16 +85,10 @@ def contract() -> dict[str, Any]:
     return document
 
 
-@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The real-CLI tests (marked ``e2e`` by now: each takes seconds to minutes) run first, so that each of
-    ``make test``'s workers starts on its share of them and all finish together on the quick ones; tests marked
-    with a ``runs_last`` attribute (the session-wide contract check) run after all others."""
+    """Tests marked with a ``runs_last`` attribute (the session-wide contract check) run after all others."""
     last = [item for item in items if getattr(getattr(item, "function", None), "runs_last", False)]
-    rest = [item for item in items if item not in last]
-    slow = [item for item in rest if item.get_closest_marker("e2e")]
-    quick = [item for item in rest if not item.get_closest_marker("e2e")]
-    items[:] = slow + quick + last
+    items[:] = [item for item in items if item not in last] + last
 
 
 WORKER_VIOLATIONS = "contract_violations"
