@@ -21,7 +21,6 @@ Any other `uses:` stops the run: nothing runs unexamined.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -29,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.workflows.gha import REPO, action, evaluate, interpolate, jobs, steps, truthy, workflow
+from flex_tools.scratch import copy_project
+from tests.workflows.gha import action, evaluate, interpolate, jobs, steps, truthy, workflow
 
 STEP_TIMEOUT = 900
 SHELLS = {
@@ -261,11 +261,7 @@ STAND_INS = {
 
 def project_copy(destination: Path) -> Path:
     """The user's repository: this project's files (workflows and actions included), no tests, no caches."""
-    ignore = shutil.ignore_patterns(
-        ".venv", ".git", "tests", "benchmarks", "__pycache__", ".*cache", ".demo", ".emulator-state*"
-    )
-    shutil.copytree(REPO, destination, ignore=ignore)
-    return destination
+    return copy_project(destination, keep=[".github"], link_venv=False)
 
 
 def commit_all(workspace: Path, message: str) -> None:
