@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             "The project's overhead under the pulumi CLI: wall time - Pulumi's floor (the same command on the floor "
             "program, same run) - time waiting on the emulator; the largest stack once, with Segment's rate limits "
-            "off:"
+            "off and no emulator latency:"
         )
         print(overhead_table(report.overheads))
     print()

@@ -438,14 +438,16 @@ def test_every_cli_row_stands_beside_its_floor(cli_report: Report) -> None:
         assert 0 < m.waiting <= m.seconds, m.scenario
     judged = [c for c in cli_report.checks if c.target.endswith(": overhead")]
     assert len(judged) == len(FLEX_SCENARIOS) + 2
-    # The largest stack: once, rate limits off, beside as many trivial resources; with and without checkpoints.
+    # The largest stack: once, rate limits off and no latency, beside as many trivial resources; with and
+    # without checkpoints.
     up, noop, skipped = scale_run.measurements
     objects = FLEX_OBJECTS + CLI_TRAITS
-    assert [(m.scenario, m.objects, m.rate_limits) for m in (up, noop, skipped)] == [
-        (UP_FROM_EMPTY, objects, False),
-        (NO_OP_UP, objects, False),
-        (UP_FROM_EMPTY, objects, False),
+    assert [(m.scenario, m.objects, m.rate_limits, m.latency) for m in (up, noop, skipped)] == [
+        (UP_FROM_EMPTY, objects, False, 0),
+        (NO_OP_UP, objects, False, 0),
+        (UP_FROM_EMPTY, objects, False, 0),
     ]
+    assert {m.latency for m in flex_run.measurements} == {0.001}
     assert (
         skipped.engine == f"{REAL_ENGINE} (PULUMI_SKIP_CHECKPOINTS)"
         and "PULUMI_SKIP_CHECKPOINTS" in SKIP_CHECKPOINTS

@@ -13,7 +13,7 @@ from tests.e2e.conftest import CliStack
 from tests.interruptions.conftest import Tripwire, in_flight
 from tests.interruptions.scenarios import NON_UNIQUE_CREATES, assert_recovered_without_damage
 
-READ_TIMEOUT = 2.0
+READ_TIMEOUT = 1.0
 """segment:readTimeout of these stacks, in seconds: small, so that ten times it stays short."""
 EVERY_CREATE = {
     "createSource": 2,
