@@ -156,6 +156,7 @@ class _Model(pydantic.BaseModel):
         populate_by_name=True,
         alias_generator=pydantic.alias_generators.to_camel,
         hide_input_in_errors=True,  # a value may be a secret pasted into the wrong key
+        defer_build=True,  # built on first validation: a run builds the warehouse kinds it uses, not all four
     )
 
 
@@ -523,7 +524,7 @@ class Definitions(_Model):
 class Program(pydantic.BaseModel):
     """Everything the program needs, validated."""
 
-    model_config = pydantic.ConfigDict(frozen=True)
+    model_config = pydantic.ConfigDict(frozen=True, defer_build=True)
 
     stack: StackConfig
     definitions: Definitions

@@ -279,6 +279,7 @@ class SnowflakeSpec(pydantic.BaseModel):
         frozen=True,
         populate_by_name=True,
         alias_generator=to_camel,
+        defer_build=True,
     )
 
     account: str

@@ -234,6 +234,7 @@ class _Model(pydantic.BaseModel):
         validate_by_name=True,
         validate_by_alias=True,
         alias_generator=to_camel,
+        defer_build=True,
     )
 
 

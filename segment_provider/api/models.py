@@ -25,6 +25,9 @@ class WireModel(pydantic.BaseModel):
         validate_by_alias=True,
         extra="ignore",
         frozen=True,
+        # Each model's validator is built the first time it reads an answer: a process builds only the kinds it
+        # touches (the provider process of one preview reads a handful), not all of them at import.
+        defer_build=True,
     )
 
     masked_in_repr: ClassVar[frozenset[str]] = frozenset()

@@ -27,14 +27,14 @@ from segment_provider.resources.base import (
 
 
 class DefinitionInputs(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     type: Literal["USERS", "ACCOUNTS"] = "USERS"
     query: str = pydantic.Field(min_length=1)
 
 
 class OptionsInputs(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     include_historical_data: bool | None = None
     include_anonymous_users: bool | None = None

@@ -84,7 +84,7 @@ def timezone_problem(name: Any) -> str | None:
 class Schedule(pydantic.BaseModel):
     """A Reverse ETL schedule: ``{strategy, config}`` as Segment stores it."""
 
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     strategy: Strategy
     config: dict[str, Any] | None = None
