@@ -324,6 +324,19 @@ def test_a_row_without_rate_limits_gets_no_time_check() -> None:
     ]
 
 
+def test_a_row_without_latency_gets_no_mapping_check() -> None:
+    up = replace(
+        measured(1.0, 0.1, {Call("GET", "listSpaces", 200): 4}),
+        scenario=UP_FROM_EMPTY,
+        mapping_active=0.5,
+        resources_start=0.1,
+        latency=0.08,
+    )
+    unpaced = replace(up, stack="Flex stack + 500 traits", rate_limits=False, latency=0.0)
+    live = [c.target for c in check_all([up, unpaced]) if c.target.endswith("the mapping goes live first")]
+    assert live == ["up from empty, Flex stack under the pulumi CLI: the mapping goes live first"]
+
+
 def test_a_row_of_several_runs_is_the_median_run() -> None:
     lists = {Call("GET", "listSpaces", 200): 1, Call("GET", "listSources", 200): 1}
     runs = [measured(3.0, 0.1, lists), measured(1.0, 0.3, lists), measured(2.0, 0.2, lists)]
