@@ -34,6 +34,7 @@ from segment_provider.api.errors import ConfigurationError
 from segment_provider.resources.base import CLIENT_TUNING_KEYS, client_tuning
 from segment_provider.resources.reverse_etl_model import ReverseEtlModelProvider
 from segment_provider.resources.schedule import schedule_problem
+from tests.conftest import SESSION_PACING_ENV
 from tests.harness import DeploymentFailed, ProgramEngine, ProviderServer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -1577,7 +1578,9 @@ def test_the_doctor_reads_a_stack_file_with_a_broken_schedule_without_a_tracebac
     emulator.clear_requests()
 
     argv = ["--stack", "dev", "--config-file", str(stack_file), "--endpoint", emulator.url]
-    code = doctor_main(argv, env={"SEGMENT_API_TOKEN": emulator.token}, out=out, err=err)
+    code = doctor_main(
+        argv, env={"SEGMENT_API_TOKEN": emulator.token, **SESSION_PACING_ENV}, out=out, err=err
+    )
 
     text = out.getvalue() + err.getvalue()
     assert code == 2, text

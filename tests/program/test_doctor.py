@@ -74,6 +74,7 @@ def run_doctor(
     env = {
         "SEGMENT_TOKEN": emulator.token,
         "SEGMENT_PROFILE_API_TOKEN": profile_token or emulator.profile_api_token(),
+        **SESSION_PACING_ENV,
     }
     argv = ["--stack", "dev", "--config-file", str(config_file), "--endpoint", emulator.url]
     argv += ["--profile-api-endpoint", emulator.url, *extra]
@@ -155,6 +156,9 @@ def test_after_up_and_the_manual_steps_every_check_is_ok_and_exits_0(ready: Emul
     assert states["Identity rules"] == "manual"
     assert "ready: every check is ok" in output
     assert all(r.method == "GET" for r in ready.requests), "the doctor must not change anything"
+    # The traits rows and the Drift row each list the space's traits once, not once per trait (Segment allows 25
+    # listings a minute).
+    assert sum(r.operation_id == "listComputedTraits" for r in ready.requests) == 2
     profile = checks_for(ready, stack_file(tmp_path, verify={"sampleUserId": SAMPLE_USER}))["Profile API"]
     assert profile.state == "ok" and all(key in profile.detail for key in GUIDE_TRAIT_KEYS)
 
@@ -453,7 +457,7 @@ def test_help_says_what_the_exit_status_means(capsys: pytest.CaptureFixture[str]
 def run_doctor_at(endpoint: str, token: str, tmp_path: Path) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     argv = ["--stack", "dev", "--config-file", str(stack_file(tmp_path)), "--endpoint", endpoint]
-    code = main(argv, env={"SEGMENT_API_TOKEN": token}, out=out, err=err)
+    code = main(argv, env={"SEGMENT_API_TOKEN": token, **SESSION_PACING_ENV}, out=out, err=err)
     return code, out.getvalue(), err.getvalue()
 
 
