@@ -318,12 +318,9 @@ def run_scale(
     options: Options, custom_traits: int, record: Record, progress: Callable[[str], None] = lambda _: None
 ) -> CliRun:
     """The Flex stack plus ``custom_traits`` under the CLI, once each (they are the long rows), with Segment's
-    rate limits off and no emulator latency: an up from empty and a no-op up beside the floor of as many trivial dynamic resources, then
-    an up from empty of a fresh stack with ``PULUMI_SKIP_CHECKPOINTS`` beside that floor's."""
-    # No latency either: the engine rewrites the checkpoint while later requests are in flight, so with 80 ms a
-    # call the time spent waiting on the emulator overlaps the floor's own work, and taking both away from the
-    # wall time counted that work twice (a 500-trait up read -26 ms per resource). Without it, the waiting is
-    # only the emulator's own handling, and what is left is CPU: the engine's (the floor) and the project's.
+    rate limits off and no emulator latency (benchmarks/README.md says why): an up from empty and a no-op up
+    beside the floor of as many trivial dynamic resources, then an up from empty of a fresh stack with
+    ``PULUMI_SKIP_CHECKPOINTS`` beside that floor's."""
     unlimited = replace(options, rate_limits=False, latency_ms=0)
     result = CliRun(runs=1)
     floor_walls: dict[str, float] = {}

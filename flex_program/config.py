@@ -156,7 +156,7 @@ class _Model(pydantic.BaseModel):
         populate_by_name=True,
         alias_generator=pydantic.alias_generators.to_camel,
         hide_input_in_errors=True,  # a value may be a secret pasted into the wrong key
-        defer_build=True,  # built on first validation: a run builds the warehouse kinds it uses, not all four
+        defer_build=True,  # built on the first validation, not at import (a run validates them all)
     )
 
 
