@@ -9,7 +9,7 @@ listed when the config describes what exists, which is what ``flex_tools.export`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,9 +47,9 @@ class _ListingOnce:
     lookup lists the whole space, and Segment allows 25 listings a minute: the doctor's Drift row of a stack of 50
     traits would wait a minute for its own calls, one of 500 traits (three pages each) an hour."""
 
-    def __init__(self, client: SegmentClient) -> None:
+    def __init__(self, client: SegmentClient, listed: Mapping[str, Any] | None = None) -> None:
         self._client = client
-        self._traits: dict[str, Any] = {}
+        self._traits: dict[str, Any] = dict(listed or {})
 
     def list_computed_traits(self, space_id: str) -> Any:
         if space_id not in self._traits:
@@ -61,8 +61,8 @@ class _ListingOnce:
 
 
 class _Planner:
-    def __init__(self, client: SegmentClient) -> None:
-        self.client = _ListingOnce(client)
+    def __init__(self, client: SegmentClient, listed_traits: Mapping[str, Any] | None = None) -> None:
+        self.client = _ListingOnce(client, listed_traits)
         self.differences: list[Difference] = []
 
     def compare(
@@ -103,17 +103,26 @@ def planned_changes(program: Program, client: SegmentClient, space_id: str) -> l
     ]
 
 
-def differences_from_config(program: Program, client: SegmentClient, space_id: str) -> list[Difference]:
+def differences_from_config(
+    program: Program, client: SegmentClient, space_id: str, listed_traits: Sequence[Any] | None = None
+) -> list[Difference]:
     """Every field where an object of the stack, found by its natural key, differs from the config: what the next
-    ``pulumi up`` changes (a change made in the Segment app, or a config edit not deployed yet)."""
-    return _differences(program, client, space_id, everything=True)
+    ``pulumi up`` changes (a change made in the Segment app, or a config edit not deployed yet). ``listed_traits``:
+    the space's computed traits as the caller has just listed them (the doctor), so they are not listed again."""
+    listed = None if listed_traits is None else {space_id: list(listed_traits)}
+    return _differences(program, client, space_id, everything=True, listed_traits=listed)
 
 
 def _differences(
-    program: Program, client: SegmentClient, space_id: str, *, everything: bool
+    program: Program,
+    client: SegmentClient,
+    space_id: str,
+    *,
+    everything: bool,
+    listed_traits: Mapping[str, Any] | None = None,
 ) -> list[Difference]:
     stack, definitions = program.stack, program.definitions
-    plan = _Planner(client)
+    plan = _Planner(client, listed_traits)
     adopt = stack.adopt or everything
     if adopt or stack.salesforce.adopt:
         plan.compare(

@@ -646,7 +646,7 @@ def _shown(value: Any, limit: int = 60) -> str:
 
 def _drift(look: _Lookups) -> Check:
     """Segment against the config, with the providers' own comparison: what the next ``up`` would change."""
-    found = differences_from_config(look.program, look.client, look.space().id)
+    found = differences_from_config(look.program, look.client, look.space().id, look.traits())
     if not found:
         return Check("Drift", "ok", "every object found in Segment matches the config")
     changed = "; ".join(

@@ -27,7 +27,7 @@ def test_a_trait_left_out_on_protected_prod_is_deleted_after_the_documented_unpr
     cli_project: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_project.init("prod", flex_emulator)
-    cli_project.up("prod")
+    cli_project.deploy("prod")
     assert "total_outbounds" in prod_traits(flex_emulator)
     definitions = cli_project.project / "definitions.yaml"
     document = yaml.safe_load(definitions.read_text())

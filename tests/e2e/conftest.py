@@ -218,6 +218,12 @@ class CliStack:
     def up(self, stack: str = "dev", *extra: str) -> subprocess.CompletedProcess[str]:
         return self.pulumi("up", "--stack", stack, "--yes", *extra)
 
+    def deploy(self, stack: str = "dev") -> subprocess.CompletedProcess[str]:
+        """The stack deployed as a test's starting point: ``pulumi up --yes --skip-preview``. The preview half of
+        an ``up`` is a ``pulumi preview``, which the tests run on their own; where the ``up`` is what a test is
+        about, it runs as users run it (:meth:`up`)."""
+        return self.pulumi("up", "--stack", stack, "--yes", "--skip-preview")
+
     def outputs(self, stack: str = "dev") -> dict[str, Any]:
         return dict(json.loads(self.pulumi("stack", "output", "--json", "--stack", stack).stdout))
 

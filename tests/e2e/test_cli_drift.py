@@ -105,7 +105,7 @@ def test_a_plain_preview_names_the_drifted_field_and_a_plain_up_puts_it_back(
     drift: str, cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     change, resource, field, repair = DRIFTS[drift]
-    cli_stack.up()
+    cli_stack.deploy()
     segment = client(flex_emulator)
     change(flex_emulator, segment)
 
@@ -126,7 +126,7 @@ def test_a_plain_preview_names_the_drifted_field_and_a_plain_up_puts_it_back(
 def test_refresh_false_is_the_switch_back_to_trusting_the_state(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    cli_stack.up()
+    cli_stack.deploy()
     disable_the_mapping(flex_emulator, client(flex_emulator))
 
     flex_emulator.clear_requests()

@@ -20,7 +20,7 @@ def test_prods_config_in_the_dev_stack_file_is_refused_by_up_and_destroy_changes
     cli_project: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_project.init("prod", flex_emulator)
-    cli_project.up("prod")
+    cli_project.deploy("prod")
     prod_before = segment_objects(flex_emulator, PROD_SPACE)
     labels = {
         s["slug"]: s["labels"]
@@ -66,7 +66,7 @@ def test_promote_refuses_a_target_that_is_the_source_stacks_space(
     cli_stack.pulumi("config", "rm", "--path", "--stack", "prod", f"{NS}:space.slug")
     cli_stack.set("prod", "space.name", "Unified Profiles Dev")
     cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
-    cli_stack.up()
+    cli_stack.deploy()
     finish_the_manual_steps(flex_emulator)
     cli_stack.commit()
     before = segment_objects(flex_emulator)

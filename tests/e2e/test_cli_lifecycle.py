@@ -60,7 +60,7 @@ def test_a_preview_of_an_empty_stack_lists_every_resource_and_changes_nothing(
     assert mutating(flex_emulator) == [], "a preview must not change Segment"
     assert segment_objects(flex_emulator) == NOTHING
 
-    cli_stack.up()
+    cli_stack.deploy()
     deployed = program_resource_names(cli_stack.resources())
     previewed = set(
         re.findall(
@@ -100,7 +100,7 @@ def test_a_trait_change_and_a_schedule_change_make_exactly_the_expected_calls(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_stack.edit_definitions(lambda d: d["traits"]["custom"].append(dict(CUSTOM_TRAIT)))
-    cli_stack.up()
+    cli_stack.deploy()
     before = object_ids(flex_emulator)
     (created,) = [
         t for t in flex_emulator.store.computed_traits.values() if t["name"] == CUSTOM_TRAIT["name"]
@@ -134,7 +134,7 @@ def test_a_specific_days_schedule_goes_to_segment_as_integers_end_to_end(
     edit_stack_file(
         cli_stack, "dev", lambda config: config.update({f"{NS}:schedule": SPECIFIC_DAYS_SCHEDULE})
     )
-    cli_stack.up()
+    cli_stack.deploy()
     (mapping,) = flex_emulator.store.subscriptions.values()
     sent = mapping["reverseETLSchedule"]
     assert sent["strategy"] == "SPECIFIC_DAYS"
@@ -154,7 +154,7 @@ def test_every_other_schedule_strategy_deploys_end_to_end(
     # PERIODIC is 12m: Segment takes an interval over 10m (its app offers 15m and up).
     schedule = SCHEDULES[strategy]
     edit_stack_file(cli_stack, "dev", lambda config: config.update({f"{NS}:schedule": schedule}))
-    cli_stack.up()
+    cli_stack.deploy()
     (mapping,) = flex_emulator.store.subscriptions.values()
     assert mapping["reverseETLSchedule"] == {"strategy": strategy, "config": schedule.get("config")}
 
@@ -167,7 +167,7 @@ def test_every_other_schedule_strategy_deploys_end_to_end(
 def test_a_change_made_in_segment_shows_on_refresh_and_up_restores_it(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    cli_stack.up()
+    cli_stack.deploy()
     configured_name = stack_file()["salesforce"]["name"]
     salesforce = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
     assert salesforce is not None
@@ -214,7 +214,7 @@ def test_adopt_takes_over_a_source_built_by_hand_without_creating_another(
 def test_destroy_of_dev_removes_everything_dependents_first_and_keeps_the_space(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    cli_stack.up()
+    cli_stack.deploy()
     space_id = flex_emulator.space(SPACES["dev"])["id"]
     personas_source = flex_emulator.personas_source(SPACES["dev"])
     flex_emulator.clear_requests()
@@ -240,7 +240,7 @@ def test_destroy_of_dev_removes_everything_dependents_first_and_keeps_the_space(
 
 def test_destroy_of_prod_is_refused_by_protect(cli_project: CliStack, flex_emulator: Emulator) -> None:
     cli_project.init("prod", flex_emulator)
-    cli_project.up("prod")
+    cli_project.deploy("prod")
     before = segment_objects(flex_emulator)
     assert before == expected_objects("prod")
     flex_emulator.clear_requests()
@@ -256,7 +256,7 @@ def test_the_doctor_reads_the_deployed_stack_through_the_automation_api(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
-    cli_stack.up()
+    cli_stack.deploy()
     flex_emulator.clear_requests()
 
     fresh = cli_stack.python("flex_tools.doctor", "--stack", "dev")
@@ -275,7 +275,7 @@ def test_promote_verifies_dev_and_deploys_the_same_commit_to_prod(
 ) -> None:
     cli_stack.init("prod", flex_emulator)
     cli_stack.set("dev", "verify.sampleUserId", SAMPLE_USER)
-    cli_stack.up()
+    cli_stack.deploy()
     finish_the_manual_steps(flex_emulator)
     head = cli_stack.commit()
     flex_emulator.clear_requests()
@@ -305,7 +305,7 @@ def test_a_config_error_is_one_clean_error_without_a_python_traceback(
 def test_a_new_source_slug_replaces_the_source_deleting_the_old_one_first(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    cli_stack.up()
+    cli_stack.deploy()
     old = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
     assert old is not None
     cli_stack.set("dev", "salesforce.sourceSlug", NEW_SALESFORCE_SLUG)

@@ -22,7 +22,7 @@ from tests.interruptions.scenarios import (
 def test_the_kill_positions_cover_every_mutating_call_of_an_up_from_empty(
     cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
-    cli_stack.up()
+    cli_stack.deploy()
     calls = mutating(flex_emulator)
     assert len(calls) == MUTATING_CALLS_OF_AN_UP_FROM_EMPTY, calls
 
