@@ -120,6 +120,9 @@ def test_a_plain_preview_names_the_drifted_field_and_a_plain_up_puts_it_back(
     flex_emulator.clear_requests()
     cli_stack.pulumi("up", "--stack", "dev", "--yes")
     assert mutating(flex_emulator) == [repair]
+    # The up previews, then updates, and each half runs the program after its own refresh (docs/drift.md): the
+    # space is read back twice (the program itself finds it through listSpaces).
+    assert [r.operation_id for r in flex_emulator.requests].count("getSpace") == 2
     cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
 
 
