@@ -1,4 +1,4 @@
-"""The language host a `pulumi` built by `make pulumi` runs the program with (tools/pulumi-cli/language_host.py),
+"""The language host a `pulumi` built by `make pulumi` runs the program with (tools/pulumi-cli/host),
 under the real CLI: it answers what Pulumi's own host answers for a Python program with the pip toolchain.
 Pulumi's own host cannot be built here (docs/testing.md), so the stories below are the ones Pulumi's host tells,
 read from its source: `pulumi about` reports the program's Python, `pulumi install` makes the `virtualenv` the

@@ -1,40 +1,41 @@
-"""The project's own language host (tools/pulumi-cli/language_host.py), started as the engine starts it: its
-address on stdout, a stdin pipe held by its parent. These tests are that parent, and call it over gRPC as the
-engine does; the same host under the real CLI is tested in tests/e2e/test_cli_language_host.py."""
+"""The project's own language host (tools/pulumi-cli/host, built by `make pulumi` as `pulumi-language-python`),
+started as the engine starts it: its address on stdout, a stdin pipe held by its parent. These tests are that
+parent, and call it over gRPC as the engine does; the same host under the real CLI is tested in
+tests/e2e/test_cli_language_host.py."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 
 import grpc
 import pytest
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import language_pb2, language_pb2_grpc
 
+from tests.conftest import require_pulumi_cli
+
 REPO = Path(__file__).resolve().parents[2]
-HOST = REPO / "tools" / "pulumi-cli" / "language_host.py"
 
 
-def host_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("language_host", HOST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def host_binary() -> str:
+    require_pulumi_cli()
+    found = shutil.which("pulumi-language-python")
+    assert found is not None
+    return found
 
 
 @pytest.fixture
 def host() -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
-        [sys.executable, "-u", str(HOST), "127.0.0.1:1"],
+        [host_binary(), "127.0.0.1:1"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -107,7 +108,7 @@ def test_about_names_the_virtualenvs_python_and_pip(host: tuple[subprocess.Popen
     assert about.metadata["typechecker"] == "none"
 
 
-def test_about_a_virtualenv_that_is_not_the_hosts_own_asks_its_python(
+def test_about_a_virtualenv_names_its_own_python_and_pip(
     host: tuple[subprocess.Popen[str], str], tmp_path: Path
 ) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "other")], check=True)
@@ -161,32 +162,56 @@ def test_the_host_exits_when_its_engine_is_gone(host: tuple[subprocess.Popen[str
     assert process.wait(timeout=5) == 1
 
 
-@pytest.mark.parametrize(
-    ("package_version", "plugin_version"),
-    [
-        ("2.22.0", "2.22.0"),
-        ("1.0", "1.0.0"),
-        ("1.2.3a4", "1.2.3-alpha.4"),
-        ("1.2.3rc4", "1.2.3-rc.4"),
-        ("1.2.3.post4", "1.2.3+post4"),
-        ("1.2.3.post4.dev5", "1.2.3+post4dev5"),
-        ("not a version", None),
-    ],
-)
+def fake_virtualenv(root: Path, packages: dict[str, str]) -> Path:
+    """A virtualenv's files as the host reads them: its interpreter, and a dist-info per package."""
+    venv = root / "fake-venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    for name, version in packages.items():
+        info = venv / "lib" / "python3.11" / "site-packages" / f"{name.replace('-', '_')}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\nbody\n")
+    return venv
+
+
 def test_package_versions_become_plugin_versions_as_pulumis_host_makes_them(
-    package_version: str, plugin_version: str | None
+    host: tuple[subprocess.Popen[str], str], tmp_path: Path
 ) -> None:
-    assert host_module().plugin_version(package_version) == plugin_version
+    versions = {
+        "2.22.0": "v2.22.0",
+        "1.0": "v1.0.0",
+        "1.2.3a4": "v1.2.3-alpha.4",
+        "1.2.3rc4": "v1.2.3-rc.4",
+        "1.2.3.post4": "v1.2.3+post4",
+        "1.2.3.post4.dev5": "v1.2.3+post4dev5",
+        "not-a-version": None,
+    }
+    packages = {f"pulumi-p{i}": version for i, version in enumerate(versions)}
+    venv = fake_virtualenv(tmp_path, {**packages, "pulumi-policy": "1.0.0", "requests": "2.0.0"})
+    _, address = host
+    answer = stub(address).GetRequiredPackages(
+        language_pb2.GetRequiredPackagesRequest(info=program_info(virtualenv=str(venv))), timeout=60
+    )
+    expected = {f"p{i}": plugin for i, plugin in enumerate(versions.values()) if plugin}
+    assert {p.name: p.version for p in answer.packages} == expected
 
 
-def test_the_typechecker_option_runs_mypy_on_the_program_and_a_failure_stops_the_run(tmp_path: Path) -> None:
+def run_request(program: Path, **options: str) -> language_pb2.RunRequest:
+    info = program_info(**options)
+    info.root_directory = info.program_directory = str(program)
+    return language_pb2.RunRequest(info=info, pwd=str(program), project="p", stack="s")
+
+
+def test_the_typechecker_option_runs_mypy_on_the_program_and_a_failure_stops_the_run(
+    host: tuple[subprocess.Popen[str], str], tmp_path: Path
+) -> None:
+    _, address = host
     (tmp_path / "__main__.py").write_text('count: int = "three"\n')
-    module = host_module()
-    info = program_info(virtualenv=sys.prefix, typechecker="mypy")
-    info.root_directory = info.program_directory = str(tmp_path)
-    failure = module.PythonLanguageHost("127.0.0.1:1")._typecheck(module.PythonOptions(info))
-    assert failure is not None and failure.startswith("mypy failed: exit status 1")
-    assert "Incompatible types in assignment" in failure
+    failed = stub(address).Run(run_request(tmp_path, virtualenv=sys.prefix, typechecker="mypy"), timeout=120)
+    assert failed.error.startswith("mypy failed: exit status 1"), failed.error
+    assert "Incompatible types in assignment" in failed.error
 
     (tmp_path / "__main__.py").write_text("count: int = 3\n")
-    assert module.PythonLanguageHost("127.0.0.1:1")._typecheck(module.PythonOptions(info)) is None
+    checked = stub(address).Run(run_request(tmp_path, virtualenv=sys.prefix, typechecker="mypy"), timeout=120)
+    # Past the check, the program runs (and, with no engine to talk to, fails on its own).
+    assert not checked.error.startswith("mypy failed"), checked.error

@@ -90,7 +90,7 @@ def test_after_kill_9_no_process_of_the_run_remains_and_no_change_starts(
     marker = uuid.uuid4().hex
     process = start_up_mid_flight(cli_stack, flex_emulator, marker)
     running = processes_of_run(marker)
-    assert any("language_host.py" in command for command in running.values()), running
+    assert any("pulumi-language-python" in command for command in running.values()), running
     assert any("pulumi.dynamic" in command for command in running.values()), running
 
     if target == "the pulumi process":

@@ -17,8 +17,8 @@
 #
 # What goes into the folder:
 #   pulumi                          go build of github.com/pulumi/pulumi/pkg/v3/cmd/pulumi at PULUMI_VERSION
-#   pulumi-language-python          this project's language host (language_host.py): Pulumi's own host is a
-#                                   Go module that is never tagged, so no release of it can be asked for here
+#   pulumi-language-python          this project's language host (host/, Go): Pulumi's own host is a Go
+#                                   module that is never tagged, so no release of it can be asked for here
 #   pulumi-language-python-exec     Pulumi's program runner, from the sdk/v3 module's download (python/cmd)
 #   pulumi-resource-pulumi-python   Pulumi's dynamic-provider launcher, from the same download (python/dist)
 set -euo pipefail
@@ -102,17 +102,15 @@ else
     say "built in $((SECONDS - started)) s"
 fi
 
-# The Python side is small: refresh it on every run, so a change to the language host takes effect at once.
+# The Python scripts are small: refresh them on every run.
 sdk_dir="$(cd /tmp && go mod download -json "github.com/pulumi/pulumi/sdk/v3@v$PULUMI_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')"
 install -m 0755 "$sdk_dir/python/cmd/pulumi-language-python-exec" "$BIN_DIR/pulumi-language-python-exec"
 install -m 0755 "$sdk_dir/python/dist/pulumi-resource-pulumi-python" "$BIN_DIR/pulumi-resource-pulumi-python"
-install -m 0644 "$HERE/language_host.py" "$BIN_DIR/language_host.py"
-cat >"$BIN_DIR/pulumi-language-python" <<'LAUNCHER'
-#!/bin/sh
-# Started by the engine in the program's folder: the host runs under the project's virtualenv when it has one.
-here="$(dirname "$0")"
-if [ -x ./.venv/bin/python ]; then python=./.venv/bin/python; else python="${PULUMI_PYTHON_CMD:-python3}"; fi
-exec "$python" -u "$here/language_host.py" "$@"
-LAUNCHER
-chmod 0755 "$BIN_DIR/pulumi-language-python"
+# The language host (host/): built on every run, so a change to it takes effect at once (Go's build cache makes
+# an unchanged one a second's work).
+host_partial="$(mktemp "$BIN_DIR/.pulumi-language-python.XXXXXX")"
+(cd "$HERE/host" && go build -trimpath -ldflags "-s -w" -o "$host_partial" .)
+chmod 0755 "$host_partial"
+mv -f "$host_partial" "$BIN_DIR/pulumi-language-python"
+rm -f "$BIN_DIR/language_host.py"
 say "ready: $("$BIN_DIR/pulumi" version) in $BIN_DIR"
