@@ -86,7 +86,13 @@ class Sandbox:
         return [json.loads(line) for line in self.log.read_text().splitlines()] if self.log.exists() else []
 
     def builds(self) -> int:
-        return sum(1 for call in self.go_calls() if call["args"][0] in ("build", "install"))  # type: ignore[index]
+        """The builds of what the script is for (make pulumi also builds the language host, `go build … .` in
+        tools/pulumi-cli/host, which is not counted)."""
+        return sum(
+            1
+            for call in self.go_calls()
+            if call["args"][0] in ("build", "install") and call["args"][-1] != "."  # type: ignore[index]
+        )
 
     def run(self, script: Path, *arguments: str, **env: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -617,7 +617,11 @@ func (h *host) Run(_ context.Context, req *pulumirpc.RunRequest) (*pulumirpc.Run
 	if failure := h.typecheck(o); failure != "" {
 		return &pulumirpc.RunResponse{Error: failure}, nil
 	}
-	config, _ := json.Marshal(req.GetConfig())
+	configValues := req.GetConfig()
+	if configValues == nil {
+		configValues = map[string]string{} // "{}", as the SDK reads it: never "null"
+	}
+	config, _ := json.Marshal(configValues)
 	secretKeys := req.GetConfigSecretKeys()
 	if secretKeys == nil {
 		secretKeys = []string{}
