@@ -161,6 +161,19 @@ func (o *options) command(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// output runs the program's interpreter with args: what it printed on stdout, and on stderr.
+func (o *options) output(args ...string) ([]byte, string, error) {
+	var out, errOut bytes.Buffer
+	cmd := o.command(args...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.Bytes(), errOut.String(), err
+}
+
+func (o *options) notRunnable(stderr string) error {
+	return fmt.Errorf("%s could not be run: %s", o.python(), strings.TrimSpace(stderr))
+}
+
 func isFile(path string) bool {
 	info, err := os.Stat(path)
 	return err == nil && info.Mode().IsRegular()
@@ -188,14 +201,12 @@ func (o *options) facts() (*facts, error) {
 	if found := o.virtualenvFacts(); found != nil {
 		return found, nil
 	}
-	var out, errOut bytes.Buffer
-	cmd := o.command("-c", interpreterFacts)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s could not be run: %s", o.python(), strings.TrimSpace(errOut.String()))
+	out, stderr, err := o.output("-c", interpreterFacts)
+	if err != nil {
+		return nil, o.notRunnable(stderr)
 	}
 	found := &facts{}
-	if err := json.Unmarshal(out.Bytes(), found); err != nil {
+	if err := json.Unmarshal(out, found); err != nil {
 		return nil, fmt.Errorf("%s could not be run: %v", o.python(), err)
 	}
 	return found, nil
@@ -247,13 +258,11 @@ func (o *options) sitePackages() ([]string, error) {
 	if venv := o.virtualenv(); venv != "" {
 		return filepath.Glob(filepath.Join(venv, "lib", "python*", "site-packages"))
 	}
-	var out, errOut bytes.Buffer
-	cmd := o.command("-c", "import site, sysconfig; print(sysconfig.get_paths()['purelib'])")
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("%s could not be run: %s", o.python(), strings.TrimSpace(errOut.String()))
+	out, stderr, err := o.output("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+	if err != nil {
+		return nil, o.notRunnable(stderr)
 	}
-	return []string{strings.TrimSpace(out.String())}, nil
+	return []string{strings.TrimSpace(string(out))}, nil
 }
 
 // installed lists the distributions of the site-packages folders, each with the pulumi-plugin.json of its
@@ -394,7 +403,7 @@ func invalid(err error) error { return status.Error(codes.InvalidArgument, err.E
 func (h *host) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirpc.PluginInfo, error) {
 	// The version of the Pulumi SDK the program runs with: that of the virtualenv in the folder the engine
 	// started this host in.
-	folders, _ := filepath.Glob(filepath.Join(".venv", "lib", "python*", "site-packages"))
+	folders, _ := (&options{root: ".", virtualenvOption: ".venv"}).sitePackages()
 	for _, dist := range installed(folders) {
 		if dist.name == "pulumi" {
 			return &pulumirpc.PluginInfo{Version: dist.version}, nil
@@ -431,14 +440,12 @@ func (h *host) GetProgramDependencies(
 	if !req.GetTransitiveDependencies() {
 		args = append(args, "--not-required")
 	}
-	var out, errOut bytes.Buffer
-	cmd := o.command(args...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if cmd.Run() != nil {
-		return nil, status.Errorf(codes.Internal, "failed to get python dependencies: %s", errOut.String())
+	out, stderr, err := o.output(args...)
+	if err != nil {
+		return nil, status.Errorf(codes.Internal, "failed to get python dependencies: %s", stderr)
 	}
 	var listed []struct{ Name, Version string }
-	if err := json.Unmarshal(out.Bytes(), &listed); err != nil {
+	if err := json.Unmarshal(out, &listed); err != nil {
 		return nil, status.Errorf(codes.Internal, "failed to get python dependencies: %v", err)
 	}
 	response := &pulumirpc.GetProgramDependenciesResponse{}
@@ -765,11 +772,19 @@ func processOwnsSocket(pid int, inode string) bool {
 	return false
 }
 
+// refusal is the error for a caller the gate does not admit (nil: admitted).
+func (g *engineOnly) refusal(ctx context.Context) error {
+	if g.admits(ctx) {
+		return nil
+	}
+	return status.Error(codes.PermissionDenied, "this language host answers only its engine")
+}
+
 func (g *engineOnly) unary(
 	ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler,
 ) (any, error) {
-	if !g.admits(ctx) {
-		return nil, status.Error(codes.PermissionDenied, "this language host answers only its engine")
+	if err := g.refusal(ctx); err != nil {
+		return nil, err
 	}
 	return handler(ctx, req)
 }
@@ -777,8 +792,8 @@ func (g *engineOnly) unary(
 func (g *engineOnly) stream(
 	srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler,
 ) error {
-	if !g.admits(ss.Context()) {
-		return status.Error(codes.PermissionDenied, "this language host answers only its engine")
+	if err := g.refusal(ss.Context()); err != nil {
+		return err
 	}
 	return handler(srv, ss)
 }
