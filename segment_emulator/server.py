@@ -67,6 +67,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         incoming = self._incoming()
+        if incoming is None:
+            self.close_connection = True
+            return
         pipeline = self.server.pipeline
         if not host_allowed(incoming.header("Host"), allow_remote=self.server.allow_remote):
             outgoing: Outgoing | None = Outgoing(
@@ -83,15 +86,24 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         self._write(outgoing)
 
-    def _incoming(self) -> Incoming:
+    def _incoming(self) -> Incoming | None:
+        """The request, or None when the client hung up before sending all of its body.
+
+        A client killed between its headers and its body (a CLI killed mid-request) leaves a request with a
+        short body. Segment never sees such a request, so neither is it served nor logged here: served, an
+        empty body would read as ``{}`` and a PATCH with nothing in it would answer 200.
+        """
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        if len(body) < length:
+            return None
         return Incoming(
             method=self.command,
             path=parts.path or "/",
             query=parse_qs(parts.query, keep_blank_values=True),
             headers={key: value for key, value in self.headers.items()},
-            body=self.rfile.read(length) if length > 0 else b"",
+            body=body,
         )
 
     def _write(self, outgoing: Outgoing) -> None:

@@ -136,6 +136,10 @@ class ContractRecorder:
         if self._schemas is None or exchange.operation_id is None:
             return
         found = list(self._problems(exchange))
+        # Emulators run in the test's own process, so the test running now is the one that sent the exchange.
+        during = os.environ.get("PYTEST_CURRENT_TEST", "").rsplit(" (", 1)[0]
+        if during:
+            found = [f"{problem} [during {during}]" for problem in found]
         with self._lock:
             self.checked += 1
             self.violations.extend(found)

@@ -47,6 +47,10 @@ def test_an_undocumented_success_status_is_flagged(recorder: ContractRecorder) -
     recorder.record(exchange("getWorkspace", 201, WORKSPACE, version="v1"))
 
     assert "success status 201" in recorder.violations[0]
+    # The test that sent it is named, so a violation at the end of a parallel run can be traced.
+    assert recorder.violations[0].endswith(
+        "[during tests/contract/test_recorder.py::test_an_undocumented_success_status_is_flagged]"
+    )
 
 
 def test_errors_are_checked_against_the_error_envelope(recorder: ContractRecorder) -> None:

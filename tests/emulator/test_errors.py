@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +17,7 @@ from tests.emulator.conftest import (
     SEND_IDENTIFY,
     SNOWFLAKE_RETL,
     SNOWFLAKE_WAREHOUSE,
+    STABLE,
     Api,
     data,
     error,
@@ -221,4 +223,29 @@ def test_a_refused_request_changes_nothing(api: Api, emulator: Emulator) -> None
     error(api.post("/warehouses", {"metadataId": SNOWFLAKE_WAREHOUSE}), 422)
     error(api.post("/destinations", {"sourceId": MISSING, "metadataId": PROFILES, "settings": {}}), 404)
 
+    assert emulator.store.to_json() == before
+
+
+@pytest.mark.parametrize("sent", [b"", b'{"name": "Ren'], ids=["headers-only", "half-the-body"])
+def test_a_request_whose_client_hangs_up_before_its_whole_body_is_never_served(
+    api: Api, emulator: Emulator, sent: bytes
+) -> None:
+    """What a CLI killed between a request's headers and its body leaves: Segment never sees the request."""
+    source = api.source()
+    body = b'{"name": "Renamed"}'
+    before = emulator.store.to_json()
+    served_before = len(emulator.requests)
+    head = (
+        f"PATCH /sources/{source['id']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {emulator.token}\r\nContent-Type: {STABLE}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as connection:
+        connection.sendall(head + sent)
+        connection.shutdown(socket.SHUT_WR)
+        answer = connection.recv(1024)
+
+    assert answer == b""
+    assert len(emulator.requests) == served_before
     assert emulator.store.to_json() == before
