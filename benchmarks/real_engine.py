@@ -53,7 +53,7 @@ from benchmarks.targets import (
 )
 from benchmarks.targets import ONE_TRAIT_CHANGE as CHANGE_UP
 from flex_tools.demo import DEMO_SECRETS
-from flex_tools.scratch import copy_project
+from flex_tools.scratch import config_set_all, copy_project
 from segment_emulator import RecordedRequest
 from segment_provider.api import ClientSettings, SegmentClient
 
@@ -97,12 +97,12 @@ class CliBench(CliProject):
     def __enter__(self) -> CliBench:
         self.emulator.start()
         self.pulumi("stack", "init", check=True)
-        self.pulumi("config", "set", "segment:endpoint", self.emulator.url, check=True)
-        self.pulumi(
-            "config", "set", "flex-unified-profiles:definitionsFile", str(self.definitions), check=True
-        )
-        for key, value in {**DEMO_SECRETS, "segment:token": self.emulator.token}.items():
-            self.pulumi("config", "set", "--secret", key, stdin=value, check=True)
+        plaintext = {
+            "segment:endpoint": self.emulator.url,
+            "flex-unified-profiles:definitionsFile": str(self.definitions),
+        }
+        secret = {**DEMO_SECRETS, "segment:token": self.emulator.token}
+        self.pulumi("config", "set-all", *config_set_all(plaintext, secret), check=True)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

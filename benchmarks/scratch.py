@@ -25,7 +25,7 @@ from benchmarks.targets import (
     REFRESH,
     UP_FROM_EMPTY,
 )
-from flex_tools.scratch import throwaway_env
+from flex_tools.scratch import file_backend_state, throwaway_env
 
 COMMAND_TIMEOUT = 900
 UP = ("up", "--yes", "--skip-preview")
@@ -98,8 +98,10 @@ class CliProject:
         return str((project.get("options") or {}).get("refresh", "")).lower() == "always"
 
     def dynamic(self, prefix: str = DYNAMIC) -> list[dict[str, Any]]:
-        """The stack's resources whose type starts with ``prefix`` (the Segment kinds), from ``pulumi stack
-        export``."""
-        exported = self.pulumi("stack", "export", check=True)
-        resources = json.loads(exported.stdout)["deployment"].get("resources") or []
+        """The stack's resources whose type starts with ``prefix`` (the Segment kinds), from what ``pulumi stack
+        export`` prints (read from the file backend's checkpoint)."""
+        saved = file_backend_state(self.env, self.project, self.stack)
+        if saved is None:
+            saved = json.loads(self.pulumi("stack", "export", check=True).stdout)
+        resources = saved["deployment"].get("resources") or []
         return [r for r in resources if r["type"].startswith(prefix)]

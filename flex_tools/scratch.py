@@ -3,12 +3,20 @@ real-CLI tests run ``pulumi`` in one, so none of them reads or writes your stack
 
 from __future__ import annotations
 
+import base64
+import gzip
+import hashlib
+import json
 import os
 import shutil
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -90,3 +98,43 @@ def scratch_project(
     backend = home / "backend"
     backend.mkdir()
     return ScratchProject(project, backend, throwaway_env(backend, passphrase, extra_env))
+
+
+def file_backend_state(env: Mapping[str, str], project: Path, stack: str) -> dict[str, Any] | None:
+    """What ``pulumi stack export --stack <stack>`` prints (``{"version": …, "deployment": …}``, secrets still
+    encrypted), read from the checkpoint the CLI keeps in a local folder backend (``PULUMI_BACKEND_URL`` a
+    ``file://`` URL) instead of starting the CLI, which costs half a second of CPU. None when the backend is
+    another kind, or the stack has no whole checkpoint there (none, one that fails the MD5 the backend keeps
+    beside it, or one that does not parse): ask the CLI then."""
+    url = urlsplit(env.get("PULUMI_BACKEND_URL", ""))
+    if url.scheme != "file":
+        return None
+    name = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
+    stacks = Path(unquote(url.path)) / ".pulumi" / "stacks" / str(name)
+    for path in (stacks / f"{stack}.json", stacks / f"{stack}.json.gz"):
+        if not path.exists():
+            continue
+        content = path.read_bytes()
+        attributes = path.with_name(path.name + ".attrs")
+        try:
+            # The backend keeps each file's MD5 beside it and refuses a file that does not match, or whose
+            # attributes are not whole (a write cut short by a kill): only the CLI may say what it makes of that.
+            if attributes.exists():
+                expected = json.loads(attributes.read_bytes())["md5"]
+                if expected != base64.b64encode(hashlib.md5(content).digest()).decode():
+                    return None
+            saved = json.loads(gzip.decompress(content) if path.suffix == ".gz" else content)
+            return {"version": saved["version"], "deployment": saved["checkpoint"].get("latest") or {}}
+        except (ValueError, KeyError, TypeError, OSError):
+            return None
+    return None
+
+
+def config_set_all(plaintext: Mapping[str, str], secret: Mapping[str, str]) -> list[str]:
+    """The arguments of one ``pulumi config set-all`` that sets every key given (each ``pulumi config set`` is a
+    CLI start and a passphrase derivation): for scratch stacks, whose secrets are stand-ins, since the values
+    are on the command line."""
+    return [
+        *(flag for key, value in plaintext.items() for flag in ("--plaintext", f"{key}={value}")),
+        *(flag for key, value in secret.items() for flag in ("--secret", f"{key}={value}")),
+    ]

@@ -3,6 +3,7 @@ promises, with the emulator's request log checked after every step."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -61,6 +62,9 @@ def test_a_preview_of_an_empty_stack_lists_every_resource_and_changes_nothing(
     assert segment_objects(flex_emulator) == NOTHING
 
     cli_stack.deploy()
+    # The tests read a stack's state from the file backend's checkpoint: it is what `pulumi stack export` prints.
+    printed = json.loads(cli_stack.pulumi("stack", "export", "--stack", "dev").stdout)
+    assert cli_stack.exported() == printed and printed["deployment"]["resources"]
     deployed = program_resource_names(cli_stack.resources())
     previewed = set(
         re.findall(

@@ -33,6 +33,7 @@ from typing import IO, Any
 import psutil
 import pytest
 
+from flex_tools.scratch import file_backend_state
 from segment_emulator import Emulator, RecordedRequest
 from tests.conftest import SESSION_DEFAULT_RATE_LIMIT, SESSION_TIME_SCALE, require_pulumi_cli
 from tests.contract.recorder import session_recorder
@@ -231,6 +232,9 @@ def pending_operations_after_kill(stack: CliStack, name: str = "dev") -> list[di
     """The pending operations a killed run left, or ``TORN_STATE`` when the kill landed in the middle of a state
     write: Pulumi then cannot load the stack until the empty file is removed (the doctor says so, and `recover`
     does it)."""
+    saved = file_backend_state(stack.env, stack.project, name)
+    if saved is not None:
+        return list(saved["deployment"].get("pending_operations") or [])
     exported = stack.pulumi("stack", "export", "--stack", name, check=False)
     if exported.returncode != 0:
         assert "failed to load checkpoint" in exported.stderr, exported.stderr

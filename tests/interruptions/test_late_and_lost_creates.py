@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from flex_tools.scratch import config_set_all
 from segment_emulator import Emulator, RecordedRequest
 from tests.e2e.conftest import CliStack
 from tests.interruptions.conftest import Tripwire, in_flight
@@ -26,8 +27,8 @@ MOST_RUNS = 8
 
 
 def quick_client(stack: CliStack) -> None:
-    for key, value in (("readTimeout", READ_TIMEOUT), ("backoffBase", 0.1)):
-        stack.pulumi("config", "set", "--stack", "dev", f"segment:{key}", str(value))
+    tuning = {"segment:readTimeout": str(READ_TIMEOUT), "segment:backoffBase": "0.1"}
+    stack.pulumi("config", "set-all", "--stack", "dev", *config_set_all(tuning, {}))
 
 
 def wait_for_segment(emulator: Emulator) -> None:

@@ -62,15 +62,28 @@ def kill_the_tree(run: Run) -> None:
     run.kill_tree()
 
 
+def still_running(process: psutil.Process) -> bool:
+    """Alive and not a zombie its parent has yet to reap."""
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def runner_cancelled(run: Run) -> None:
     tree = [psutil.Process(run.process.pid), *psutil.Process(run.process.pid).children(recursive=True)]
     for sig, wait in zip((signal.SIGINT, signal.SIGTERM), RUNNER_GRACE, strict=True):
         for process in tree:
             if process.is_running():
                 process.send_signal(sig)
-        _, alive = psutil.wait_procs(tree[1:], timeout=wait)
-        if not alive and run.process.poll() is not None:
-            return
+        # The runner waits for the whole tree, the CLI too: its plugins may be gone at once while the CLI is
+        # still cancelling the update and releasing its lock. (The CLI is polled, not waited on through psutil,
+        # which would reap it from under its Popen.)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if run.process.poll() is not None and not any(still_running(p) for p in tree[1:]):
+                return
+            time.sleep(0.05)
     for process in tree:
         with contextlib.suppress(psutil.NoSuchProcess):
             process.send_signal(signal.SIGKILL)
