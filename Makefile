@@ -13,10 +13,11 @@ export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION := true
 export PULUMI_SKIP_UPDATE_CHECK := true
 
 # uv installs the pinned requirements (pip put 63 s of a fresh clone's `make test` into this, uv 17 s with its
-# cache cold). The program's own requirements are compiled to bytecode as they install: every `pulumi` command's
-# Python processes import them. The development tools on top compile on first use instead.
+# cache cold); it runs as `python -m uv`, which finds its binary wherever pip put it (a virtualenv that sees
+# another's packages gets no .venv/bin/uv). The program's own requirements are compiled to bytecode as they
+# install: every `pulumi` command's Python processes import them. The development tools compile on first use.
 UV_VERSION := 0.13.9
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+UV := $(BIN)/python -m uv pip install --quiet --python $(BIN)/python
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
