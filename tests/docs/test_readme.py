@@ -63,9 +63,10 @@ def secret_pieces(secrets: list[str]) -> list[str]:
 
 
 def shared_requirements(venv: Path) -> None:
-    """A new virtualenv for the copy whose packages already hold requirements-dev.txt: those of the environment
-    running these tests, on its path (what pip would download). The README's own `make venv` (or `make emulator`,
-    which runs it first) then installs this copy of the package in it, with its console scripts."""
+    """A new virtualenv for the copy that sees the packages of the environment running these tests (pip, and uv's
+    Python package, which finds its binary there). The README's own `make venv` (or `make emulator`, which runs
+    it first) then installs the requirements in it with uv, which counts only the virtualenv's own packages (so
+    from uv's cache, in seconds), and this copy of the package, with its console scripts."""
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     purelib = sysconfig.get_paths()["purelib"]
     [site_packages] = venv.glob("lib/python*/site-packages")
