@@ -100,17 +100,23 @@ def scratch_project(
     return ScratchProject(project, backend, throwaway_env(backend, passphrase, extra_env))
 
 
+def file_backend_folder(env: Mapping[str, str]) -> Path | None:
+    """The folder of the local backend ``PULUMI_BACKEND_URL`` names (a ``file://`` URL), or None for another."""
+    url = urlsplit(env.get("PULUMI_BACKEND_URL", ""))
+    return Path(unquote(url.path)) if url.scheme == "file" else None
+
+
 def file_backend_state(env: Mapping[str, str], project: Path, stack: str) -> dict[str, Any] | None:
     """What ``pulumi stack export --stack <stack>`` prints (``{"version": …, "deployment": …}``, secrets still
     encrypted), read from the checkpoint the CLI keeps in a local folder backend (``PULUMI_BACKEND_URL`` a
     ``file://`` URL) instead of starting the CLI, which costs half a second of CPU. None when the backend is
     another kind, or the stack has no whole checkpoint there (none, one that fails the MD5 the backend keeps
     beside it, or one that does not parse): ask the CLI then."""
-    url = urlsplit(env.get("PULUMI_BACKEND_URL", ""))
-    if url.scheme != "file":
+    backend = file_backend_folder(env)
+    if backend is None:
         return None
     name = yaml.safe_load((project / "Pulumi.yaml").read_text(encoding="utf-8"))["name"]
-    stacks = Path(unquote(url.path)) / ".pulumi" / "stacks" / str(name)
+    stacks = backend / ".pulumi" / "stacks" / str(name)
     for path in (stacks / f"{stack}.json", stacks / f"{stack}.json.gz"):
         if not path.exists():
             continue
