@@ -20,14 +20,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
 
 from flex_tools.scratch import config_set_all, file_backend_state, scratch_project, throwaway_env
 from segment_emulator import Emulator
-from segment_emulator.store import Store
 from tests.conftest import SESSION_PACING_ENV, require_pulumi_cli, running_session_emulator
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,51 +252,6 @@ class CliStack:
         document = yaml.safe_load(path.read_text())
         edit(document)
         path.write_text(yaml.safe_dump(document, sort_keys=False))
-
-
-@pytest.fixture(scope="session")
-def deployed_dev_stacks() -> dict[str, tuple[Path, dict[str, Any]]]:
-    """Per emulator URL: a scratch project and backend whose dev stack was deployed, and the emulator's state
-    right after, kept from the first test in the session that needed them."""
-    return {}
-
-
-@pytest.fixture
-def deployed_stack(
-    cli_stack: CliStack,
-    flex_emulator: Emulator,
-    deployed_dev_stacks: dict[str, tuple[Path, dict[str, Any]]],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> CliStack:
-    """The dev stack deployed (:meth:`CliStack.deploy`), for a test about what comes after. The first such test
-    in a session deploys it; the others start from a copy of that project, backend and Segment state: the same
-    files and objects, ids included, with no request in the emulator's log (a deploy is 20 requests and four
-    seconds of CPU)."""
-    saved = deployed_dev_stacks.get(flex_emulator.url)
-    if saved is None:
-        cli_stack.deploy()
-        template = tmp_path_factory.mktemp("deployed-dev")
-        for part, folder in cli_parts(cli_stack).items():
-            shutil.copytree(folder, template / part, symlinks=True)
-        with flex_emulator.store_lock:
-            deployed_dev_stacks[flex_emulator.url] = (template, flex_emulator.store.to_json())
-        return cli_stack
-    template, state = saved
-    for part, folder in cli_parts(cli_stack).items():
-        shutil.rmtree(folder)
-        shutil.copytree(template / part, folder, symlinks=True)
-    with flex_emulator.store_lock:
-        flex_emulator.store.restore(Store.from_json(state))
-    flex_emulator.clear_requests()
-    return cli_stack
-
-
-def cli_parts(stack: CliStack) -> dict[str, Path]:
-    """The scratch project's two folders: the project and its file backend."""
-    return {
-        "project": stack.project,
-        "backend": Path(unquote(urlsplit(stack.env["PULUMI_BACKEND_URL"]).path)),
-    }
 
 
 def program_resource_names(resources: list[dict[str, Any]]) -> set[str]:

@@ -102,14 +102,15 @@ def previewed_fields(preview: str, resource: str) -> set[str]:
 
 @pytest.mark.parametrize("drift", sorted(DRIFTS))
 def test_a_plain_preview_names_the_drifted_field_and_a_plain_up_puts_it_back(
-    drift: str, deployed_stack: CliStack, flex_emulator: Emulator
+    drift: str, cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
     change, resource, field, repair = DRIFTS[drift]
+    cli_stack.deploy()
     segment = client(flex_emulator)
     change(flex_emulator, segment)
 
     flex_emulator.clear_requests()
-    preview = deployed_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
+    preview = cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
     assert preview.returncode != 0, f"the drift went unseen:\n{preview.stdout}"
     assert mutating(flex_emulator) == [], "a preview only reads"
     assert previewed_fields(preview.stdout, resource) == {field}, preview.stdout
@@ -117,29 +118,30 @@ def test_a_plain_preview_names_the_drifted_field_and_a_plain_up_puts_it_back(
     assert changed == [resource], preview.stdout
 
     flex_emulator.clear_requests()
-    deployed_stack.pulumi("up", "--stack", "dev", "--yes")
+    cli_stack.pulumi("up", "--stack", "dev", "--yes")
     assert mutating(flex_emulator) == [repair]
     # The up previews, then updates, and each half runs the program after its own refresh (docs/drift.md): the
     # space is read back twice (the program itself finds it through listSpaces).
     assert [r.operation_id for r in flex_emulator.requests].count("getSpace") == 2
-    deployed_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
 
 
 def test_refresh_false_is_the_switch_back_to_trusting_the_state(
-    deployed_stack: CliStack, flex_emulator: Emulator
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
+    cli_stack.deploy()
     disable_the_mapping(flex_emulator, client(flex_emulator))
 
     flex_emulator.clear_requests()
-    deployed_stack.pulumi("preview", "--stack", "dev", "--refresh=false", "--expect-no-changes")
-    deployed_stack.pulumi("up", "--stack", "dev", "--yes", "--refresh=false")
+    cli_stack.pulumi("preview", "--stack", "dev", "--refresh=false", "--expect-no-changes")
+    cli_stack.pulumi("up", "--stack", "dev", "--yes", "--refresh=false")
     read_back = {r.operation_id for r in flex_emulator.requests} & OBJECT_READS
     assert read_back == set(), "without the refresh no object is read back (the program's own checks remain)"
     (mapping,) = flex_emulator.store.subscriptions.values()
     assert mapping["enabled"] is False, "the drift stays until a refresh sees it"
 
     flex_emulator.clear_requests()
-    deployed_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
     assert {r.operation_id for r in flex_emulator.requests} >= OBJECT_READS, (
         "without the switch, it reads back"
     )

@@ -169,27 +169,28 @@ def test_every_other_schedule_strategy_deploys_end_to_end(
 
 
 def test_a_change_made_in_segment_shows_on_refresh_and_up_restores_it(
-    deployed_stack: CliStack, flex_emulator: Emulator
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
+    cli_stack.deploy()
     configured_name = stack_file()["salesforce"]["name"]
     salesforce = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
     assert salesforce is not None
     client(flex_emulator).update_source(salesforce["id"], name=RENAMED)
 
     flex_emulator.clear_requests()
-    refresh = deployed_stack.pulumi("refresh", "--stack", "dev", "--yes")
+    refresh = cli_stack.pulumi("refresh", "--stack", "dev", "--yes")
     assert "salesforce-source" in refresh.stdout
-    assert deployed_stack.resource_outputs("salesforce-source")["name"] == RENAMED
+    assert cli_stack.resource_outputs("salesforce-source")["name"] == RENAMED
     assert mutating(flex_emulator) == [], "a refresh only reads"
 
-    drifted = deployed_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
+    drifted = cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", check=False)
     assert drifted.returncode != 0, "after the refresh the program and the state differ: expected a change"
 
     flex_emulator.clear_requests()
-    deployed_stack.up()
+    cli_stack.up()
     assert mutating(flex_emulator) == ["PATCH updateSource"]
     assert flex_emulator.store.sources[salesforce["id"]]["name"] == configured_name
-    assert deployed_stack.resource_outputs("salesforce-source")["name"] == configured_name
+    assert cli_stack.resource_outputs("salesforce-source")["name"] == configured_name
 
 
 def test_adopt_takes_over_a_source_built_by_hand_without_creating_another(
@@ -215,13 +216,14 @@ def test_adopt_takes_over_a_source_built_by_hand_without_creating_another(
 
 
 def test_destroy_of_dev_removes_everything_dependents_first_and_keeps_the_space(
-    deployed_stack: CliStack, flex_emulator: Emulator
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
+    cli_stack.deploy()
     space_id = flex_emulator.space(SPACES["dev"])["id"]
     personas_source = flex_emulator.personas_source(SPACES["dev"])
     flex_emulator.clear_requests()
 
-    deployed_stack.pulumi("destroy", "--stack", "dev", "--yes")
+    cli_stack.pulumi("destroy", "--stack", "dev", "--yes")
     calls = mutating(flex_emulator)
     # The activation's delete switches the destination off before the destination itself goes.
     assert [call for call in calls if not call.startswith("DELETE ")] == ["PATCH updateDestination"], calls
@@ -230,7 +232,7 @@ def test_destroy_of_dev_removes_everything_dependents_first_and_keeps_the_space(
     assert segment_objects(flex_emulator) == NOTHING
     assert flex_emulator.space(SPACES["dev"])["id"] == space_id
     assert flex_emulator.personas_source(SPACES["dev"])["id"] == personas_source["id"]
-    assert not deployed_stack.resources()
+    assert not cli_stack.resources()
     assert deletes.count("removeComputedTraitFromSpace") == len(expected_objects()["traits"])
     order = {call: deletes.index(call) for call in deletes}
     # A dependent goes before what it depends on: the mapping before its destination, the model before its
@@ -305,17 +307,18 @@ def test_a_config_error_is_one_clean_error_without_a_python_traceback(
 
 
 def test_a_new_source_slug_replaces_the_source_deleting_the_old_one_first(
-    deployed_stack: CliStack, flex_emulator: Emulator
+    cli_stack: CliStack, flex_emulator: Emulator
 ) -> None:
+    cli_stack.deploy()
     old = flex_emulator.store.source_by_slug(stack_file()["salesforce"]["sourceSlug"])
     assert old is not None
-    deployed_stack.set("dev", "salesforce.sourceSlug", NEW_SALESFORCE_SLUG)
+    cli_stack.set("dev", "salesforce.sourceSlug", NEW_SALESFORCE_SLUG)
     flex_emulator.clear_requests()
-    deployed_stack.up()
+    cli_stack.up()
     assert mutating(flex_emulator) == REPLACING_THE_SALESFORCE_SOURCE
     assert flex_emulator.store.sources.get(old["id"]) is None
     assert flex_emulator.store.source_by_slug(NEW_SALESFORCE_SLUG) is not None
-    deployed_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
 
 
 def test_an_error_raised_in_a_provider_shows_its_message_without_a_python_traceback(
