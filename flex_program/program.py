@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +267,17 @@ def run() -> None:
         )
     setup = UnifiedProfiles("flex-unified-profiles", program, preflight)
     export_outputs(program, preflight, setup)
+    urns = [resource.urn for resource in setup.segment_objects()]
+    pulumi.run(lambda: registrations_answered(urns))
+
+
+async def registrations_answered(urns: Iterable[pulumi.Output[str]]) -> None:
+    """Returns once the engine has answered the registration of each resource whose URN is given, failed ones
+    included.
+
+    After the program, Pulumi's Python SDK waits for every Output it tracks (about a dozen per resource) by
+    calling ``asyncio.wait`` on all those still pending each time one of them resolves: at 500 traits, 1,400
+    rounds over 6,000 Outputs, most of the program's CPU in an up from empty. Awaited here first, as the SDK's
+    ``pulumi.run`` entry point allows, the registrations cost one callback each, and the SDK's rounds then find
+    nothing left to wait for. Failures are not raised here: the SDK reports each after the program, as before."""
+    await asyncio.gather(*(urn.future() for urn in urns), return_exceptions=True)

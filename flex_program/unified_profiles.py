@@ -203,6 +203,21 @@ class UnifiedProfiles(pulumi.ComponentResource):
             )
         self.register_outputs({})
 
+    def segment_objects(self) -> list[pulumi.CustomResource]:
+        """Every Segment object of the stack, in the order they are declared."""
+        return [
+            self.space,
+            self.salesforce,
+            self.warehouse,
+            self.connection,
+            self.reverse_etl_source,
+            self.model,
+            self.profiles_destination,
+            self.mapping,
+            self.activation,
+            *self.traits.values(),
+        ]
+
     def _warehouse_settings(
         self, stack: StackConfig, child: pulumi.ResourceOptions
     ) -> tuple[Any, Any, list[pulumi.Resource]]:

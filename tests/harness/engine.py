@@ -43,7 +43,7 @@ from typing import Any
 
 import pulumi.runtime
 from pulumi.runtime import rpc, settings
-from pulumi.runtime.stack import massage, run_pulumi_func
+from pulumi.runtime.stack import Stack, massage, run_pulumi_func
 
 from tests.harness import wire
 from tests.harness.driver import PlannedStep, ResourceDriver
@@ -189,7 +189,11 @@ class ProgramEngine:
         try:
             monitor = self._install_runtime(deployment)
             root = settings.get_root_resource()
-            loop.run_until_complete(run_pulumi_func(lambda: _invoke(program)))
+            assert isinstance(root, Stack)
+            # set_mocks finishes the root stack before the program runs, which closes it to `pulumi.run`; the
+            # language host runs the program first, then the entry point it registered. So does the stand-in.
+            root._async_program_registration_closed = False
+            loop.run_until_complete(run_pulumi_func(lambda: _invoke_in_stack(program, root)))
             outputs, secret_outputs = loop.run_until_complete(_collect_exports(root))
             return _ProgramRun(outputs, secret_outputs, monitor.stack_urn)
         except BaseException as error:
@@ -589,6 +593,14 @@ def _invoke(program: Program) -> None:
     if str(path.parent) not in sys.path:
         sys.path.insert(0, str(path.parent))
     runpy.run_path(str(path), run_name="__main__")
+
+
+async def _invoke_in_stack(program: Program, root: Stack) -> None:
+    """The program, then the entry point it registered with ``pulumi.run``, as ``run_in_stack`` runs them."""
+    _invoke(program)
+    entry_point = root._take_async_program()
+    if entry_point is not None:
+        root._add_program_outputs(await entry_point())
 
 
 async def _collect_exports(root: Any) -> tuple[dict[str, Any], frozenset[str]]:
