@@ -15,7 +15,6 @@ from itertools import pairwise
 from typing import Any, Literal
 
 import pydantic
-from croniter import croniter
 
 from segment_provider.rules import hidden_character, number_problem
 
@@ -42,6 +41,7 @@ def duration_minutes(text: str) -> float:
 
 def cron_runs(spec: str, weeks: int = 1) -> Iterator[datetime]:
     """The runs of a 5-field cron ``spec`` from a fixed Sunday on (UTC), over ``weeks`` weeks and one run more."""
+    croniter = _croniter()
     runs = croniter(spec, datetime(2026, 1, 4, tzinfo=UTC))
     end = datetime(2026, 1, 4, tzinfo=UTC) + timedelta(weeks=weeks)
     while True:
@@ -51,8 +51,21 @@ def cron_runs(spec: str, weeks: int = 1) -> Iterator[datetime]:
             return
 
 
+def _croniter() -> Any:
+    """croniter's class, imported only where a cron spec is read: its import starts ``file -b`` on the Python
+    binary (``platform.architecture``), a process of its own, which every program and provider would pay."""
+    from croniter import croniter
+
+    return croniter
+
+
 def cron_problem(spec: str) -> str | None:
-    if not spec.isascii() or not spec.isprintable() or len(spec.split()) != 5 or not croniter.is_valid(spec):
+    if (
+        not spec.isascii()
+        or not spec.isprintable()
+        or len(spec.split()) != 5
+        or not _croniter().is_valid(spec)
+    ):
         return f"cron spec '{spec}' is not a cron expression with 5 fields (minute hour day-of-month month day-of-week)"
     # Gaps are read over a week of runs: every pattern of minutes, hours and weekdays repeats within it.
     if any(
