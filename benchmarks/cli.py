@@ -45,7 +45,7 @@ CLI_ONLY = frozenset({PREVIEW_NO_CHANGES, DRIFT_PREVIEW})
 """Scenarios of the real engine only: the stand-in runs no refresh before a preview."""
 CLI_SCALE = "cli-scale"
 SCENARIOS = (*FLEX_SCENARIOS, "scale", CLI_SCALE)
-REPEAT = 3
+REPEAT = 5
 STAND_IN = "stand-in"
 ENGINES = (STAND_IN, REAL_ENGINE)
 
@@ -259,8 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(
             "The project's overhead under the pulumi CLI: wall time - Pulumi's floor (the same command on the floor "
-            "program, same run) - time waiting on the emulator; the largest stack once, with Segment's rate limits "
-            "off and no emulator latency:"
+            "program, same repetition) - time waiting on the emulator, the median of the repetitions' own "
+            "differences (wall, floor and waiting are each their own median); the largest stack once, with "
+            "Segment's rate limits off and no emulator latency:"
         )
         print(overhead_table(report.overheads))
     print()

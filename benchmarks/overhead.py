@@ -4,6 +4,10 @@ A command's overhead is its wall time, less Pulumi's floor (the same command, in
 trivial dynamic resources: ``benchmarks/floor.py``), less the time the emulator spent serving its requests (the
 union of the requests' spans, arrival to answer). What is left is the project's own: its language host, imports,
 program, provider process, the state its resources write, its teardown.
+
+Over several repetitions the overhead is the median of each repetition's own difference: a repetition runs the
+floor's command shortly before the Flex stack's, so the two share the machine's load at that moment, which
+medians taken apart would lose.
 """
 
 from __future__ import annotations
@@ -89,15 +93,13 @@ class Overhead:
     floor: float
     floor_program: str
     waiting: float
+    overhead: float
+    """Seconds: the median over the runs of wall - floor - waiting, each run against the floor run beside it."""
     target: float | None
     """Seconds for the command, or per resource when ``per_resource``; None: printed, not judged."""
     per_resource: bool = False
     setting: str = ""
     """What the command ran with besides the defaults (``PULUMI_SKIP_CHECKPOINTS=true``)."""
-
-    @property
-    def overhead(self) -> float:
-        return self.wall - self.floor - self.waiting
 
     @property
     def judged(self) -> float:
@@ -125,6 +127,8 @@ def overhead_of(
     judged: bool = True,
 ) -> Overhead:
     target = (PER_RESOURCE_TARGETS.get(scenario) if per_resource else OVERHEAD_TARGET) if judged else None
+    if not len(walls) == len(waits) == len(floors):
+        raise ValueError(f"{scenario}: {len(walls)} runs, {len(waits)} waits and {len(floors)} floor runs")
     return Overhead(
         scenario=scenario,
         stack=stack,
@@ -134,6 +138,9 @@ def overhead_of(
         floor=median(floors),
         floor_program=floor_program,
         waiting=median(waits),
+        overhead=median(
+            [wall - floor - wait for wall, floor, wait in zip(walls, floors, waits, strict=True)]
+        ),
         target=target,
         per_resource=per_resource,
         setting=setting,
@@ -145,10 +152,17 @@ def overhead_checks(rows: Iterable[Overhead]) -> list[Check]:
     for row in rows:
         if row.target is None:
             continue
-        sums = (
-            f"{row.wall:.2f} s wall - {row.floor:.2f} s floor ({row.floor_program}) - {row.waiting:.2f} s waiting "
-            f"on the emulator = {row.overhead:.2f} s"
-        )
+        if row.runs == 1:
+            sums = (
+                f"{row.wall:.2f} s wall - {row.floor:.2f} s floor ({row.floor_program}) - {row.waiting:.2f} s "
+                f"waiting on the emulator = {row.overhead:.2f} s"
+            )
+        else:
+            sums = (
+                f"wall - floor ({row.floor_program}) - waiting on the emulator, run by run: median "
+                f"{row.overhead:.2f} s (medians apart: {row.wall:.2f} s wall, {row.floor:.2f} s floor, "
+                f"{row.waiting:.2f} s waiting)"
+            )
         if row.per_resource:
             detail = (
                 f"{sums}, {row.judged * 1000:.1f} ms per resource ({row.resources}), target "

@@ -250,16 +250,25 @@ def test_waiting_counts_requests_served_at_once_once() -> None:
     assert served_seconds([(0.5, 2.0), (0.0, 1.0), (0.2, 0.4), (3.0, 4.0)]) == pytest.approx(3.0)
 
 
-def test_overhead_is_the_median_wall_less_the_median_floor_and_waiting() -> None:
+def test_overhead_is_the_median_of_each_runs_wall_less_its_floor_and_waiting() -> None:
     row = overhead_of(
         NO_OP_UP, "Flex stack", 15, [3.0, 1.0, 2.0], [0.2, 0.1, 0.3], [1.0, 0.5, 0.7], ONE_RESOURCE
     )
     assert (row.runs, row.wall, row.floor, row.waiting) == (3, 2.0, 0.7, 0.2)
-    assert row.overhead == pytest.approx(1.1)
+    # Run by run 1.8, 0.4 and 1.0 s: the median is 1.0 s (the medians taken apart would give 1.1 s).
+    assert row.overhead == pytest.approx(1.0)
     (check,) = overhead_checks([row])
     assert not check.passed
-    assert "2.00 s wall - 0.70 s floor (one dynamic resource) - 0.20 s waiting" in check.detail
+    assert (
+        "run by run: median 1.00 s (medians apart: 2.00 s wall, 0.70 s floor, 0.20 s waiting)" in check.detail
+    )
+    with pytest.raises(ValueError, match="3 runs, 3 waits and 2 floor runs"):
+        overhead_of(NO_OP_UP, "Flex stack", 15, [3.0, 1.0, 2.0], [0.2, 0.1, 0.3], [1.0, 0.5], ONE_RESOURCE)
     within = overhead_of(NO_OP_UP, "Flex stack", 15, [1.5], [0.3], [0.8], ONE_RESOURCE)
+    assert (
+        "1.50 s wall - 0.80 s floor (one dynamic resource) - 0.30 s waiting"
+        in overhead_checks([within])[0].detail
+    )
     assert within.overhead == pytest.approx(0.4) and within.target == OVERHEAD_TARGET
     assert [c.passed for c in overhead_checks([within])] == [True]
 
