@@ -66,6 +66,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
         """Silent: request lines would be noise in test output (the request log has everything)."""
 
     def _serve(self) -> None:
+        declared = self.headers.get("Content-Length")
+        if declared is not None and not declared.strip().isdigit():
+            # An HTTP server refuses a length it cannot read, before reading any body; nothing is served or logged.
+            self._write(
+                Outgoing(
+                    400,
+                    {
+                        "errors": [
+                            {"type": "bad-request", "message": "Content-Length is not a number of bytes"}
+                        ]
+                    },
+                    {"Content-Type": "application/json"},
+                )
+            )
+            self.close_connection = True
+            return
         incoming = self._incoming()
         if incoming is None:
             self.close_connection = True

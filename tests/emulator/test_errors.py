@@ -226,6 +226,15 @@ def test_a_refused_request_changes_nothing(api: Api, emulator: Emulator) -> None
     assert emulator.store.to_json() == before
 
 
+def patch_source_head(emulator: Emulator, source_id: str, content_length: str) -> bytes:
+    """The head of a raw ``updateSource`` request, sent over a socket of the test's own."""
+    return (
+        f"PATCH /sources/{source_id} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {emulator.token}\r\nContent-Type: {STABLE}\r\n"
+        f"Content-Length: {content_length}\r\n\r\n"
+    ).encode()
+
+
 @pytest.mark.parametrize("sent", [b"", b'{"name": "Ren'], ids=["headers-only", "half-the-body"])
 def test_a_request_whose_client_hangs_up_before_its_whole_body_is_never_served(
     api: Api, emulator: Emulator, sent: bytes
@@ -235,11 +244,7 @@ def test_a_request_whose_client_hangs_up_before_its_whole_body_is_never_served(
     body = b'{"name": "Renamed"}'
     before = emulator.store.to_json()
     served_before = len(emulator.requests)
-    head = (
-        f"PATCH /sources/{source['id']} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-        f"Authorization: Bearer {emulator.token}\r\nContent-Type: {STABLE}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    head = patch_source_head(emulator, source["id"], str(len(body)))
 
     with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as connection:
         connection.sendall(head + sent)
@@ -249,3 +254,26 @@ def test_a_request_whose_client_hangs_up_before_its_whole_body_is_never_served(
     assert answer == b""
     assert len(emulator.requests) == served_before
     assert emulator.store.to_json() == before
+
+
+@pytest.mark.parametrize("length", ["ten", "-5", "1e3"])
+def test_a_content_length_that_is_not_a_number_is_answered_400_and_nothing_is_served(
+    api: Api, emulator: Emulator, length: str
+) -> None:
+    source = api.source()
+    before = emulator.store.to_json()
+    served_before = len(emulator.requests)
+    request = patch_source_head(emulator, source["id"], length) + b'{"name": "Renamed"}'
+
+    with socket.create_connection(("127.0.0.1", emulator.port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(4096):
+            answer += chunk
+
+    assert answer.startswith(b"HTTP/1.0 400 ") or answer.startswith(b"HTTP/1.1 400 "), answer[:80]
+    assert b"Content-Length is not a number of bytes" in answer
+    assert len(emulator.requests) == served_before
+    assert emulator.store.to_json() == before
+    # The emulator goes on serving.
+    assert api.get(f"/sources/{source['id']}").status_code == 200
