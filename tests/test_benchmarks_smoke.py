@@ -403,7 +403,7 @@ def test_the_real_cli_report_sends_the_stand_ins_calls_and_sets_every_row_beside
         sizes=(CLI_TRAITS,),
         engines=ENGINES,
         # One repetition: that several runs give one row (their median) and that runs sending different calls
-        # are told apart is test_a_row_of_several_runs_is_the_median_run's; `make bench` runs three.
+        # are told apart is test_a_row_of_several_runs_is_the_median_run's; `make bench` runs five.
         repeat=1,
     )
     the_flex_scenarios_cost_the_same_calls_under_the_real_cli_as_under_the_stand_in(report)
