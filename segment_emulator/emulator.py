@@ -206,6 +206,13 @@ class Emulator:
     def clear_requests(self) -> None:
         self._pipeline.clear_requests()
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted since the emulator started (each would be a TLS handshake with Segment)."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not started: call start() first")
+        return self._server.connections_accepted
+
     def seed_flex_events(self, space_slug: str = DEV_SPACE_SLUG) -> dict[str, Any]:
         """Record the Flex events as seen by the space ``space_slug``; returns the space."""
         return self._pipeline.seed_flex_events(space_slug)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import sys
+import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -30,7 +31,15 @@ class EmulatorServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], pipeline: Pipeline, *, allow_remote: bool = False) -> None:
         self.pipeline = pipeline
         self.allow_remote = allow_remote
+        self.connections_accepted = 0
+        self._connections_lock = threading.Lock()
         super().__init__(address, _RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Each accepted TCP connection: against Segment, each is a TLS handshake too.
+        with self._connections_lock:
+            self.connections_accepted += 1
+        super().process_request(request, client_address)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that hangs up (timeouts, dropped-connection tests) is not an error worth a traceback.

@@ -40,6 +40,7 @@ import logging
 import math
 import pickle
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, ParamSpec, TypeVar
@@ -415,6 +416,27 @@ def validation_failures(error: pydantic.ValidationError) -> list[CheckFailure]:
     return [CheckFailure(_failure_path(e["loc"]) or "inputs", e["msg"]) for e in error.errors()]
 
 
+SHARED_CLIENTS = 8
+"""Clients kept per process, one per settings (a provider process has one; a test process may have more)."""
+_shared_clients: OrderedDict[ClientSettings, SegmentClient] = OrderedDict()
+_shared_clients_lock = threading.Lock()
+
+
+def shared_client(settings: ClientSettings) -> SegmentClient:
+    """The process's client for ``settings``. The engine unpickles one provider object per resource kind; with a
+    client each, a refresh of the Flex stack opened a connection to Segment per kind (a TLS handshake each),
+    where one client's pool serves them all."""
+    with _shared_clients_lock:
+        client = _shared_clients.get(settings)
+        if client is None:
+            client = _shared_clients[settings] = SegmentClient(settings)
+            while len(_shared_clients) > SHARED_CLIENTS:
+                _shared_clients.popitem(last=False)
+        else:
+            _shared_clients.move_to_end(settings)
+    return client
+
+
 class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
     """Shared lifecycle; subclasses implement the hooks at the bottom of the class."""
 
@@ -462,7 +484,7 @@ class SegmentProvider(ResourceProvider, Generic[InputsT, RemoteT]):
                     endpoint=values.get("segment:endpoint"),
                     **client_tuning(values.get),
                 )
-                client = SegmentClient(settings)
+                client = shared_client(settings)
                 self.__dict__["_client"] = client
         return client
 

@@ -145,3 +145,26 @@ def test_refresh_false_is_the_switch_back_to_trusting_the_state(
     assert {r.operation_id for r in flex_emulator.requests} >= OBJECT_READS, (
         "without the switch, it reads back"
     )
+
+
+DYNAMIC_PROVIDER_WORKERS = 4
+"""Calls Pulumi's dynamic provider server answers at once (``max_workers`` in ``pulumi.dynamic.__main__``)."""
+
+
+def test_a_refresh_reads_every_kind_over_one_pool_of_connections(
+    cli_stack: CliStack, flex_emulator: Emulator
+) -> None:
+    """The engine unpickles one provider object per kind; they share the process's client, so a refresh opens at
+    most a connection per provider worker, not one per kind (against Segment, each is a TLS handshake)."""
+    cli_stack.deploy()
+    kinds = {r["type"] for r in cli_stack.resources() if r["type"].startswith("pulumi-python:dynamic/")}
+    assert len(kinds) > DYNAMIC_PROVIDER_WORKERS, kinds
+    before = flex_emulator.connections_accepted
+    flex_emulator.clear_requests()
+
+    # One pass, one provider process (without --skip-preview the refresh runs twice, each in its own).
+    cli_stack.pulumi("refresh", "--yes", "--skip-preview", "--stack", "dev")
+
+    opened = flex_emulator.connections_accepted - before
+    assert {r.operation_id for r in flex_emulator.requests} >= OBJECT_READS
+    assert 1 <= opened <= DYNAMIC_PROVIDER_WORKERS, f"{opened} connections for {len(kinds)} kinds"
