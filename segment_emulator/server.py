@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from segment_emulator.control import is_control_path, serve_control
+from segment_emulator.errors import error_body
 from segment_emulator.pipeline import Incoming, Outgoing, Pipeline
 
 _CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
@@ -78,17 +79,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         declared = self.headers.get("Content-Length")
         if declared is not None and not declared.strip().isdigit():
             # An HTTP server refuses a length it cannot read, before reading any body; nothing is served or logged.
-            self._write(
-                Outgoing(
-                    400,
-                    {
-                        "errors": [
-                            {"type": "bad-request", "message": "Content-Length is not a number of bytes"}
-                        ]
-                    },
-                    {"Content-Type": "application/json"},
-                )
-            )
+            body = error_body(400, "Content-Length is not a number of bytes")
+            self._write(Outgoing(400, body, {"Content-Type": "application/json"}))
             self.close_connection = True
             return
         incoming = self._incoming()
