@@ -12,11 +12,14 @@ import zoneinfo
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pydantic
 
 from segment_provider.rules import hidden_character, number_problem
+
+if TYPE_CHECKING:
+    from croniter import croniter as Croniter
 
 Strategy = Literal["PERIODIC", "SPECIFIC_DAYS", "CRON", "DBT_CLOUD", "MANUAL"]
 MIN_INTERVAL_MINUTES = 10
@@ -39,6 +42,14 @@ def duration_minutes(text: str) -> float:
     return sum(float(n) * _UNIT_MINUTES[u] for n, u in parts)
 
 
+def _croniter() -> type[Croniter]:
+    """croniter's class, imported only where a cron spec is read: its import starts ``file -b`` on the Python
+    binary (``platform.architecture``), a process of its own, which every program and provider would pay."""
+    from croniter import croniter
+
+    return croniter
+
+
 def cron_runs(spec: str, weeks: int = 1) -> Iterator[datetime]:
     """The runs of a 5-field cron ``spec`` from a fixed Sunday on (UTC), over ``weeks`` weeks and one run more."""
     croniter = _croniter()
@@ -49,14 +60,6 @@ def cron_runs(spec: str, weeks: int = 1) -> Iterator[datetime]:
         yield run
         if run > end:
             return
-
-
-def _croniter() -> Any:
-    """croniter's class, imported only where a cron spec is read: its import starts ``file -b`` on the Python
-    binary (``platform.architecture``), a process of its own, which every program and provider would pay."""
-    from croniter import croniter
-
-    return croniter
 
 
 def cron_problem(spec: str) -> str | None:
