@@ -1,9 +1,9 @@
 """HTTP client for Segment's Public API: auth, base URL, media types, envelopes, paging, retries, timeouts.
 
-A ``SegmentClient`` is cheap to create and safe to share between threads, which share one ``requests.Session``
-(its pool keeps a connection per thread), created on first use. Never pickle a client (it holds the token and a
-live session): create it where it is used, for example lazily inside a Pulumi dynamic provider after
-``configure()``.
+A ``SegmentClient`` is cheap to create and safe to share between threads, which share one connection pool
+(``connections.py``: a kept-open connection per thread), created on first use. Never pickle a client (it holds
+the token and live connections): create it where it is used, for example lazily inside a Pulumi dynamic
+provider after ``configure()``.
 """
 
 from __future__ import annotations
@@ -18,12 +18,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, NoReturn, TypeVar
 
 import pydantic
-import requests
-import requests.adapters
-import requests.utils
 
 from segment_provider.api import secrets as secret_values
 from segment_provider.api.catalog import Catalog
+from segment_provider.api.connections import ConnectionPool, NoAnswer
 from segment_provider.api.errors import (
     ENDPOINT_ENV,
     ENDPOINT_KEY,
@@ -96,9 +94,6 @@ ADDRESS_ADVICE = (
 
 log = logging.getLogger("segment_provider.api")
 ModelT = TypeVar("ModelT", bound=WireModel)
-POOL_SIZE = 16
-"""Connections kept open to Segment: more than the engine's provider workers (4) and the program's threads."""
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 def jitter(delay: float) -> float:
@@ -197,7 +192,7 @@ def describe_invalid_options(error: pydantic.ValidationError, client: str = "Seg
 
 
 class SegmentClient:
-    """Segment Public API client. Thread-safe; one HTTP session per thread. Do not pickle it."""
+    """Segment Public API client. Thread-safe; one kept-open connection per thread. Do not pickle it."""
 
     def __init__(
         self,
@@ -215,8 +210,8 @@ class SegmentClient:
         )
         self._sleep = sleep
         self._clock = clock
-        self._shared_session: requests.Session | None = None
-        self._session_lock = threading.Lock()
+        self._shared_pool: ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
 
@@ -240,7 +235,7 @@ class SegmentClient:
 
     def __getstate__(self) -> NoReturn:
         raise TypeError(
-            "SegmentClient cannot be pickled: it holds the API token and live HTTP sessions. "
+            "SegmentClient cannot be pickled: it holds the API token and live HTTP connections. "
             "Create the client where it is used (for example lazily in the provider after configure())."
         )
 
@@ -301,7 +296,7 @@ class SegmentClient:
             started = time.monotonic()
             try:
                 answer = self._exchange(op, url, query, payload, headers)
-            except _TRANSPORT_ERRORS as cause:
+            except NoAnswer as cause:
                 self._log_request(op, url_path, type(cause).__name__, attempt, started)
                 self._retry_after_transport_error(op, cause, attempt)
                 continue
@@ -328,7 +323,7 @@ class SegmentClient:
         ticket = self._pacer.acquire(op.operation_id) if self._pacer is not None else None
         try:
             return exchange(
-                self._session(),
+                self._pool(),
                 op.method,
                 url,
                 operation=op.operation_id,
@@ -394,32 +389,20 @@ class SegmentClient:
             now=self._clock(),
         )
 
-    def _session(self) -> requests.Session:
-        session = self._shared_session
-        if session is None:
-            with self._session_lock:
-                session = self._shared_session
-                if session is None:
-                    session = self._shared_session = self._new_session()
-        return session
-
-    def _new_session(self) -> requests.Session:
-        """One session for every thread, its connection pool sized for the provider's workers. The proxy and CA
-        settings of the environment are read here, once: with ``trust_env`` on, ``requests`` reads them (and
-        ~/.netrc) again on every request."""
-        session = requests.Session()
-        base_url = self._settings.base_url
-        session.proxies.update(requests.utils.get_environ_proxies(base_url))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle:
-            session.verify = bundle
-        session.trust_env = False
-        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
-        session.headers["Authorization"] = f"Bearer {self._settings.token.get_secret_value()}"
-        session.headers["User-Agent"] = USER_AGENT
-        return session
+    def _pool(self) -> ConnectionPool:
+        pool = self._shared_pool
+        if pool is None:
+            with self._pool_lock:
+                pool = self._shared_pool
+                if pool is None:
+                    pool = self._shared_pool = ConnectionPool(
+                        self._settings.base_url,
+                        {
+                            "Authorization": f"Bearer {self._settings.token.get_secret_value()}",
+                            "User-Agent": USER_AGENT,
+                        },
+                    )
+        return pool
 
     def _log_request(self, op: Operation, url_path: str, outcome: str, attempt: int, started: float) -> None:
         log.debug(

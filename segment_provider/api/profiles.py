@@ -6,11 +6,12 @@ its own error body (``{"error": {"code", "message"}}``) and cursors (``cursor.ha
 Failures raise the same typed errors as the Public API client (``segment_provider.api.errors``), with advice
 about the Profile API token. The token never appears in reprs, logs or exception text.
 
-Like ``SegmentClient`` this is safe to share between threads (one session per thread) and must not be pickled.
+Like ``SegmentClient`` this is safe to share between threads (one connection per thread) and must not be pickled.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import threading
@@ -20,10 +21,10 @@ from typing import Any, ClassVar, NoReturn
 from urllib.parse import quote
 
 import pydantic
-import requests
 
 from segment_provider.api import secrets as secret_values
 from segment_provider.api.client import USER_AGENT, Region, backoff, describe_invalid_options, first_set
+from segment_provider.api.connections import ConnectionPool, NoAnswer
 from segment_provider.api.errors import (
     REGION_ENV,
     REGION_KEY,
@@ -68,7 +69,6 @@ ADDRESS_ADVICE = (
 )
 
 log = logging.getLogger("segment_provider.api.profiles")
-_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 _MAX_QUOTED_TEXT = 300
 
 
@@ -139,7 +139,7 @@ class ProfileApiSettings(ConnectionSettings):
 
 
 class ProfileApiClient:
-    """Profile API client. Thread-safe (one HTTP session per thread); do not pickle it."""
+    """Profile API client. Thread-safe (one kept-open connection per thread); do not pickle it."""
 
     def __init__(
         self,
@@ -152,7 +152,8 @@ class ProfileApiClient:
         self._settings = settings
         self._sleep = sleep
         self._clock = clock
-        self._local = threading.local()
+        self._shared_pool: ConnectionPool | None = None
+        self._pool_lock = threading.Lock()
 
     @property
     def settings(self) -> ProfileApiSettings:
@@ -163,7 +164,7 @@ class ProfileApiClient:
 
     def __getstate__(self) -> NoReturn:
         raise TypeError(
-            "ProfileApiClient cannot be pickled: it holds the Profile API token and live HTTP sessions. "
+            "ProfileApiClient cannot be pickled: it holds the Profile API token and live HTTP connections. "
             "Create it where it is used."
         )
 
@@ -219,7 +220,7 @@ class ProfileApiClient:
             attempt += 1
             try:
                 answer = exchange(
-                    self._session(),
+                    self._pool(),
                     "GET",
                     url,
                     operation=TRAITS_OPERATION,
@@ -227,7 +228,7 @@ class ProfileApiClient:
                     advice=ADDRESS_ADVICE,
                     params=query,
                 )
-            except _TRANSPORT_ERRORS as cause:
+            except NoAnswer as cause:
                 log.debug("Profile API traits in space %s -> %s", space_id, type(cause).__name__)
                 error: ApiError = transport_error(
                     TRAITS_OPERATION, cause, outcome_unknown=False, base_url=self._settings.base_url
@@ -276,16 +277,22 @@ class ProfileApiClient:
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self._settings.backoff_base, self._settings.backoff_cap)
 
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = requests.Session()
-            # Basic auth: the token is the username, the password is empty (curl -u "$TOKEN:").
-            session.auth = (self._settings.token.get_secret_value(), "")
-            session.headers["User-Agent"] = USER_AGENT
-            session.headers["Accept"] = "application/json"
-            self._local.session = session
-        return session
+    def _pool(self) -> ConnectionPool:
+        with self._pool_lock:
+            if self._shared_pool is None:
+                # Basic auth: the token is the username, the password is empty (curl -u "$TOKEN:").
+                credentials = base64.b64encode(
+                    f"{self._settings.token.get_secret_value()}:".encode()
+                ).decode()
+                self._shared_pool = ConnectionPool(
+                    self._settings.base_url,
+                    {
+                        "Authorization": f"Basic {credentials}",
+                        "User-Agent": USER_AGENT,
+                        "Accept": "application/json",
+                    },
+                )
+            return self._shared_pool
 
 
 def profile_api_error(

@@ -1,7 +1,7 @@
 """The guarded exchange both API clients use (Public API and Profile API): one place for what a hostile or
 broken server can do to us.
 
-* **No redirect is followed.** ``requests`` follows them by default and re-sends the body (and, to the same
+* **No redirect is followed.** HTTP clients commonly follow them and re-send the body (and, to the same
   host, the credentials); a 3xx is an error naming the status and the host of its ``Location``.
 * **A total deadline per request.** The read timeout bounds each read of the socket, not the answer: a server
   dripping a byte a second never trips it. The body is read in pieces and the deadline is checked between
@@ -28,10 +28,9 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import pydantic
-import requests
-import urllib3.exceptions
 
 from segment_provider.api import halt
+from segment_provider.api.connections import ConnectionPool, ReadTimeout, Response, UndecodableAnswer
 from segment_provider.api.errors import ServerError
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -43,11 +42,10 @@ MAX_JSON_DEPTH = 64
 MAX_PAGES = 1000
 """A listing stops with an error after this many pages (200 000 objects at Segment's page size)."""
 DEFAULT_DEADLINE = 120.0
-_CHUNK = 64 * 1024
 _LOOPBACK_NAMES = ("localhost",)
 
 
-class DeadlineTimeout(requests.Timeout):
+class DeadlineTimeout(ReadTimeout):
     """The whole answer did not arrive within the deadline (a timeout, so it is retried like one)."""
 
 
@@ -85,7 +83,7 @@ class Limits:
 
 
 def exchange(
-    session: requests.Session,
+    pool: ConnectionPool,
     method: str,
     url: str,
     *,
@@ -98,42 +96,54 @@ def exchange(
 ) -> Answer:
     """Send one request and read its answer under ``limits``.
 
-    Raises ``requests`` transport errors (``DeadlineTimeout`` among them) for the caller's retry logic, and
-    ``ResponseRefusedError`` for a redirect or an oversized successful answer. ``advice`` says which setting
+    Raises ``connections.NoAnswer`` (``DeadlineTimeout`` among them) for the caller's retry logic, and
+    ``ResponseRefusedError`` for a redirect, an oversized successful answer or one that cannot be decoded. ``advice`` says which setting
     names the address (it ends the redirect error).
     """
     halt.check(method, operation)
     deadline = time.monotonic() + limits.deadline
-    response = session.request(
-        method,
-        url,
-        params=dict(params) if params else None,
-        data=data,
-        headers=dict(headers or {}),
-        timeout=(limits.connect_timeout, min(limits.read_timeout, limits.deadline)),
-        allow_redirects=False,
-        stream=True,
-    )
     try:
-        if 300 <= response.status_code < 400:
+        response = pool.request(
+            method,
+            url,
+            params=params,
+            body=data.encode("utf-8") if data is not None else None,
+            headers=headers or {},
+            connect_timeout=limits.connect_timeout,
+            read_timeout=min(limits.read_timeout, limits.deadline),
+        )
+    except UndecodableAnswer as error:
+        raise _undecodable(operation, None, str(error)) from None
+    try:
+        if 300 <= response.status < 400:
             raise _redirect_error(operation, response, advice)
-        ok = 200 <= response.status_code < 300
+        ok = 200 <= response.status < 300
         limit = limits.max_response_bytes if ok else min(limits.max_response_bytes, MAX_ERROR_BODY_BYTES)
         content = _read_body(response, operation, limit, deadline, cut=not ok)
-        return Answer(response.status_code, response.headers, content)
+        return Answer(response.status, response.headers, content)
     finally:
         response.close()
 
 
-def _redirect_error(operation: str, response: requests.Response, advice: str) -> ResponseRefusedError:
+def _redirect_error(operation: str, response: Response, advice: str) -> ResponseRefusedError:
     location = response.headers.get("Location") or ""
     host = urlsplit(location).hostname if location else None
     target = f" to {host}" if host else (" to another path" if location else "")
     return ResponseRefusedError(
-        f"{operation} was answered with a redirect (HTTP {response.status_code}{target}). Redirects are never "
+        f"{operation} was answered with a redirect (HTTP {response.status}{target}). Redirects are never "
         f"followed, so no token or credential is sent anywhere else. {advice}",
         operation=operation,
-        status=response.status_code,
+        status=response.status,
+    )
+
+
+def _undecodable(operation: str, status: int | None, encoding: str) -> ResponseRefusedError:
+    answered = f" (HTTP {status})" if status is not None else ""
+    return ResponseRefusedError(
+        f"The answer to {operation}{answered} could not be decompressed ({encoding or 'unknown encoding'}). "
+        f"{ResponseRefusedError.default_advice}",
+        operation=operation,
+        status=status,
     )
 
 
@@ -147,18 +157,19 @@ def _too_large(operation: str, status: int, limit: int) -> ResponseRefusedError:
     )
 
 
-def _read_body(
-    response: requests.Response, operation: str, limit: int, deadline: float, *, cut: bool
-) -> bytes:
+def _read_body(response: Response, operation: str, limit: int, deadline: float, *, cut: bool) -> bytes:
     declared = response.headers.get("Content-Length", "")
     if not cut and declared.isdigit() and int(declared) > limit:
-        raise _too_large(operation, response.status_code, limit)
+        raise _too_large(operation, response.status, limit)
     pieces: list[bytes] = []
     size = 0
     while True:
         if time.monotonic() > deadline:
             raise DeadlineTimeout(f"the answer to {operation} did not arrive within the deadline")
-        piece = _read_piece(response, operation)
+        try:
+            piece = response.read_piece()
+        except UndecodableAnswer as error:
+            raise _undecodable(operation, response.status, str(error)) from None
         if not piece:
             return b"".join(pieces)
         size += len(piece)
@@ -166,26 +177,8 @@ def _read_body(
             if cut:
                 pieces.append(piece[: len(piece) - (size - limit)])
                 return b"".join(pieces)
-            raise _too_large(operation, response.status_code, limit)
+            raise _too_large(operation, response.status, limit)
         pieces.append(piece)
-
-
-def _read_piece(response: requests.Response, operation: str) -> bytes:
-    """At most one read of the socket (``read1``), with urllib3's errors turned into ``requests``' kinds."""
-    try:
-        return response.raw.read1(_CHUNK, decode_content=True) or b""
-    except urllib3.exceptions.ReadTimeoutError as error:
-        raise requests.ReadTimeout(str(error)) from None
-    except urllib3.exceptions.DecodeError:
-        raise ResponseRefusedError(
-            f"The answer to {operation} (HTTP {response.status_code}) could not be decompressed "
-            f"({response.headers.get('Content-Encoding', 'unknown encoding')}). "
-            f"{ResponseRefusedError.default_advice}",
-            operation=operation,
-            status=response.status_code,
-        ) from None
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.SSLError, OSError) as error:
-        raise requests.exceptions.ChunkedEncodingError(type(error).__name__) from None
 
 
 class ConnectionSettings(pydantic.BaseModel):
@@ -337,7 +330,7 @@ def endpoint_problem(value: str) -> str | None:
 
 def token_problem(token: str, fix: str) -> str | None:
     """Why ``token`` cannot be sent in an HTTP header (without repeating it), or None; ``fix`` says how to set
-    it again. ``requests`` would quote an invalid header value, token included, in its exception text."""
+    it again. An HTTP library would quote an invalid header value, token included, in its exception text."""
     text = token.strip()
     if not text:
         return f"the token is empty: {fix}"

@@ -1,4 +1,5 @@
-"""What goes on the wire: media types per maturity, auth, user agent, one session per thread, no pickling."""
+"""What goes on the wire: media types per maturity, auth, user agent, one kept-open connection per thread, the
+proxy settings read once, no pickling."""
 
 from __future__ import annotations
 
@@ -7,11 +8,8 @@ import threading
 from typing import Any
 
 import pytest
-import requests
-import requests.sessions
-import requests.utils
 
-from segment_provider.api import USER_AGENT, ClientSettings, ConfigurationError, SegmentClient
+from segment_provider.api import USER_AGENT, ClientSettings, ConfigurationError, SegmentClient, connections
 from segment_provider.api.operations import MEDIA_TYPES, OPERATIONS
 from tests.api.conftest import DEV_SPACE, SNOWFLAKE_RETL, SNOWFLAKE_WAREHOUSE, header
 from tests.conftest import SESSION_PACING_ENV
@@ -65,29 +63,28 @@ def test_every_request_carries_auth_and_user_agent(client: SegmentClient, fresh_
     assert USER_AGENT.startswith("flex-unified-profiles/")
 
 
-def test_one_session_for_every_thread_with_the_environment_read_once(
+def test_one_pool_for_every_thread_a_connection_each_kept_open_and_the_environment_read_once(
     client: SegmentClient, fresh_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    created: list[requests.Session] = []
+    pools: list[connections.ConnectionPool] = []
     lock = threading.Lock()
-    environment_reads: list[str] = []
-    read_proxies = requests.utils.get_environ_proxies
+    environment_reads: list[dict[str, str]] = []
+    read_proxies = connections.getproxies
+    new_pool = connections.ConnectionPool.__init__
 
-    class RecordingSession(requests.Session):
-        def __init__(self) -> None:
-            super().__init__()
-            with lock:
-                created.append(self)
-
-    def counting_proxies(url: str, no_proxy: str | None = None) -> dict[str, str]:
+    def recording_pool(pool: connections.ConnectionPool, *args: Any, **kwargs: Any) -> None:
         with lock:
-            environment_reads.append(url)
-        return read_proxies(url, no_proxy)
+            pools.append(pool)
+        new_pool(pool, *args, **kwargs)
 
-    monkeypatch.setattr(requests, "Session", RecordingSession)
-    # requests.sessions reads the environment through its own reference to the same function.
-    monkeypatch.setattr(requests.utils, "get_environ_proxies", counting_proxies)
-    monkeypatch.setattr(requests.sessions, "get_environ_proxies", counting_proxies)
+    def counting_proxies() -> dict[str, str]:
+        with lock:
+            environment_reads.append(read_proxies())
+        return environment_reads[-1]
+
+    monkeypatch.setattr(connections.ConnectionPool, "__init__", recording_pool)
+    monkeypatch.setattr(connections, "getproxies", counting_proxies)
+    accepted_before = fresh_emulator.connections_accepted
 
     def work() -> None:
         for _ in range(3):
@@ -100,9 +97,11 @@ def test_one_session_for_every_thread_with_the_environment_read_once(
         thread.join()
     work()
 
-    assert len(created) == 1
-    assert environment_reads == [fresh_emulator.url]
+    assert len(pools) == 1
+    assert len(environment_reads) == 1
     assert len(fresh_emulator.requests) == 15
+    # Four threads and this one: a connection each, kept open for the next two calls.
+    assert fresh_emulator.connections_accepted - accepted_before == 5
 
 
 def test_the_client_refuses_to_be_pickled(client: SegmentClient, fresh_emulator: Any) -> None:
