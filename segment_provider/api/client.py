@@ -337,14 +337,16 @@ class SegmentClient:
             if ticket is not None and self._pacer is not None:
                 self._pacer.release(ticket)
 
-    def _retry_after_transport_error(self, op: Operation, cause: BaseException, attempt: int) -> None:
+    def _retry_after_transport_error(self, op: Operation, cause: NoAnswer, attempt: int) -> None:
         # A create may have reached Segment before the connection dropped or timed out, and creates are not
         # idempotent: sending it again could make a duplicate, so the caller must look the object up instead.
-        # Every other call (reads, PATCHes, deletes, adding a label, connecting a source) is sent again.
+        # Every other call (reads, PATCHes, deletes, adding a label, connecting a source) is sent again, and so
+        # is a create that never left (no connection could be made).
+        resendable = op.safe_to_resend or not cause.request_sent
         error = transport_error(
-            op.operation_id, cause, outcome_unknown=not op.safe_to_resend, base_url=self._settings.base_url
+            op.operation_id, cause, outcome_unknown=not resendable, base_url=self._settings.base_url
         )
-        if not op.safe_to_resend or attempt > self._settings.max_retries:
+        if not resendable or attempt > self._settings.max_retries:
             raise error from cause
         self._pause_before_retry(op, error, self._backoff(attempt), attempt)
 

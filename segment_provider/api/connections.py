@@ -56,17 +56,30 @@ _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS
 class NoAnswer(Exception):
     """No HTTP answer came: the connection could not be made or was lost, or a timeout ran out."""
 
+    request_sent: bool = True
+    """False when the request never left this machine (no connection was made): sending it again cannot make
+    a second object, even for a create."""
+    what_happened = "lost its connection"
+
 
 class ConnectionFailed(NoAnswer):
     """The server (or the proxy) could not be reached, or refused the connection or the TLS handshake."""
+
+    request_sent = False
+    what_happened = "could not be reached"
 
 
 class ConnectTimeout(NoAnswer):
     """The server (or the proxy) did not accept the connection within the connect timeout."""
 
+    request_sent = False
+    what_happened = "could not be reached in time"
+
 
 class ReadTimeout(NoAnswer):
     """The server went silent for longer than the read timeout, after the request was sent."""
+
+    what_happened = "timed out"
 
 
 class ConnectionLost(NoAnswer):

@@ -216,8 +216,11 @@ def error_for_response(
 def transport_error(
     operation: str, cause: BaseException, *, outcome_unknown: bool, base_url: str
 ) -> TransportError:
-    """The exception for a request to ``base_url`` that got no HTTP answer (connection error or timeout)."""
-    kind = "timed out" if "timeout" in type(cause).__name__.lower() else "lost its connection"
+    """The exception for a request to ``base_url`` that got no HTTP answer (connection error or timeout); the
+    cause's ``what_happened`` (``connections.NoAnswer``) says how it ended."""
+    kind = getattr(cause, "what_happened", None) or (
+        "timed out" if "timeout" in type(cause).__name__.lower() else "lost its connection"
+    )
     cls = OutcomeUnknownError if outcome_unknown else TransportError
     return cls(
         f"Segment {operation} at {base_url} {kind} ({type(cause).__name__}). {cls.default_advice}",

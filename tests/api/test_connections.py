@@ -28,6 +28,7 @@ from cryptography.x509.oid import NameOID
 from segment_provider.api import (
     ClientSettings,
     ConfigurationError,
+    OutcomeUnknownError,
     SegmentClient,
     TransportError,
     connections,
@@ -145,11 +146,11 @@ def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name.lower(), raising=False)
 
 
-def client_of(url: str) -> SegmentClient:
+def client_of(url: str, *, retries: int = 0, sleeps: list[float] | None = None) -> SegmentClient:
     settings = ClientSettings.resolve(
-        token=TOKEN, endpoint=url, env={"SEGMENT_API_PACING": "off"}, max_retries=0, read_timeout=5
+        token=TOKEN, endpoint=url, env={"SEGMENT_API_PACING": "off"}, max_retries=retries, read_timeout=5
     )
-    return SegmentClient(settings, sleep=lambda _: None)
+    return SegmentClient(settings, sleep=(sleeps if sleeps is not None else []).append)
 
 
 def get(url: str) -> Any:
@@ -241,6 +242,35 @@ def test_a_connection_the_server_closed_while_idle_is_replaced_before_a_create_i
     assert server.connections == 2
 
 
+def test_a_create_that_never_left_is_sent_again_and_its_failure_is_not_an_unknown_outcome() -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"  # nothing listens here
+    sleeps: list[float] = []
+
+    with pytest.raises(TransportError) as caught:
+        client_of(url, retries=2, sleeps=sleeps).call("createSource", body={"slug": "s", "metadataId": "m"})
+
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert len(sleeps) == 2
+    assert f"createSource at {url} could not be reached (ConnectionFailed)" in str(caught.value)
+
+
+def test_a_create_whose_connection_broke_after_it_was_sent_is_an_unknown_outcome(
+    serve: Callable[..., CannedServer],
+) -> None:
+    server = serve(lambda _: b"", close_after=lambda _: True)
+    sleeps: list[float] = []
+
+    with pytest.raises(OutcomeUnknownError) as caught:
+        client_of(server.url, retries=2, sleeps=sleeps).call(
+            "createSource", body={"slug": "s", "metadataId": "m"}
+        )
+
+    assert (len(server.heads), sleeps) == (1, [])
+    assert "lost its connection (ConnectionLost)" in str(caught.value)
+
+
 # --------------------------------------------------------------------------------------------------- proxies
 
 
@@ -275,7 +305,7 @@ def test_https_goes_through_a_connect_tunnel_and_a_refusal_holds_no_password(
 
     assert proxy.heads[0].split(b"\r\n")[0] == b"CONNECT api.segmentapis.com:443 HTTP/1.0"
     assert proxy.header(0, "Authorization") is None  # the token travels only inside the tunnel
-    assert "lost its connection" in str(caught.value)
+    assert "could not be reached (ConnectionFailed)" in str(caught.value)
     assert PROXY_PASSWORD not in str(caught.value) and "pr0xy" not in repr(caught.value)
 
 
@@ -353,7 +383,7 @@ def test_a_certificate_no_trusted_authority_signed_is_refused_before_the_token_i
     with pytest.raises(TransportError) as caught:
         client_of(tls_server.url).call("getWorkspace")
 
-    assert "lost its connection (ConnectionFailed)" in str(caught.value)
+    assert "could not be reached (ConnectionFailed)" in str(caught.value)
     assert tls_server.heads == []
 
 

@@ -232,7 +232,7 @@ def test_no_answer_is_a_transport_error(sleeps: list[float]) -> None:
     with pytest.raises(TransportError) as caught:
         ProfileApiClient(settings, sleep=sleeps.append).user_traits("space", USER)
     assert len(sleeps) == 1
-    assert f"at http://127.0.0.1:{port} lost its connection" in str(caught.value)
+    assert f"at http://127.0.0.1:{port} could not be reached" in str(caught.value)
 
 
 def test_an_answer_without_traits_is_not_taken_for_an_empty_profile(

@@ -129,4 +129,4 @@ def test_an_api_nothing_answers_at_is_named_by_the_program(
 
     with pytest.raises((DeploymentFailed, pulumi.RunError)) as failed:
         engine.up(MAIN)
-    assert f"at {url} lost its connection" in str(failed.value)
+    assert f"at {url} could not be reached" in str(failed.value)
