@@ -1,11 +1,16 @@
 """What the program and provider processes spare themselves: the collector's passes at exit, and sqlglot for a
-query the state holds as checked. Each case runs in a fresh interpreter, as the engine starts these processes."""
+query the state holds as checked or this machine has already passed. Each case runs in a fresh interpreter, as
+the engine starts these processes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+import pytest
 
 from tests.harness import REPO_ROOT
 
@@ -19,17 +24,25 @@ MODEL = {
 TRAILING_SEMICOLON = "SELECT 'a;b' AS ID FROM t;"
 
 
-def run_python(code: str) -> subprocess.CompletedProcess[str]:
+def run_python(code: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache)} if cache is not None else None
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
+        env=env,
     )
 
 
-def check_in_fresh_process(olds: dict[str, object], news: dict[str, object]) -> list[str]:
+@pytest.fixture
+def cache(tmp_path: Path) -> Path:
+    """A cache folder of this test's own: no query has passed on this "machine" yet."""
+    return tmp_path / "cache"
+
+
+def check_in_fresh_process(olds: dict[str, object], news: dict[str, object], cache: Path) -> list[str]:
     """The failures of a model's check, and whether sqlglot was loaded to reach them (last line)."""
     done = run_python(
         f"""
@@ -39,28 +52,66 @@ def check_in_fresh_process(olds: dict[str, object], news: dict[str, object]) -> 
         for failure in result.failures:
             print(failure.property, failure.reason)
         print("sqlglot loaded" if "sqlglot" in sys.modules else "sqlglot not loaded")
-        """
+        """,
+        cache,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.splitlines()
 
 
-def test_a_query_checked_last_time_is_not_parsed_again() -> None:
+def test_a_query_checked_last_time_is_not_parsed_again(cache: Path) -> None:
     renamed = {**MODEL, "name": "Accounts"}
-    assert check_in_fresh_process(MODEL, renamed) == ["sqlglot not loaded"]
+    assert check_in_fresh_process(MODEL, renamed, cache) == ["sqlglot not loaded"]
 
 
-def test_a_new_or_changed_query_is_parsed_and_a_bad_one_refused() -> None:
-    assert check_in_fresh_process({}, MODEL) == ["sqlglot loaded"]
-    (failure, loaded) = check_in_fresh_process(MODEL, {**MODEL, "query": TRAILING_SEMICOLON})
+def test_a_new_or_changed_query_is_parsed_and_a_bad_one_refused(cache: Path) -> None:
+    assert check_in_fresh_process({}, MODEL, cache) == ["sqlglot loaded"]
+    (failure, loaded) = check_in_fresh_process(MODEL, {**MODEL, "query": TRAILING_SEMICOLON}, cache)
     assert failure.startswith("query ") and "remove the trailing ';'" in failure
     assert loaded == "sqlglot loaded"
 
 
-def test_the_same_query_in_another_dialect_is_judged_again() -> None:
+def test_the_same_query_in_another_dialect_is_judged_again(cache: Path) -> None:
     olds = {**MODEL, "query": TRAILING_SEMICOLON, "warehouse_type": "postgres"}
-    (failure, _) = check_in_fresh_process(olds, {**olds, "warehouse_type": "snowflake"})
+    (failure, _) = check_in_fresh_process(olds, {**olds, "warehouse_type": "snowflake"}, cache)
     assert "remove the trailing ';'" in failure
+
+
+def test_a_query_this_machine_passed_is_not_parsed_again_by_the_next_process(cache: Path) -> None:
+    assert check_in_fresh_process({}, MODEL, cache) == ["sqlglot loaded"]
+    assert check_in_fresh_process({}, MODEL, cache) == ["sqlglot not loaded"]
+    # Only hashes are kept: not the query, not a table name.
+    kept = [path.name for path in (cache / "flex-unified-profiles" / "sql-checked").iterdir()]
+    assert kept and all(len(name) == 64 and "salesforce" not in name for name in kept)
+
+
+def test_a_refused_query_is_never_remembered_and_another_dialect_is_judged_again(cache: Path) -> None:
+    bad = {**MODEL, "query": TRAILING_SEMICOLON}
+    for _ in range(2):
+        (failure, loaded) = check_in_fresh_process({}, bad, cache)
+        assert "remove the trailing ';'" in failure and loaded == "sqlglot loaded"
+    assert check_in_fresh_process({}, MODEL, cache) == ["sqlglot loaded"]
+    assert check_in_fresh_process({}, {**MODEL, "warehouse_type": "postgres"}, cache) == ["sqlglot loaded"]
+
+
+def test_the_programs_column_check_is_remembered_per_column_list(cache: Path) -> None:
+    code = """
+        import sys
+        from segment_provider.model_sql import missing_columns
+        print(missing_columns("SELECT ID FROM t", "snowflake", {needed!r}), "sqlglot" in sys.modules)
+        """
+    outputs = [
+        run_python(code.format(needed=needed), cache).stdout.strip()
+        for needed in (["ID"], ["ID"], ["ID", "PHONE"], ["ID", "PHONE"])
+    ]
+    assert outputs == ["[] True", "[] False", "['PHONE'] True", "['PHONE'] True"]
+
+
+def test_a_cache_folder_that_cannot_be_written_only_costs_the_parse(tmp_path: Path) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # a file where the cache folder would be
+    for _ in range(2):
+        assert check_in_fresh_process({}, MODEL, blocked) == ["sqlglot loaded"]
 
 
 def test_the_collector_skips_every_object_at_exit_and_the_exit_status_stays() -> None:
