@@ -28,9 +28,12 @@ import email.utils
 import math
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from segment_provider.api import secrets as secret_values
+
+if TYPE_CHECKING:
+    from segment_provider.api.connections import NoAnswer  # which imports this module
 
 TOKEN_KEY = "segment:token"
 TOKEN_ENV = "SEGMENT_API_TOKEN"
@@ -214,13 +217,11 @@ def error_for_response(
 
 
 def transport_error(
-    operation: str, cause: BaseException, *, outcome_unknown: bool, base_url: str
+    operation: str, cause: NoAnswer, *, outcome_unknown: bool, base_url: str
 ) -> TransportError:
     """The exception for a request to ``base_url`` that got no HTTP answer (connection error or timeout); the
-    cause's ``what_happened`` (``connections.NoAnswer``) says how it ended."""
-    kind = getattr(cause, "what_happened", None) or (
-        "timed out" if "timeout" in type(cause).__name__.lower() else "lost its connection"
-    )
+    cause says how it ended."""
+    kind = cause.what_happened
     cls = OutcomeUnknownError if outcome_unknown else TransportError
     return cls(
         f"Segment {operation} at {base_url} {kind} ({type(cause).__name__}). {cls.default_advice}",
