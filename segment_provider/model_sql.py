@@ -20,6 +20,7 @@ remembered.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import logging
@@ -152,16 +153,18 @@ def passed_checks_folder() -> Path:
 
 
 def _passed_check(check: str, sql: str, warehouse_type: str | None, *more: str) -> Path:
-    judge = f"{_sqlglot_version()}/{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
-    text = "\0".join((judge, check, warehouse_type or "", sql, *more))
+    text = "\0".join((_judge(), check, warehouse_type or "", sql, *more))
     return passed_checks_folder() / hashlib.sha256(text.encode()).hexdigest()
 
 
-def _sqlglot_version() -> str:
+@functools.cache
+def _judge() -> str:
+    """sqlglot's version and this module's text: what a remembered pass was judged by (read once a process)."""
     try:
-        return importlib.metadata.version("sqlglot")
+        version = importlib.metadata.version("sqlglot")
     except importlib.metadata.PackageNotFoundError:
-        return "unknown"
+        version = "unknown"
+    return f"{version}/{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
 
 
 def _passed_before(passed: Path) -> bool:
