@@ -146,15 +146,24 @@ def missing_columns(sql: str, warehouse_type: str | None, needed: Iterable[str])
 # ------------------------------------------------------------------------------------- checks that passed
 
 
-def passed_checks_folder() -> Path:
-    """Where passed checks are remembered: one empty file per check, named by its hash."""
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+def passed_checks_folder() -> Path | None:
+    """Where passed checks are remembered: one empty file per check, named by its hash. None where the user has
+    no home folder and no ``XDG_CACHE_HOME`` (a service account, a bare container): nothing is remembered."""
+    cache = os.environ.get("XDG_CACHE_HOME")
+    if not cache:
+        try:
+            cache = str(Path.home() / ".cache")
+        except RuntimeError:
+            return None
     return Path(cache) / "flex-unified-profiles" / "sql-checked"
 
 
-def _passed_check(check: str, sql: str, warehouse_type: str | None, *more: str) -> Path:
+def _passed_check(check: str, sql: str, warehouse_type: str | None, *more: str) -> Path | None:
+    folder = passed_checks_folder()
+    if folder is None:
+        return None
     text = "\0".join((_judge(), check, warehouse_type or "", sql, *more))
-    return passed_checks_folder() / hashlib.sha256(text.encode()).hexdigest()
+    return folder / hashlib.sha256(text.encode()).hexdigest()
 
 
 @functools.cache
@@ -167,15 +176,19 @@ def _judge() -> str:
     return f"{version}/{hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}"
 
 
-def _passed_before(passed: Path) -> bool:
+def _passed_before(passed: Path | None) -> bool:
+    if passed is None:
+        return False
     try:
         return passed.is_file()
     except OSError:
         return False
 
 
-def _remember(passed: Path) -> None:
+def _remember(passed: Path | None) -> None:
     # A cache only: a folder that cannot be written costs the parse next time, nothing else.
+    if passed is None:
+        return
     try:
         passed.parent.mkdir(parents=True, exist_ok=True)
         passed.touch()

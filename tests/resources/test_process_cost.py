@@ -24,8 +24,11 @@ MODEL = {
 TRAILING_SEMICOLON = "SELECT 'a;b' AS ID FROM t;"
 
 
-def run_python(code: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "XDG_CACHE_HOME": str(cache)} if cache is not None else None
+def run_python(
+    code: str, cache: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    if cache is not None:
+        env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=REPO_ROOT,
@@ -112,6 +115,24 @@ def test_a_cache_folder_that_cannot_be_written_only_costs_the_parse(tmp_path: Pa
     blocked.write_text("")  # a file where the cache folder would be
     for _ in range(2):
         assert check_in_fresh_process({}, MODEL, blocked) == ["sqlglot loaded"]
+
+
+def test_a_user_with_no_home_folder_still_gets_the_sql_check() -> None:
+    # A service account with no HOME, no XDG_CACHE_HOME and no passwd entry: Path.home() raises there.
+    env = {k: v for k, v in os.environ.items() if k not in ("HOME", "XDG_CACHE_HOME")}
+    code = f"""
+        import pwd, sys
+        def no_entry(uid):
+            raise KeyError(uid)
+        pwd.getpwuid = no_entry
+        from segment_provider.resources.reverse_etl_model import ReverseEtlModelProvider
+        for olds, news in (({{}}, {MODEL!r}), ({{}}, {{**{MODEL!r}, "query": {TRAILING_SEMICOLON!r}}})):
+            result = ReverseEtlModelProvider().check(olds, news)
+            print([failure.property for failure in result.failures], "sqlglot" in sys.modules)
+        """
+    done = run_python(code, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[] True", "['query'] True"]
 
 
 def test_the_collector_skips_every_object_at_exit_and_the_exit_status_stays() -> None:
