@@ -210,8 +210,10 @@ class SegmentClient:
         )
         self._sleep = sleep
         self._clock = clock
-        self._shared_pool: ConnectionPool | None = None
-        self._pool_lock = threading.Lock()
+        self._connections = ConnectionPool(
+            settings.base_url,
+            {"Authorization": f"Bearer {settings.token.get_secret_value()}", "User-Agent": USER_AGENT},
+        )
         self._catalog: Catalog | None = None
         self._catalog_lock = threading.Lock()
 
@@ -323,7 +325,7 @@ class SegmentClient:
         ticket = self._pacer.acquire(op.operation_id) if self._pacer is not None else None
         try:
             return exchange(
-                self._pool(),
+                self._connections,
                 op.method,
                 url,
                 operation=op.operation_id,
@@ -390,21 +392,6 @@ class SegmentClient:
             secrets=[self._settings.token.get_secret_value()],
             now=self._clock(),
         )
-
-    def _pool(self) -> ConnectionPool:
-        pool = self._shared_pool
-        if pool is None:
-            with self._pool_lock:
-                pool = self._shared_pool
-                if pool is None:
-                    pool = self._shared_pool = ConnectionPool(
-                        self._settings.base_url,
-                        {
-                            "Authorization": f"Bearer {self._settings.token.get_secret_value()}",
-                            "User-Agent": USER_AGENT,
-                        },
-                    )
-        return pool
 
     def _log_request(self, op: Operation, url_path: str, outcome: str, attempt: int, started: float) -> None:
         log.debug(

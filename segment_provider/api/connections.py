@@ -190,18 +190,31 @@ class Response:
 
 
 class ConnectionPool:
-    """Connections to one base URL, one per thread, with the environment's proxy and CA settings read once.
+    """Connections to one base URL, one per thread, with the environment's proxy and CA settings read once, at
+    the first request (a proxy it cannot use is a ``ConfigurationError`` then, before anything is sent).
 
     ``headers`` are sent with every request (authorization, user agent). Safe to share between threads."""
 
     def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
         parts = urlsplit(base_url)
+        self._scheme = parts.scheme
         self._https = parts.scheme == "https"
         self._host = parts.hostname or ""
         self._port = parts.port or (443 if self._https else 80)
         self._headers = {**dict(headers), "Accept-Encoding": ACCEPT_ENCODING}
-        self._proxy = _proxy_for(parts.scheme, self._host)
+        self._proxy_setting: tuple[Proxy | None] | None = None
+        self._proxy_lock = threading.Lock()
         self._local = threading.local()
+
+    @property
+    def _proxy(self) -> Proxy | None:
+        setting = self._proxy_setting
+        if setting is None:
+            with self._proxy_lock:
+                setting = self._proxy_setting
+                if setting is None:
+                    setting = self._proxy_setting = (_proxy_for(self._scheme, self._host),)
+        return setting[0]
 
     def request(
         self,

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, NoReturn
@@ -152,8 +151,12 @@ class ProfileApiClient:
         self._settings = settings
         self._sleep = sleep
         self._clock = clock
-        self._shared_pool: ConnectionPool | None = None
-        self._pool_lock = threading.Lock()
+        # Basic auth: the token is the username, the password is empty (curl -u "$TOKEN:").
+        credentials = base64.b64encode(f"{settings.token.get_secret_value()}:".encode()).decode()
+        self._connections = ConnectionPool(
+            settings.base_url,
+            {"Authorization": f"Basic {credentials}", "User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
 
     @property
     def settings(self) -> ProfileApiSettings:
@@ -220,7 +223,7 @@ class ProfileApiClient:
             attempt += 1
             try:
                 answer = exchange(
-                    self._pool(),
+                    self._connections,
                     "GET",
                     url,
                     operation=TRAITS_OPERATION,
@@ -276,23 +279,6 @@ class ProfileApiClient:
 
     def _backoff(self, attempt: int) -> float:
         return backoff(attempt, self._settings.backoff_base, self._settings.backoff_cap)
-
-    def _pool(self) -> ConnectionPool:
-        with self._pool_lock:
-            if self._shared_pool is None:
-                # Basic auth: the token is the username, the password is empty (curl -u "$TOKEN:").
-                credentials = base64.b64encode(
-                    f"{self._settings.token.get_secret_value()}:".encode()
-                ).decode()
-                self._shared_pool = ConnectionPool(
-                    self._settings.base_url,
-                    {
-                        "Authorization": f"Basic {credentials}",
-                        "User-Agent": USER_AGENT,
-                        "Accept": "application/json",
-                    },
-                )
-            return self._shared_pool
 
 
 def profile_api_error(
