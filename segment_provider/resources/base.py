@@ -939,7 +939,12 @@ class SegmentResource(pulumi.dynamic.Resource):
     Pulumi's SDK pickles each dynamic resource's provider with ``pickle._Pickler._batch_setitems`` wrapped in a
     sorting function, and leaves the wrapper in place: the next registration wraps the wrapper. After about 985
     registrations in one program (a stack of about that many traits), pickling the next provider raises
-    ``RecursionError`` (pulumi/pulumi#17803). The unwrapped function is put back after each registration."""
+    ``RecursionError`` (pulumi/pulumi#17803). The unwrapped function is put back after each registration.
+
+    Each kind declares its outputs' types (``trait_id: pulumi.Output[str]`` …) under ``if TYPE_CHECKING:``, for
+    type checkers only: the SDK reads a resource class's annotations again for every resource it registers
+    (``typing.get_type_hints``, compiling each annotation's text), and the outputs of a dynamic resource need no
+    type to be read back. The names come from each kind's ``OUTPUTS``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         try:

@@ -8,7 +8,7 @@ created, so changing them replaces the trait. Deleting a trait leaves its last v
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pulumi
 import pydantic
@@ -174,10 +174,11 @@ class ComputedTraitProvider(SegmentProvider[ComputedTraitInputs, ApiTrait]):
 class ComputedTrait(SegmentResource, module="segment", name="ComputedTrait"):
     """A computed trait in a Unify space."""
 
-    trait_id: pulumi.Output[str]
-    key: pulumi.Output[str]
-    status: pulumi.Output[str]
-    app_url: pulumi.Output[str]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        trait_id: pulumi.Output[str]
+        key: pulumi.Output[str]
+        status: pulumi.Output[str]
+        app_url: pulumi.Output[str]
 
     OUTPUTS = ("trait_id", "key", "status", "app_url")
 

@@ -7,7 +7,7 @@ source, so a ``source_id`` change replaces it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pydantic
@@ -130,9 +130,10 @@ class DestinationProvider(SegmentProvider[DestinationInputs, ApiDestination]):
 class Destination(SegmentResource, module="segment", name="Destination"):
     """A Segment destination attached to a source."""
 
-    destination_id: pulumi.Output[str]
-    metadata_id: pulumi.Output[str]
-    app_url: pulumi.Output[str]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        destination_id: pulumi.Output[str]
+        metadata_id: pulumi.Output[str]
+        app_url: pulumi.Output[str]
 
     OUTPUTS = ("destination_id", "metadata_id", "app_url")
     SECRET_OUTPUTS = ("secret_settings",)
@@ -227,7 +228,8 @@ class DestinationActivationProvider(SegmentProvider[DestinationActivationInputs,
 class DestinationActivation(SegmentResource, module="segment", name="DestinationActivation"):
     """Turns a destination on after its mappings are in place."""
 
-    enabled: pulumi.Output[bool]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        enabled: pulumi.Output[bool]
 
     def __init__(
         self,

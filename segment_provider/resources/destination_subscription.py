@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pydantic
@@ -251,9 +251,10 @@ class DestinationSubscriptionProvider(SegmentProvider[DestinationSubscriptionInp
 class DestinationSubscription(SegmentResource, module="segment", name="DestinationSubscription"):
     """An Actions mapping of a destination, optionally fed by a Reverse ETL model on a schedule."""
 
-    subscription_id: pulumi.Output[str]
-    action_id: pulumi.Output[str]
-    app_url: pulumi.Output[str]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        subscription_id: pulumi.Output[str]
+        action_id: pulumi.Output[str]
+        app_url: pulumi.Output[str]
 
     OUTPUTS = ("subscription_id", "action_id", "app_url")
     SECRET_OUTPUTS = ("secret_settings",)

@@ -9,7 +9,7 @@ program runs before it registers anything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pulumi
 import pydantic
@@ -129,8 +129,9 @@ class ReverseEtlModelProvider(SegmentProvider[ReverseEtlModelInputs, ApiModel]):
 class ReverseEtlModel(SegmentResource, module="segment", name="ReverseEtlModel"):
     """A Reverse ETL model on a warehouse source."""
 
-    model_id: pulumi.Output[str]
-    app_url: pulumi.Output[str]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        model_id: pulumi.Output[str]
+        app_url: pulumi.Output[str]
 
     OUTPUTS = ("model_id", "app_url")
 

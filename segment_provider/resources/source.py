@@ -10,7 +10,7 @@ more calls; when they fail for good the source is kept, and the next ``up`` adop
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pydantic
@@ -198,13 +198,14 @@ class SourceProvider(SegmentProvider[SourceInputs, ApiSource]):
 class Source(SegmentResource, module="segment", name="Source"):
     """A Segment source created from the catalog by slug."""
 
-    slug: pulumi.Output[str]
-    source_id: pulumi.Output[str]
-    metadata_id: pulumi.Output[str]
-    workspace_id: pulumi.Output[str]
-    write_keys: pulumi.Output[list[str]]
-    app_url: pulumi.Output[str]
-    authorized: pulumi.Output[bool]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        slug: pulumi.Output[str]
+        source_id: pulumi.Output[str]
+        metadata_id: pulumi.Output[str]
+        workspace_id: pulumi.Output[str]
+        write_keys: pulumi.Output[list[str]]
+        app_url: pulumi.Output[str]
+        authorized: pulumi.Output[bool]
 
     OUTPUTS = ("source_id", "metadata_id", "workspace_id", "write_keys", "app_url", "authorized")
     SECRET_OUTPUTS = ("write_keys", "secret_settings")

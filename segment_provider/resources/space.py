@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pydantic
@@ -163,14 +163,15 @@ _profiles_sources: dict[str, tuple[str | None, str | None]] = {}
 class UnifySpace(SegmentResource, module="segment", name="UnifySpace"):
     """An existing Unify space, looked up by slug or name."""
 
-    space_id: pulumi.Output[str]
-    space_slug: pulumi.Output[str]
-    space_name: pulumi.Output[str]
-    workspace_id: pulumi.Output[str]
-    workspace_slug: pulumi.Output[str]
-    app_url: pulumi.Output[str]
-    profiles_source_id: pulumi.Output[str | None]
-    profiles_source_write_key: pulumi.Output[str | None]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        space_id: pulumi.Output[str]
+        space_slug: pulumi.Output[str]
+        space_name: pulumi.Output[str]
+        workspace_id: pulumi.Output[str]
+        workspace_slug: pulumi.Output[str]
+        app_url: pulumi.Output[str]
+        profiles_source_id: pulumi.Output[str | None]
+        profiles_source_write_key: pulumi.Output[str | None]
 
     OUTPUTS = (
         "space_id",

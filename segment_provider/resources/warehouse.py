@@ -10,7 +10,7 @@ was last applied, never with what the API shows.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pydantic
@@ -184,10 +184,11 @@ class WarehouseProvider(SegmentProvider[WarehouseInputs, ApiWarehouse]):
 class Warehouse(SegmentResource, module="segment", name="Warehouse"):
     """A Segment warehouse destination."""
 
-    warehouse_id: pulumi.Output[str]
-    metadata_id: pulumi.Output[str]
-    workspace_id: pulumi.Output[str]
-    app_url: pulumi.Output[str]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        warehouse_id: pulumi.Output[str]
+        metadata_id: pulumi.Output[str]
+        workspace_id: pulumi.Output[str]
+        app_url: pulumi.Output[str]
 
     OUTPUTS = ("warehouse_id", "metadata_id", "workspace_id", "app_url")
     SECRET_OUTPUTS = ("secret_settings",)

@@ -7,7 +7,7 @@ beyond connecting again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pydantic
@@ -87,8 +87,9 @@ class WarehouseConnectionProvider(SegmentProvider[WarehouseConnectionInputs, Con
 class WarehouseConnection(SegmentResource, module="segment", name="WarehouseConnection"):
     """Connects a source to a warehouse destination so its data is loaded there."""
 
-    warehouse_id: pulumi.Output[str]
-    source_id: pulumi.Output[str]
+    if TYPE_CHECKING:  # for type checkers only: see SegmentResource
+        warehouse_id: pulumi.Output[str]
+        source_id: pulumi.Output[str]
 
     def __init__(
         self,
