@@ -1,9 +1,9 @@
 """HTTP client for Segment's Public API: auth, base URL, media types, envelopes, paging, retries, timeouts.
 
-A ``SegmentClient`` is cheap to create and safe to share between threads, which share one connection pool
-(``connections.py``: a kept-open connection per thread), created on first use. Never pickle a client (it holds
-the token and live connections): create it where it is used, for example lazily inside a Pulumi dynamic
-provider after ``configure()``.
+A ``SegmentClient`` is cheap to create and safe to share between threads, which share its connection pool
+(``connections.py``: a kept-open connection per thread, opened on a thread's first request). Never pickle a
+client (it holds the token and live connections): create it where it is used, for example lazily inside a
+Pulumi dynamic provider after ``configure()``.
 """
 
 from __future__ import annotations

@@ -190,8 +190,9 @@ class Response:
 
 
 class ConnectionPool:
-    """Connections to one base URL, one per thread, with the environment's proxy and CA settings read once, at
-    the first request (a proxy it cannot use is a ``ConfigurationError`` then, before anything is sent).
+    """Connections to one base URL, one per thread. The environment's proxy settings are read once, at the first
+    request (a proxy it cannot use is a ``ConfigurationError`` then, before anything is sent); its CA bundle when
+    a connection is opened (``tls_context``).
 
     ``headers`` are sent with every request (authorization, user agent). Safe to share between threads."""
 
@@ -375,6 +376,7 @@ def _tls_context(bundle: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=bundle)
 
 
+@lru_cache(maxsize=1)
 def _certifi_bundle() -> str | None:
     """certifi's ``cacert.pem``, found without importing certifi (its import alone costs more than a call)."""
     spec = importlib.util.find_spec("certifi")

@@ -97,8 +97,8 @@ def exchange(
     """Send one request and read its answer under ``limits``.
 
     Raises ``connections.NoAnswer`` (``DeadlineTimeout`` among them) for the caller's retry logic, and
-    ``ResponseRefusedError`` for a redirect, an oversized successful answer or one that cannot be decoded. ``advice`` says which setting
-    names the address (it ends the redirect error).
+    ``ResponseRefusedError`` for a redirect, an oversized successful answer or one that cannot be decoded.
+    ``advice`` says which setting names the address (it ends the redirect error).
     """
     halt.check(method, operation)
     deadline = time.monotonic() + limits.deadline

@@ -27,8 +27,10 @@ TRAILING_SEMICOLON = "SELECT 'a;b' AS ID FROM t;"
 def run_python(
     code: str, cache: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter, with ``env`` (default: this one's) and ``cache`` as its cache folder."""
+    env = dict(os.environ if env is None else env)
     if cache is not None:
-        env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+        env["XDG_CACHE_HOME"] = str(cache)
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=REPO_ROOT,
