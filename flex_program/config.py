@@ -29,6 +29,7 @@ from pydantic.alias_generators import to_camel
 
 from flex_program import guards
 from flex_program.ownership import (
+    SAFE_LOADER,
     claims,
     conflicts,
     environment_of_stack,
@@ -494,7 +495,7 @@ class MappingDefinition(_Model):
 class TraitsDefinition(_Model):
     guide: dict[str, bool] = Field(default_factory=dict)
     """Guide trait id → on/off; every guide trait is on unless switched off here."""
-    custom: list[dict[str, Any]] = Field(default_factory=list)
+    custom: list[dict[str, Any]] = []  # pydantic copies a list default for each instance
     flex_schema: FlexSchema = FlexSchema()
     require_flex_events: bool = True
 
@@ -1013,12 +1014,8 @@ def _load_definitions(
     return definitions, _enabled_traits(definitions, prefix, problems)
 
 
-# libyaml's C parser when PyYAML was built with it (about 10x faster on a large definitions file), else
-# PyYAML's own; the guards below work the same on both.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class StrictYamlLoader(_SafeLoader):
+# On libyaml's C parser when PyYAML has it (``SAFE_LOADER``); the guards below work the same on both.
+class StrictYamlLoader(SAFE_LOADER):
     """YAML as people mean it: a key given twice is an error (not "the last one wins"), aliases (``*name``) are
     refused, so a file cannot expand into gigabytes (the "billion laughs"), and a plain ``yes``/``no``/``on``/``off``
     is kept as a :class:`~flex_program.guards.YamlWord` (YAML 1.2 reads it as text, YAML 1.1 as a boolean)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar, cast
 
@@ -41,7 +41,9 @@ DESTINATIONS = CatalogKind(
 WAREHOUSES = CatalogKind("warehouse", "getWarehousesCatalog", "warehousesCatalog", WarehouseMetadata)
 
 _CacheKey = tuple[str, str]
-_cache: dict[_CacheKey, dict[str, WireModel]] = {}
+# Each entry as Segment sent it until it is first looked up, then as its model: a lookup reads one or two of the
+# hundreds of entries of a listing (building a model of each cost the destination's create 5 ms).
+_cache: dict[_CacheKey, dict[str, WireModel | dict[str, Any]]] = {}
 _fetch_locks: dict[_CacheKey, threading.Lock] = {}
 _registry_lock = threading.Lock()
 
@@ -84,11 +86,18 @@ class Catalog:
     def _by_slug(self, kind: CatalogKind[MetadataT], slug: str) -> MetadataT:
         items = self._items(kind)
         item = items.get(slug)
+        if isinstance(item, dict):
+            try:
+                item = items[slug] = kind.model.from_api(item)
+            except pydantic.ValidationError:
+                # One malformed entry among hundreds should not make every lookup fail: this one is unknown.
+                log.warning("skipping a %s catalog entry Segment returned in an unexpected shape", kind.noun)
+                item = None
         if item is None:
-            raise _unknown(kind.noun, slug, list(items), kind)
+            raise _unknown(kind.noun, slug, [known for known in items if known != slug], kind)
         return cast(MetadataT, item)
 
-    def _items(self, kind: CatalogKind[MetadataT]) -> Mapping[str, WireModel]:
+    def _items(self, kind: CatalogKind[MetadataT]) -> dict[str, WireModel | dict[str, Any]]:
         key = (self._scope, kind.operation_id)
         with _registry_lock:
             cached = _cache.get(key)
@@ -105,16 +114,14 @@ class Catalog:
                 _cache[key] = fetched
             return fetched
 
-    def _fetch(self, kind: CatalogKind[MetadataT]) -> dict[str, WireModel]:
-        items: dict[str, WireModel] = {}
+    def _fetch(self, kind: CatalogKind[MetadataT]) -> dict[str, WireModel | dict[str, Any]]:
+        items: dict[str, WireModel | dict[str, Any]] = {}
         for raw in self._pages(kind.operation_id, kind.items_key):
-            try:
-                item = kind.model.from_api(raw)
-            except pydantic.ValidationError:
-                # One malformed entry among hundreds should not make every lookup fail.
+            slug = raw.get("slug") if isinstance(raw, dict) else None
+            if not isinstance(slug, str):
                 log.warning("skipping a %s catalog entry Segment returned in an unexpected shape", kind.noun)
                 continue
-            items[cast(str, item.slug)] = item  # type: ignore[attr-defined]
+            items[slug] = raw
         log.debug("Segment %s catalog: %d items cached", kind.noun, len(items))
         return items
 

@@ -255,20 +255,19 @@ def error_document(answer: Answer, operation: str) -> Any:
 
 
 def _depth_within(document: Any, limit: int) -> bool:
-    """Whether ``document`` nests at most ``limit`` levels (walked without recursion)."""
-    stack: list[tuple[Any, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children: Any = value.values()
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > limit:
-            return False
-        stack.extend((child, depth + 1) for child in children)
-    return True
+    """Whether ``document`` nests at most ``limit`` levels (walked a level at a time, containers only: a
+    catalog page of 500 destinations holds about 20 000 values)."""
+    level = [document] if isinstance(document, dict | list) else []
+    for _ in range(limit):
+        if not level:
+            return True
+        level = [
+            child
+            for container in level
+            for child in (container.values() if isinstance(container, dict) else container)
+            if isinstance(child, dict | list)
+        ]
+    return not level
 
 
 # ---------------------------------------------------------------------------------------------- pagination

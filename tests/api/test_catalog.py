@@ -110,3 +110,23 @@ def test_a_failed_fetch_is_not_cached(fresh_emulator: Any, make_client: ClientFa
         client.catalog.warehouse_by_slug("snowflake")
 
     assert client.catalog.warehouse_by_slug("snowflake").id == SNOWFLAKE_WAREHOUSE
+
+
+def test_a_malformed_entry_is_an_unknown_slug_and_every_other_entry_still_resolves(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from segment_emulator.catalog import DESTINATIONS
+    from segment_provider.api import Catalog
+
+    profiles = next(entry for entry in DESTINATIONS if entry["id"] == PROFILES)
+    listing = [{"slug": "broken", "name": 7}, {"name": "no slug at all"}, profiles]
+    catalog = Catalog(lambda operation_id, items_key: iter(listing), scope="test-malformed-entry")
+
+    assert catalog.destination_by_slug("actions-segment-profiles").id == PROFILES
+    with pytest.raises(UnknownCatalogSlugError) as caught:
+        catalog.destination_by_slug("broken")
+
+    assert "no destination with slug 'broken'" in str(caught.value)
+    warnings = [r.getMessage() for r in caplog.records if "unexpected shape" in r.getMessage()]
+    assert warnings == ["skipping a destination catalog entry Segment returned in an unexpected shape"] * 2
+    assert catalog.destination_by_slug(profiles["slug"]) is catalog.destination_by_slug(profiles["slug"])

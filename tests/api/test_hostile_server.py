@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from segment_provider.api import (
     ApiError,
@@ -25,7 +27,7 @@ from segment_provider.api import (
     ServerError,
     TransportError,
 )
-from segment_provider.api.transport import MAX_JSON_DEPTH, MAX_PAGES, ResponseRefusedError
+from segment_provider.api.transport import MAX_JSON_DEPTH, MAX_PAGES, ResponseRefusedError, _depth_within
 from tests.api.conftest import SNOWFLAKE_WAREHOUSE, ClientFactory, requests_for
 
 PRIVATE_KEY = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
@@ -267,6 +269,26 @@ def test_a_body_that_is_not_usable_json_names_status_and_content_type(
 
     assert words in str(caught.value)
     assert "HTTP 200" in str(caught.value) and content_type in str(caught.value)
+
+
+def _nesting(document: Any) -> int:
+    if isinstance(document, dict):
+        document = list(document.values())
+    if isinstance(document, list):
+        return 1 + max(map(_nesting, document), default=0)
+    return 0
+
+
+JSON_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=2), inner, max_size=3),
+    max_leaves=40,
+)
+
+
+@given(document=JSON_DOCUMENTS, limit=st.integers(min_value=0, max_value=12))
+def test_the_depth_check_agrees_with_the_documents_nesting(document: Any, limit: int) -> None:
+    assert _depth_within(document, limit) == (_nesting(document) <= limit)
 
 
 def test_deep_json_in_an_error_answer_is_quoted_not_parsed(

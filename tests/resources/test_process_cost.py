@@ -1,6 +1,6 @@
-"""What the program and provider processes spare themselves: the collector's passes at exit, and sqlglot for a
-query the state holds as checked or this machine has already passed. Each case runs in a fresh interpreter, as
-the engine starts these processes."""
+"""What the program and provider processes spare themselves: the collector's passes while they import and at
+exit, and sqlglot for a query the state holds as checked or this machine has already passed. Each case runs in a
+fresh interpreter, as the engine starts these processes."""
 
 from __future__ import annotations
 
@@ -152,6 +152,72 @@ def test_the_collector_skips_every_object_at_exit_and_the_exit_status_stays() ->
     )
     assert done.stdout.splitlines() == ["frozen before exit: False", "frozen at exit: True"]
     assert done.returncode == 3
+
+
+def collector_while_importing(module: str, code: str) -> list[str]:
+    """What ``code`` prints in a fresh interpreter where ``seen`` gets whether the collector was on as
+    ``module`` started to import."""
+    watch = f"""
+        import gc, sys
+        seen = []
+        class Watch:
+            def find_spec(self, name, path=None, target=None):
+                if name == {module!r}:
+                    seen.append(gc.isenabled())
+        sys.meta_path.insert(0, Watch())
+        """
+    done = run_python(textwrap.dedent(watch) + textwrap.dedent(code))
+    assert done.returncode == 0, done.stderr
+    return done.stdout.splitlines()
+
+
+def test_the_collector_is_off_while_the_api_package_imports_and_on_after() -> None:
+    printed = collector_while_importing(
+        "segment_provider.api.models",
+        """
+        import segment_provider.api
+        print(seen, gc.isenabled())
+        """,
+    )
+    assert printed == ["[False] True"]
+
+
+def test_a_paused_collector_resumes_after_the_outermost_block_and_stays_off_if_it_was() -> None:
+    import gc
+
+    from segment_provider.api.collector import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        with collector_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(ImportError), collector_paused():
+        raise ImportError("a failed import resumes it too")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_the_programs_entry_point_imports_the_program_with_the_collector_paused() -> None:
+    printed = collector_while_importing(
+        "flex_program.traits",
+        """
+        import runpy
+        try:
+            runpy.run_path("__main__.py", run_name="__main__")  # no engine: the program stops at its config
+        except Exception as error:
+            print(type(error).__name__)
+        print(seen, gc.isenabled())
+        """,
+    )
+    assert printed == ["RunError", "[False] True"]
 
 
 def test_adopt_false_is_no_output_of_the_program_and_still_in_the_checked_inputs() -> None:
