@@ -26,6 +26,7 @@ from flex_program.config import (
     stack_file_name,
     unread_namespace_warnings,
 )
+from flex_program.debug_lines import send_debug_lines_in_background
 from flex_program.preflight import Preflight, PreflightError, run_preflight
 from flex_program.traits import required_schema
 from flex_program.unified_profiles import UnifiedProfiles
@@ -238,6 +239,7 @@ def quiet_cancelled_registrations() -> None:
 
 def run() -> None:
     quick_exit_teardown()
+    send_debug_lines_in_background()
     quiet_cancelled_registrations()
     try:
         program = load()

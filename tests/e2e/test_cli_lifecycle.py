@@ -90,8 +90,14 @@ def test_up_from_empty_then_a_preview_expects_no_changes_and_a_second_up_calls_n
     assert outputs["profileApiToken"] == "[secret]", "a secret output stays a secret"
 
     flex_emulator.clear_requests()
-    cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes")
+    # --debug: the SDK's debug lines, which the program sends from a thread of its own, all still arrive.
+    preview = cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", "--debug")
     assert mutating(flex_emulator) == []
+    registered = set(
+        re.findall(r"debug: resource registration successful: ty=\S+, urn=(urn:[^\s,]+)", preview.stdout)
+    )
+    registrable = {r["urn"] for r in cli_stack.resources() if not r["type"].startswith("pulumi:providers:")}
+    assert registered == registrable, preview.stdout
 
     flex_emulator.clear_requests()
     again = cli_stack.up()
