@@ -3,7 +3,7 @@
 Pulumi's Python SDK sends about four debug lines for each resource the program registers ("registering
 resource …", "resource registration prepared …"), each a blocking call to the engine. The CLI shows them only
 under ``pulumi up --debug``, yet every run waits for each: about a millisecond apiece, some 60 ms of an up from
-empty on the way to the first create (`benchmarks/README.md`, "cost per resource"). Here the program hands them
+empty on the way to the first create (`benchmarks/README.md`, "start-up"). Here the program hands them
 to one sending thread, which sends them in order; the process waits for it at exit, so ``--debug`` still shows
 every line. Lines tied to a resource, and every other severity, go the SDK's own way.
 """
