@@ -5,7 +5,8 @@ resource …", "resource registration prepared …"), each a blocking call to th
 under ``pulumi up --debug``, yet every run waits for each: about a millisecond apiece, some 60 ms of an up from
 empty on the way to the first create (`benchmarks/README.md`, "start-up"). Here the program hands them
 to one sending thread, which sends them in order; the process waits for it at exit, so ``--debug`` still shows
-every line. Lines tied to a resource, and every other severity, go the SDK's own way.
+every line. Lines tied to a resource, and every other severity, go the SDK's own way (so under ``--debug`` a
+debug line can show after a warning the program logged just after it).
 """
 
 from __future__ import annotations
