@@ -25,7 +25,6 @@ FLUSH_SECONDS = 10.0
 """At most this long at exit for the lines not yet sent (the engine answers each in about a millisecond)."""
 
 _install_lock = threading.Lock()
-_installed: list[DebugLineSender] = []
 
 
 class DebugLineSender:
@@ -74,9 +73,10 @@ class DebugLineSender:
 def send_debug_lines_in_background() -> DebugLineSender:
     """Puts a sender in place of ``pulumi.log.debug``, once a process, and has the process wait for it at exit."""
     with _install_lock:
-        if not _installed:
-            sender = DebugLineSender(pulumi_log.debug)
-            pulumi_log.debug = sender.debug
-            atexit.register(sender.flush)
-            _installed.append(sender)
-        return _installed[0]
+        installed = getattr(pulumi_log.debug, "__self__", None)
+        if isinstance(installed, DebugLineSender):
+            return installed
+        sender = DebugLineSender(pulumi_log.debug)
+        pulumi_log.debug = sender.debug
+        atexit.register(sender.flush)
+        return sender

@@ -100,7 +100,6 @@ def test_installed_once_in_place_of_the_sdks_debug_and_flushed_at_exit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(pulumi_log, "debug", sdk_debug())
-    monkeypatch.setattr(debug_lines, "_installed", [])
     at_exit: list[Any] = []
     monkeypatch.setattr(debug_lines.atexit, "register", at_exit.append)
     original = pulumi_log.debug
