@@ -28,6 +28,7 @@ from flex_program.config import (
 )
 from flex_program.debug_lines import send_debug_lines_in_background
 from flex_program.preflight import Preflight, PreflightError, run_preflight
+from flex_program.provider_start import start_provider_early
 from flex_program.traits import required_schema
 from flex_program.unified_profiles import UnifiedProfiles
 from segment_provider.api import ClientSettings, SegmentClient
@@ -244,6 +245,8 @@ def run() -> None:
     try:
         program = load()
         client = client_for(program)
+        # The Segment objects' provider process starts while the preflight reads (provider_start.py).
+        start_provider_early()
         preflight = preflight_for(program, client)
         # Listed first, so a preview shows every difference an adoption will PATCH before `up` makes it.
         adoption = planned_changes(program, client, preflight.space.id)

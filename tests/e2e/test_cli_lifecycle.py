@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
+from flex_program.provider_start import START_REQUEST
+from flex_program.unified_profiles import COMPONENT_TYPE
 from segment_emulator import Emulator, catalog
 from segment_provider.api import ClientSettings, SegmentClient
 from tests.conftest import SESSION_PACING_ENV
@@ -44,6 +46,19 @@ def client(emulator: Emulator) -> SegmentClient:
     return SegmentClient(
         ClientSettings.resolve(token=emulator.token, endpoint=emulator.url, env=SESSION_PACING_ENV)
     )
+
+
+def engine_log(stderr: str) -> list[str]:
+    """The messages of the engine's log (``-v=N --logtostderr``: one JSON object a line), in order."""
+    messages = []
+    for line in stderr.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("msg"), str):
+            messages.append(entry["msg"])
+    return messages
 
 
 def edit_stack_file(stack: CliStack, name: str, edit: Any) -> None:
@@ -91,13 +106,36 @@ def test_up_from_empty_then_a_preview_expects_no_changes_and_a_second_up_calls_n
 
     flex_emulator.clear_requests()
     # --debug: the SDK's debug lines, which the program sends from a thread of its own, all still arrive.
-    preview = cli_stack.pulumi("preview", "--stack", "dev", "--expect-no-changes", "--debug")
+    # -v=5 --logtostderr: the engine's own log, of when it started the provider (flex_program/provider_start.py).
+    preview = cli_stack.pulumi(
+        "preview", "--stack", "dev", "--expect-no-changes", "--debug", "-v=5", "--logtostderr"
+    )
     assert mutating(flex_emulator) == []
     registered = set(
         re.findall(r"debug: resource registration successful: ty=\S+, urn=(urn:[^\s,]+)", preview.stdout)
     )
     registrable = {r["urn"] for r in cli_stack.resources() if not r["type"].startswith("pulumi:providers:")}
     assert registered == registrable, preview.stdout
+
+    log = engine_log(preview.stderr)
+    asked = [
+        i
+        for i, m in enumerate(log)
+        if m.startswith("handling default provider request for package pulumi-python")
+    ]
+    # The component is registered once the preflight's reads are done, just before the first Segment object
+    # (whose own line the engine writes only once it has the object's provider, so it cannot tell who asked).
+    component = [
+        i
+        for i, m in enumerate(log)
+        if m.startswith(f"ResourceMonitor.RegisterResource received: t={COMPONENT_TYPE},")
+    ]
+    started = [m for m in log if m.startswith("registered default provider for package pulumi-python")]
+    assert asked and component, "\n".join(log)
+    assert asked[0] < component[0], "the engine was asked for the provider only by the first Segment object"
+    assert len(started) == 1, f"one provider for the program's request and every object: {started}"
+    assert any(m.startswith(f"ResourceMonitor.Invoke received: tok={START_REQUEST}") for m in log)
+    assert START_REQUEST not in preview.stdout and "not implemented" not in preview.stdout, preview.stdout
 
     flex_emulator.clear_requests()
     again = cli_stack.up()

@@ -25,6 +25,7 @@ import pytest
 import yaml
 
 from flex_program import guards
+from flex_program import program as flex_program_run
 from flex_program.config import Definitions, _model_query_problems
 from flex_program.traits import TraitDefinitionError, parse_trait_config
 from flex_program.warehouse_options import settings_problems
@@ -1370,9 +1371,25 @@ def unescape_markdown(text: str) -> str:
     return text.replace("\\|", "|")
 
 
+@pytest.fixture
+def provider_requests(monkeypatch: pytest.MonkeyPatch, emulator: Any) -> list[int]:
+    """Each time the program asked the engine for the provider's process (``provider_start.py``): how many
+    requests Segment had been sent by then."""
+    asked: list[int] = []
+    monkeypatch.setattr(
+        flex_program_run, "start_provider_early", lambda: asked.append(len(emulator.requests))
+    )
+    return asked
+
+
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
 def test_bad_input_fails_naming_the_key_and_the_fix_and_creates_nothing(
-    case: Case, server: ProviderServer, emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    case: Case,
+    server: ProviderServer,
+    emulator: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    provider_requests: list[int],
 ) -> None:
     for variable in ("SEGMENT_API_TOKEN", "SEGMENT_API_REGION", "SEGMENT_API_URL"):
         monkeypatch.delenv(variable, raising=False)
@@ -1389,6 +1406,7 @@ def test_bad_input_fails_naming_the_key_and_the_fix_and_creates_nothing(
     assert [f"{r.method} {r.operation_id}" for r in emulator.requests if r.method in MUTATING] == []
     if not case.reads_api:
         assert [f"{r.method} {r.path}" for r in emulator.requests] == [], "found without asking Segment"
+        assert provider_requests == [], "the engine was asked for the provider's process on bad input"
     assert len(engine.state) == 0, "nothing may be registered when the input is bad"
 
     documented = documented_cases().get(case.id)
@@ -1409,12 +1427,17 @@ def test_docs_list_exactly_the_cases_of_the_table() -> None:
     assert sorted(documented_cases()) == sorted(case.id for case in CASES)
 
 
-def test_a_good_stack_passes_the_same_run(server: ProviderServer, emulator: Any, tmp_path: Path) -> None:
+def test_a_good_stack_passes_the_same_run(
+    server: ProviderServer, emulator: Any, tmp_path: Path, provider_requests: list[int]
+) -> None:
     """The baseline every case breaks must itself deploy, or the cases would prove nothing."""
     stack = base_stack(emulator, "dev")
     engine = ProgramEngine(server, stack="dev", config=stack.config, secret_keys=stack.secret_keys)
+    emulator.clear_requests()
     result = engine.up(MAIN)
     assert result.failures == [] and len(engine.state) > 0
+    # Once, with the configuration checked and before the preflight's first read.
+    assert provider_requests == [0]
 
 
 # ----------------------------------------------------------------------------- the documented number ranges

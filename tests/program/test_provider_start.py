@@ -1,0 +1,123 @@
+"""The program asks the engine for the dynamic provider's process once its configuration is valid: one Invoke
+of a function of the ``pulumi-python`` package, from a thread of its own, whose error answer is the expected one.
+Under the real CLI, ``tests/e2e/test_cli_lifecycle.py`` checks that the engine then starts the provider before
+the first Segment object arrives, and only one."""
+
+from __future__ import annotations
+
+import contextvars
+import socket
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from typing import Any
+
+import grpc
+import pytest
+from pulumi.runtime import mocks, settings
+from pulumi.runtime.proto import resource_pb2_grpc
+
+from flex_program import provider_start
+
+
+class DynamicProviderMonitor(resource_pb2_grpc.ResourceMonitorServicer):
+    """A resource monitor that answers every Invoke as the engine does for Pulumi's dynamic provider, once
+    ``answering`` is set."""
+
+    def __init__(self) -> None:
+        self.requests: list[Any] = []
+        self.arrived = threading.Event()
+        self.answering = threading.Event()
+
+    def Invoke(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.requests.append(request)
+        self.arrived.set()
+        self.answering.wait(timeout=30)
+        context.abort(
+            grpc.StatusCode.UNKNOWN,
+            f"invocation of {request.tok} returned an error: Invoke is not implemented by the dynamic provider",
+        )
+
+
+@pytest.fixture
+def monitor() -> Iterator[tuple[DynamicProviderMonitor, str]]:
+    servicer = DynamicProviderMonitor()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    resource_pb2_grpc.add_ResourceMonitorServicer_to_server(servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield servicer, f"127.0.0.1:{port}"
+    finally:
+        servicer.answering.set()
+        server.stop(grace=None)
+
+
+@pytest.fixture
+def thread_errors(monkeypatch: pytest.MonkeyPatch) -> list[BaseException | None]:
+    """Exceptions that escaped a thread (threading's hook would only print them)."""
+    escaped: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: escaped.append(args.exc_value))
+    return escaped
+
+
+def started_with(monitor: Any) -> threading.Thread | None:
+    """``start_provider_early()`` where the SDK's settings hold ``monitor`` (the test's own context untouched)."""
+
+    def configured() -> threading.Thread | None:
+        settings.configure(settings.Settings(project="p", stack="s", monitor=monitor))
+        return provider_start.start_provider_early()
+
+    return contextvars.copy_context().run(configured)
+
+
+def test_one_invoke_of_the_dynamic_package_without_a_version_and_its_error_answer_ends_the_thread_quietly(
+    monitor: tuple[DynamicProviderMonitor, str], thread_errors: list[BaseException | None]
+) -> None:
+    servicer, address = monitor
+    with grpc.insecure_channel(address) as channel:
+        thread = started_with(resource_pb2_grpc.ResourceMonitorStub(channel))
+        assert thread is not None and thread.daemon
+        assert servicer.arrived.wait(timeout=30)
+        # The caller went on while the engine had not answered: the program never waits for the provider here.
+        assert thread.is_alive()
+        servicer.answering.set()
+        thread.join(timeout=30)
+        assert not thread.is_alive()
+
+    [request] = servicer.requests
+    # Every dynamic resource's type is pulumi-python:dynamic/<module>:<name>: the same package, so the engine
+    # starts the provider the Segment objects use.
+    package, module, function = request.tok.split(":")
+    assert package == "pulumi-python" and module and function
+    # The engine keys a package's default provider by version, download URL and parameterization as well; the
+    # objects' registrations send none, so neither may this request.
+    assert (request.version, request.pluginDownloadURL, request.provider) == ("", "", "")
+    assert not request.HasField("args") or dict(request.args) == {}
+    assert thread_errors == []
+
+
+def test_an_engine_that_is_gone_ends_the_thread_quietly(thread_errors: list[BaseException | None]) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    # Nothing listens there any more: the connection is refused, as when the engine has exited.
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        thread = started_with(resource_pb2_grpc.ResourceMonitorStub(channel))
+        assert thread is not None
+        thread.join(timeout=provider_start.ANSWER_TIMEOUT + 30)
+        assert not thread.is_alive()
+    assert thread_errors == []
+
+
+class NoMocks(mocks.Mocks):
+    def call(self, args: mocks.MockCallArgs) -> Any:
+        raise AssertionError(f"invoked {args.token}")
+
+    def new_resource(self, args: mocks.MockResourceArgs) -> Any:
+        raise AssertionError(f"registered {args.name}")
+
+
+def test_nothing_is_sent_outside_the_engine() -> None:
+    assert started_with(mocks.MockMonitor(NoMocks())) is None
+    assert started_with(None) is None
