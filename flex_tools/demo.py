@@ -29,8 +29,9 @@ import subprocess
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, Protocol
@@ -40,6 +41,7 @@ import yaml
 from flex_tools.cli import EXIT_CANNOT_RUN, EXIT_NOT_DONE, EXIT_OK, USER_ERRORS, add_debug_flag, report
 from flex_tools.scratch import REPO, scratch_project
 from segment_emulator.seeds import WORKSPACE_SLUG
+from segment_provider.api import connections
 
 TOKEN = "emulator-token"
 PROFILE_TOKEN_KEY = "flex-unified-profiles:profileApiToken"
@@ -49,6 +51,7 @@ DEMO_SECRETS = {
     "flex-unified-profiles:reverseEtlCredentials": json.dumps({"private_key": "demo-retl-private-key"}),
 }
 SPACE_SLUG = "unified-profiles-dev"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class DemoError(Exception):
@@ -88,9 +91,15 @@ def emulator() -> Iterator[str]:
 class Control:
     """The emulator's control endpoints (``/__emulator/…``): what happens in the Segment app, simulated."""
 
-    def __init__(self, url: str, token: str = TOKEN) -> None:
+    def __init__(self, url: str, token: str = TOKEN, *, given: bool = False) -> None:
         self.url = url.rstrip("/")
         self.token = token
+        self.given = given
+        """The user named this emulator (``--endpoint``); else the demo started it."""
+        # This machine's loopback is never proxied, as in the API clients (connections.py): a corporate
+        # HTTP_PROXY cannot reach the demo's own emulator.
+        loopback = connections.is_loopback(urllib.parse.urlsplit(self.url).hostname or "")
+        self.opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if loopback else []))
 
     def call(self, method: str, action: str, body: Mapping[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method == "POST" else None
@@ -98,12 +107,16 @@ class Control:
         request.add_header("Content-Type", "application/json")
         request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
+            with self.opener.open(request, timeout=10) as answer:
                 return json.loads(answer.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError) as error:
+            advice = (
+                "start one with `make emulator`, or leave out --endpoint to let the demo start its own"
+                if self.given
+                else "run the demo again; with --debug for the details"
+            )
             raise CannotRun(
-                f"the emulator at {self.url} does not answer {method} /__emulator/{action} ({error}); start one "
-                "with `make emulator`, or leave out --endpoint to let the demo start its own"
+                f"the emulator at {self.url} does not answer {method} /__emulator/{action} ({error}); {advice}"
             ) from None
 
     def profile_api_token(self) -> str:
@@ -455,6 +468,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def reach_this_machine_without_proxies(environ: MutableMapping[str, str]) -> None:
+    """Adds this machine's names to ``NO_PROXY`` and ``no_proxy``, for the demo and all it starts. The emulator,
+    Pulumi's engine and the language host all listen on loopback, and gRPC (the SDK's channel to the engine) sends
+    even loopback through an ``http_proxy``, which cannot reach it. Names already there are kept."""
+    for variable in ("NO_PROXY", "no_proxy"):
+        names = [name.strip() for name in environ.get(variable, "").split(",") if name.strip()]
+        environ[variable] = ",".join(names + [name for name in LOOPBACK_HOSTS if name not in names])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     if not (REPO / "__main__.py").is_file() or not (REPO / "Pulumi.yaml").is_file():
@@ -474,11 +496,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_CANNOT_RUN
     why = "as asked" if args.engine == "stand-in" else "the `pulumi` CLI is not on PATH (`make pulumi`)"
+    reach_this_machine_without_proxies(os.environ)
     try:
         with ExitStack() as exits:
             if args.endpoint:
                 url = args.endpoint.rstrip("/")
-                Control(url).call("POST", "reset")
+                Control(url, given=True).call("POST", "reset")
                 print(
                     f"▸ the emulator at {url}, reset to its seeds (its state file keeps what the demo makes)"
                 )

@@ -11,10 +11,12 @@ on is here, and only that:
 * **Two timeouts**: ``connect_timeout`` bounds reaching the server (TCP, a proxy's tunnel, TLS);
   ``read_timeout`` bounds each read after. The total deadline of an answer is ``transport.exchange``'s.
 * **Proxies from the environment**, read once per pool (one that cannot be used is a ``ConfigurationError``
-  naming the variable): ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY``
-  and ``NO_PROXY`` (either case), as Python's ``urllib`` reads them. https goes through a ``CONNECT``
-  tunnel; a ``user:password@`` in the proxy's URL is sent as ``Proxy-Authorization`` to the proxy only.
-  Only ``http://`` proxies are supported.
+  naming the variable): ``HTTPS_PROXY`` / ``ALL_PROXY`` and ``NO_PROXY`` (either case), as Python's
+  ``urllib`` reads them. https goes through a ``CONNECT`` tunnel; a ``user:password@`` in the proxy's URL is
+  sent as ``Proxy-Authorization`` to the proxy only. Only ``http://`` proxies are supported. This machine's
+  loopback is never proxied (a proxy cannot reach it), and plain http goes nowhere else
+  (``transport.endpoint_problem``), so ``HTTP_PROXY`` is never used: a local emulator is reached straight
+  behind a corporate proxy, as Go's ``net/http`` does for loopback.
 * **TLS verified** against the CA bundle named by ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE`` (a file or a
   folder), else certifi's bundle (as ``requests`` did), else the system's.
 * **gzip** is asked for (as ``requests`` did); ``Response.read_piece`` decodes an answer a bounded piece at
@@ -31,6 +33,7 @@ from __future__ import annotations
 import base64
 import http.client
 import importlib.util
+import ipaddress
 import os
 import select
 import ssl
@@ -48,6 +51,8 @@ from segment_provider.api.errors import ConfigurationError
 CA_BUNDLE_ENVS = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 """Environment variables naming the CA bundle to trust instead of the default one (the first set wins)."""
 ACCEPT_ENCODING = "gzip"
+LOOPBACK_NAMES = ("localhost",)
+"""Names of this machine besides its loopback addresses."""
 _PIECE = 64 * 1024
 _GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS
 """``wbits`` that makes zlib detect a gzip or a zlib header itself."""
@@ -232,9 +237,6 @@ class ConnectionPool:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{query}" if (query := _query_string(params)) else "")
         all_headers = {**self._headers, **dict(headers)}
-        if self._proxy is not None and not self._https:
-            target = f"http://{parts.netloc}{target}"  # a plain-http proxy is sent the whole URL
-            all_headers.update(self._proxy.authorization)
         connection = self._ready_connection(connect_timeout, read_timeout)
         try:
             connection.request(method, target, body=body, headers=all_headers)
@@ -330,16 +332,29 @@ class Proxy:
         self.authorization = authorization
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine: ``localhost``, or an address in 127.0.0.0/8 or ``::1``."""
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _proxy_for(scheme: str, host: str) -> Proxy | None:
-    """The proxy the environment names for ``scheme`` and ``host``, or None (none set, or ``NO_PROXY``)."""
+    """The proxy the environment names for an https ``host``, or None: none set, ``NO_PROXY``, or this machine
+    (plain http only ever goes to this machine)."""
+    if scheme != "https" or is_loopback(host):
+        return None
     proxies = getproxies()
-    address = proxies.get(scheme) or proxies.get("all")
+    address = proxies.get("https") or proxies.get("all")
     if not address or proxy_bypass(host):
         return None
     if "://" not in address:
         address = f"http://{address}"
     parts = urlsplit(address)
-    variable = f"{scheme.upper()}_PROXY" if proxies.get(scheme) else "ALL_PROXY"
+    variable = "HTTPS_PROXY" if proxies.get("https") else "ALL_PROXY"
     if parts.scheme != "http" or not parts.hostname:
         raise ConfigurationError(
             f"{variable} is set to a {parts.scheme or 'schemeless'} proxy; only http:// proxies are "

@@ -19,7 +19,6 @@ address (the local emulator); no user:password; no whitespace or control charact
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import time
 from collections.abc import Mapping
@@ -30,7 +29,13 @@ from urllib.parse import urlsplit
 import pydantic
 
 from segment_provider.api import halt
-from segment_provider.api.connections import ConnectionPool, ReadTimeout, Response, UndecodableAnswer
+from segment_provider.api.connections import (
+    ConnectionPool,
+    ReadTimeout,
+    Response,
+    UndecodableAnswer,
+    is_loopback,
+)
 from segment_provider.api.errors import ServerError
 
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -42,7 +47,6 @@ MAX_JSON_DEPTH = 64
 MAX_PAGES = 1000
 """A listing stops with an error after this many pages (200 000 objects at Segment's page size)."""
 DEFAULT_DEADLINE = 120.0
-_LOOPBACK_NAMES = ("localhost",)
 
 
 class DeadlineTimeout(ReadTimeout):
@@ -341,15 +345,6 @@ def token_problem(token: str, fix: str) -> str | None:
             f"characters; more than the token was pasted?): {fix}"
         )
     return None
-
-
-def is_loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 __all__ = [

@@ -274,20 +274,20 @@ def test_a_create_whose_connection_broke_after_it_was_sent_is_an_unknown_outcome
 # --------------------------------------------------------------------------------------------------- proxies
 
 
-def test_a_plain_http_proxy_is_sent_the_whole_url_and_its_credentials(
-    serve: Callable[..., CannedServer], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_this_machine_is_never_proxied(
+    serve: Callable[..., CannedServer], monkeypatch: pytest.MonkeyPatch, host: str
 ) -> None:
-    proxy = serve(lambda _: data_answer())
-    monkeypatch.setenv(
-        "HTTP_PROXY", f"http://ops:{PROXY_PASSWORD.replace('@', '%40')}@127.0.0.1:{proxy.port}"
-    )
-    endpoint = "http://127.0.0.1:9"  # nothing listens there: only the proxy can answer
+    """A corporate proxy cannot reach the user's own loopback: a local emulator is reached straight."""
+    proxy = serve(lambda _: data_answer({"wrong": "way"}))
+    server = serve(lambda _: data_answer())
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(variable, f"http://127.0.0.1:{proxy.port}")
 
-    assert client_of(endpoint).call("getWorkspace") == WORKSPACE
-    assert proxy.heads[0].split(b"\r\n")[0] == b"GET http://127.0.0.1:9/ HTTP/1.1"
-    credentials = base64.b64encode(f"ops:{PROXY_PASSWORD}".encode()).decode()
-    assert proxy.header(0, "Proxy-Authorization") == f"Basic {credentials}"
-    assert proxy.header(0, "Authorization") == f"Bearer {TOKEN}"
+    assert client_of(f"http://{host}:{server.port}").call("getWorkspace") == WORKSPACE
+    assert (len(server.heads), proxy.heads) == (1, [])
+    assert connections._proxy_for("https", "::1") is None
+    assert connections._proxy_for("https", "127.0.0.2") is None
 
 
 def test_https_goes_through_a_connect_tunnel_and_a_refusal_holds_no_password(
@@ -304,37 +304,37 @@ def test_https_goes_through_a_connect_tunnel_and_a_refusal_holds_no_password(
         client_of("https://api.segmentapis.com").call("getWorkspace")
 
     assert proxy.heads[0].split(b"\r\n")[0] == b"CONNECT api.segmentapis.com:443 HTTP/1.0"
+    credentials = base64.b64encode(f"ops:{PROXY_PASSWORD}".encode()).decode()
+    assert proxy.header(0, "Proxy-Authorization") == f"Basic {credentials}"
     assert proxy.header(0, "Authorization") is None  # the token travels only inside the tunnel
     assert "could not be reached (ConnectionFailed)" in str(caught.value)
     assert PROXY_PASSWORD not in str(caught.value) and "pr0xy" not in repr(caught.value)
 
 
-def test_no_proxy_sends_the_request_straight_to_the_server(
-    serve: Callable[..., CannedServer], monkeypatch: pytest.MonkeyPatch
+def test_no_proxy_leaves_a_host_out_and_all_proxy_stands_in_for_https_proxy(
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    proxy = serve(lambda _: data_answer({"wrong": "way"}))
-    server = serve(lambda _: data_answer())
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.example:3128")
+    proxy = connections._proxy_for("https", "api.segmentapis.com")
+    assert proxy is not None and (proxy.host, proxy.port, proxy.authorization) == ("proxy.example", 3128, {})
 
-    assert client_of(server.url).call("getWorkspace") == WORKSPACE
-    assert (len(server.heads), proxy.heads) == (1, [])
+    monkeypatch.setenv("NO_PROXY", "segmentapis.com")
+    assert connections._proxy_for("https", "api.segmentapis.com") is None
 
 
 @pytest.mark.parametrize(
     "address", ["socks5://127.0.0.1:1080", "https://proxy.example:3128", "http://proxy:port"]
 )
 def test_a_proxy_this_client_cannot_use_is_a_configuration_error_naming_the_variable(
-    serve: Callable[..., CannedServer], monkeypatch: pytest.MonkeyPatch, address: str
+    monkeypatch: pytest.MonkeyPatch, address: str
 ) -> None:
-    server = serve(lambda _: data_answer())
-    monkeypatch.setenv("HTTP_PROXY", address)
+    monkeypatch.setenv("HTTPS_PROXY", address)
 
+    # Refused before any connection is tried (none could be made from here).
     with pytest.raises(ConfigurationError) as caught:
-        client_of(server.url).call("getWorkspace")
+        client_of("https://api.segmentapis.com").call("getWorkspace")
 
-    assert "HTTP_PROXY" in str(caught.value) and "http://host:port" in str(caught.value)
-    assert server.heads == []
+    assert "HTTPS_PROXY" in str(caught.value) and "http://host:port" in str(caught.value)
 
 
 # ------------------------------------------------------------------------------------------------------- TLS

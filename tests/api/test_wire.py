@@ -67,16 +67,16 @@ def test_a_connection_per_thread_kept_open_and_the_environment_read_once(
     client: SegmentClient, fresh_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lock = threading.Lock()
-    environment_reads: list[dict[str, str]] = []
-    read_proxies = connections.getproxies
+    environment_reads: list[tuple[str, str]] = []
+    proxy_for = connections._proxy_for
 
-    def counting_proxies() -> dict[str, str]:
+    def counting_proxy_reads(scheme: str, host: str) -> Any:
         with lock:
-            environment_reads.append(read_proxies())
-        return environment_reads[-1]
+            environment_reads.append((scheme, host))
+        return proxy_for(scheme, host)
 
     # The client made its connection pool already; the pool reads the proxy settings at the first request.
-    monkeypatch.setattr(connections, "getproxies", counting_proxies)
+    monkeypatch.setattr(connections, "_proxy_for", counting_proxy_reads)
     accepted_before = fresh_emulator.connections_accepted
 
     def work() -> None:

@@ -13,13 +13,24 @@ from pathlib import Path
 
 import pytest
 
-from flex_tools.demo import NEXT_STEP
+from flex_tools.demo import NEXT_STEP, reach_this_machine_without_proxies
 from flex_tools.scratch import copy_project
 from tests.conftest import require_pulumi_cli
 from tests.harness import REPO_ROOT
 
+DEAD_PROXY = "http://127.0.0.1:9"
+"""A proxy nothing listens on: whatever is sent through it fails at once."""
 
-def run_demo(*args: str) -> str:
+
+def behind_a_proxy() -> dict[str, str]:
+    """The environment of a user behind a corporate proxy who never set ``NO_PROXY``."""
+    environment = {k: v for k, v in os.environ.items() if k.lower() != "no_proxy"}
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        environment[variable] = DEAD_PROXY
+    return environment
+
+
+def run_demo(*args: str, env: dict[str, str] | None = None) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "flex_tools.demo", *args],
         cwd=REPO_ROOT,
@@ -27,6 +38,7 @@ def run_demo(*args: str) -> str:
         text=True,
         timeout=300,
         check=False,
+        env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "demo-destination-private-key" not in done.stdout + done.stderr
@@ -64,7 +76,20 @@ def test_the_demo_under_the_stand_in_plays_both_acts_the_same_way_every_run() ->
     assert out.count("create  ") >= 16, "every Segment object of the stack is created, traits in act 2"
     assert_two_acts(out)
     assert_shows_the_stack_and_what_is_left(out)
-    assert run_demo("--engine", "stand-in") == out, "the same output, ids and order, on every run"
+    # Behind a proxy too: the emulator and Pulumi's engine are on this machine, which no proxy can reach.
+    assert run_demo("--engine", "stand-in", env=behind_a_proxy()) == out, (
+        "the same output, ids and order, on every run"
+    )
+
+
+def test_the_demo_adds_this_machine_to_no_proxy_and_keeps_what_was_there() -> None:
+    environment = {"no_proxy": "corp.example, localhost"}
+    reach_this_machine_without_proxies(environment)
+    reach_this_machine_without_proxies(environment)
+    assert environment == {
+        "NO_PROXY": "127.0.0.1,localhost,::1",
+        "no_proxy": "corp.example,localhost,127.0.0.1,::1",
+    }
 
 
 @pytest.mark.e2e
@@ -80,7 +105,35 @@ def test_the_demo_runs_the_real_pulumi_up_twice_with_the_same_ids_every_run() ->
     assert "warning: computed trait total_inbounds waits" in first, "the program's warnings, from Pulumi"
     assert_two_acts(out)
     assert_shows_the_stack_and_what_is_left(out)
-    assert run_demo() == out, "the same output, ids and order, on every run"
+    # Behind a proxy too (README "Behind a corporate proxy"): without the demo's NO_PROXY, the program cannot
+    # reach Pulumi's engine (test below).
+    assert run_demo(env=behind_a_proxy()) == out, "the same output, ids and order, on every run"
+
+
+PROGRAM_TO_ENGINE = """
+import grpc
+from concurrent import futures
+
+engine = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+port = engine.add_insecure_port("127.0.0.1:0")
+engine.start()
+channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+try:
+    grpc.channel_ready_future(channel).result(timeout=5)
+    print("reached")
+except grpc.FutureTimeoutError:
+    print("not reached")
+"""
+
+
+@pytest.mark.parametrize("no_proxy", ["", "127.0.0.1,localhost"])
+def test_grpc_sends_loopback_through_http_proxy_unless_no_proxy_names_it(no_proxy: str) -> None:
+    """What the README tells users behind a proxy, about gRPC, the channel of Pulumi's Python SDK to the engine."""
+    environment = {**behind_a_proxy(), "NO_PROXY": no_proxy, "no_proxy": no_proxy}
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM_TO_ENGINE], env=environment, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == ("reached" if no_proxy else "not reached"), done.stderr
 
 
 # The demo in a project of the user's: a copy of this one, whose flex_tools is the one `python -m` runs. ----------
