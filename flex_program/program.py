@@ -245,7 +245,8 @@ def run() -> None:
     try:
         program = load()
         client = client_for(program)
-        # The Segment objects' provider process starts while the preflight reads (provider_start.py).
+        # In an update, the Segment objects' provider process starts while the preflight reads (a preview's
+        # started as the program did: provider_start.py).
         start_provider_early()
         preflight = preflight_for(program, client)
         # Listed first, so a preview shows every difference an adoption will PATCH before `up` makes it.

@@ -61,6 +61,31 @@ def engine_log(stderr: str) -> list[str]:
     return messages
 
 
+def assert_provider_asked_for_before_the_objects(stderr: str, *, program_runs: int) -> None:
+    """The engine's log (``-v=5 --logtostderr``) of a command that ran the program ``program_runs`` times: each
+    run asked for the provider (``flex_program/provider_start.py``) before it registered its component, which
+    comes after the preflight's reads and just before the first Segment object (whose own line the engine writes
+    only once it has the object's provider, so it cannot tell who asked); one provider for the request and the
+    objects."""
+    log = engine_log(stderr)
+    components = [
+        i
+        for i, m in enumerate(log)
+        if m.startswith(f"ResourceMonitor.RegisterResource received: t={COMPONENT_TYPE},")
+    ]
+    asked = [
+        i
+        for i, m in enumerate(log)
+        if m.startswith("handling default provider request for package pulumi-python")
+    ]
+    started = [m for m in log if m.startswith("registered default provider for package pulumi-python")]
+    requests = [m for m in log if m.startswith(f"ResourceMonitor.Invoke received: tok={START_REQUEST}")]
+    assert len(components) == program_runs, "\n".join(log)
+    for previous, component in zip([-1, *components], components, strict=False):
+        assert any(previous < i < component for i in asked), "the provider was asked for only by the objects"
+    assert len(started) == len(requests) == program_runs, f"one provider a run: {started}"
+
+
 def edit_stack_file(stack: CliStack, name: str, edit: Any) -> None:
     """Edits the scratch project's stack file the way a user edits theirs (it also holds the encrypted secrets)."""
     path = stack.project / f"Pulumi.{name}.yaml"
@@ -117,28 +142,14 @@ def test_up_from_empty_then_a_preview_expects_no_changes_and_a_second_up_calls_n
     registrable = {r["urn"] for r in cli_stack.resources() if not r["type"].startswith("pulumi:providers:")}
     assert registered == registrable, preview.stdout
 
-    log = engine_log(preview.stderr)
-    asked = [
-        i
-        for i, m in enumerate(log)
-        if m.startswith("handling default provider request for package pulumi-python")
-    ]
-    # The component is registered once the preflight's reads are done, just before the first Segment object
-    # (whose own line the engine writes only once it has the object's provider, so it cannot tell who asked).
-    component = [
-        i
-        for i, m in enumerate(log)
-        if m.startswith(f"ResourceMonitor.RegisterResource received: t={COMPONENT_TYPE},")
-    ]
-    started = [m for m in log if m.startswith("registered default provider for package pulumi-python")]
-    assert asked and component, "\n".join(log)
-    assert asked[0] < component[0], "the engine was asked for the provider only by the first Segment object"
-    assert len(started) == 1, f"one provider for the program's request and every object: {started}"
-    assert any(m.startswith(f"ResourceMonitor.Invoke received: tok={START_REQUEST}") for m in log)
+    assert_provider_asked_for_before_the_objects(preview.stderr, program_runs=1)
     assert START_REQUEST not in preview.stdout and "not implemented" not in preview.stdout, preview.stdout
 
     flex_emulator.clear_requests()
-    again = cli_stack.up()
+    again = cli_stack.up("dev", "-v=5", "--logtostderr")
+    # Its preview asks as the program starts, its update once the configuration is checked: both before the
+    # objects.
+    assert_provider_asked_for_before_the_objects(again.stderr, program_runs=2)
     assert mutating(flex_emulator) == [], "a second up makes no mutating call"
     assert not re.search(r"\d+ (to )?(create|update|replace|delete)", again.stdout), again.stdout
     assert segment_objects(flex_emulator) == expected_objects()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextvars
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from typing import Any
 
@@ -61,12 +61,15 @@ def thread_errors(monkeypatch: pytest.MonkeyPatch) -> list[BaseException | None]
     return escaped
 
 
-def started_with(monitor: Any) -> threading.Thread | None:
-    """``start_provider_early()`` where the SDK's settings hold ``monitor`` (the test's own context untouched)."""
+def started_with(
+    monitor: Any, start: Callable[[], threading.Thread | None] | None = None, *, dry_run: bool = False
+) -> threading.Thread | None:
+    """``start()`` (``start_provider_early``) where the SDK's settings hold ``monitor``, in a preview or an
+    update (the test's own context untouched)."""
 
     def configured() -> threading.Thread | None:
-        settings.configure(settings.Settings(project="p", stack="s", monitor=monitor))
-        return provider_start.start_provider_early()
+        settings.configure(settings.Settings(project="p", stack="s", monitor=monitor, dry_run=dry_run))
+        return (start or provider_start.start_provider_early)()
 
     return contextvars.copy_context().run(configured)
 
@@ -121,3 +124,26 @@ class NoMocks(mocks.Mocks):
 def test_nothing_is_sent_outside_the_engine() -> None:
     assert started_with(mocks.MockMonitor(NoMocks())) is None
     assert started_with(None) is None
+
+
+def test_a_connection_is_asked_once_and_a_preview_asks_as_the_program_starts_an_update_later(
+    monitor: tuple[DynamicProviderMonitor, str],
+) -> None:
+    servicer, address = monitor
+    servicer.answering.set()
+    with grpc.insecure_channel(address) as channel:
+        update = resource_pb2_grpc.ResourceMonitorStub(channel)
+        # An update's program start: its configuration is not checked yet, so nothing goes.
+        assert started_with(update, provider_start.start_provider_for_a_preview) is None
+        first = started_with(update)
+        assert first is not None
+        first.join(timeout=30)
+        assert started_with(update) is None, "asked once per engine connection"
+
+        preview = resource_pb2_grpc.ResourceMonitorStub(channel)
+        early = started_with(preview, provider_start.start_provider_for_a_preview, dry_run=True)
+        assert early is not None
+        early.join(timeout=30)
+        assert started_with(preview, dry_run=True) is None, "the check after the configuration asks no more"
+
+    assert [request.tok for request in servicer.requests] == [provider_start.START_REQUEST] * 2
