@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from benchmarks.overhead import Overhead, overhead_checks, overhead_table, side_by_side
-from benchmarks.real_engine import REAL_ENGINE, CliRun, run_flex, run_scale
+from benchmarks.real_engine import REAL_ENGINE, SCALE_REPEAT, CliRun, run_flex, run_scale
 from benchmarks.report import breakdown, checks_text, settings_line, table
 from benchmarks.runner import Measurement, Options, StackBench, stack_bench
 from benchmarks.scratch import cli_available
@@ -90,7 +90,7 @@ def run(
     """Run the scenarios; ``only`` limits them (the Flex stack is still created first when one needs it).
     The Flex stack's scenarios run under each of ``engines``, their rows side by side; under the real engine
     ``repeat`` times, beside Pulumi's floor programs. ``scale`` runs on the stand-in; ``cli-scale`` (the
-    largest of ``sizes``) under the real engine."""
+    largest of ``sizes``) under the real engine, ``repeat`` times up to ``SCALE_REPEAT``."""
     selected = set(only or SCENARIOS)
     measurements: list[Measurement] = []
     flex_rows: dict[str, list[Measurement]] = {}
@@ -131,7 +131,7 @@ def run(
                     record(measurement, True)
                     measurements.append(measurement)
     if CLI_SCALE in selected and REAL_ENGINE in engines:
-        cli.append(run_scale(options, max(sizes), record, progress))
+        cli.append(run_scale(options, max(sizes), record, progress, min(repeat, SCALE_REPEAT)))
         measurements.extend(cli[-1].measurements)
     checks = check_all(measurements)
     for run_ in cli:

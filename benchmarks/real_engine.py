@@ -59,6 +59,8 @@ from segment_provider.api import ClientSettings, SegmentClient
 
 REAL_ENGINE = "pulumi CLI"
 SKIP_CHECKPOINTS = {"PULUMI_SKIP_CHECKPOINTS": "true"}
+SCALE_REPEAT = 3
+"""Repetitions of the largest stack's judged rows under `make bench` (each about a minute, floor included)."""
 REFRESHING_COMMANDS = ("preview", "up", "destroy")
 """The commands the project option ``refresh: always`` makes read every object back first."""
 # Pulumi's progress line of each Segment object that changed, e.g.
@@ -315,45 +317,56 @@ def run_flex(
 
 
 def run_scale(
-    options: Options, custom_traits: int, record: Record, progress: Callable[[str], None] = lambda _: None
+    options: Options,
+    custom_traits: int,
+    record: Record,
+    progress: Callable[[str], None] = lambda _: None,
+    repeat: int = SCALE_REPEAT,
 ) -> CliRun:
-    """The Flex stack plus ``custom_traits`` under the CLI, once each (they are the long rows), with Segment's
-    rate limits off and no emulator latency (benchmarks/README.md says why): an up from empty and a no-op up
-    beside the floor of as many trivial dynamic resources, then an up from empty of a fresh stack with
-    ``PULUMI_SKIP_CHECKPOINTS`` beside that floor's."""
+    """The Flex stack plus ``custom_traits`` under the CLI, with Segment's rate limits off and no emulator latency
+    (benchmarks/README.md says why): an up from empty and a no-op up beside the floor of as many trivial dynamic
+    resources, ``repeat`` times, each time on a fresh stack beside a fresh floor program, judged on the median of
+    each repetition's difference as the 15-object rows are (one run of half a minute moves by a fifth from one
+    run to the next); then, once, an up from empty of a fresh stack with ``PULUMI_SKIP_CHECKPOINTS`` beside that
+    floor's (printed, not judged)."""
     unlimited = replace(options, rate_limits=False, latency_ms=0)
-    result = CliRun(runs=1)
-    floor_walls: dict[str, float] = {}
-    measured: list[tuple[Measurement, str]] = []
-    for setting, env, scenarios in (
-        ("", None, (UP_FROM_EMPTY, NO_OP_UP)),
-        ("PULUMI_SKIP_CHECKPOINTS=true", SKIP_CHECKPOINTS, (UP_FROM_EMPTY,)),
+    result = CliRun(runs=repeat)
+    flex_runs: dict[tuple[str, str], list[Measurement]] = {}
+    floor_walls: dict[tuple[str, str], list[float]] = {}
+    for setting, env, scenarios, repetitions in (
+        ("", None, (UP_FROM_EMPTY, NO_OP_UP), repeat),
+        ("PULUMI_SKIP_CHECKPOINTS=true", SKIP_CHECKPOINTS, (UP_FROM_EMPTY,), 1),
     ):
-        with ExitStack() as stack:
-            bench = stack.enter_context(cli_bench(unlimited, custom_traits, env))
-            floor: FloorProgram | None = None
-            for scenario in scenarios:
-                measurement = (bench.up_from_empty if scenario == UP_FROM_EMPTY else bench.up)(scenario)
-                record(measurement, True)
-                if floor is None:
-                    floor = stack.enter_context(floor_program(measurement.objects, env))
-                seconds = floor.run(scenario)
-                progress(
-                    f"{scenario} ({trivial_resources(floor.resources)}{', ' + setting if setting else ''}): {seconds:.1f} s"
-                )
-                floor_walls[setting + scenario] = seconds
-                measured.append((measurement, setting))
-    for measurement, setting in measured:
-        result.measurements.append(measurement)
+        for _ in range(repetitions):
+            with ExitStack() as stack:
+                bench = stack.enter_context(cli_bench(unlimited, custom_traits, env))
+                floor: FloorProgram | None = None
+                for scenario in scenarios:
+                    measurement = (bench.up_from_empty if scenario == UP_FROM_EMPTY else bench.up)(scenario)
+                    record(measurement, True)
+                    if floor is None:
+                        floor = stack.enter_context(floor_program(measurement.objects, env))
+                    seconds = floor.run(scenario)
+                    progress(
+                        f"{scenario} ({trivial_resources(floor.resources)}{', ' + setting if setting else ''}): "
+                        f"{seconds:.1f} s"
+                    )
+                    flex_runs.setdefault((setting, scenario), []).append(measurement)
+                    floor_walls.setdefault((setting, scenario), []).append(seconds)
+    for (setting, scenario), runs in flex_runs.items():
+        row = median_run(runs)
+        result.measurements.append(row)
+        if len(runs) > 1:
+            result.checks.append(same_calls(runs))
         result.overheads.append(
             overhead_of(
-                measurement.scenario,
-                measurement.stack,
-                measurement.objects,
-                [measurement.seconds],
-                [measurement.waiting],
-                [floor_walls[setting + measurement.scenario]],
-                trivial_resources(measurement.objects),
+                scenario,
+                row.stack,
+                row.objects,
+                [m.seconds for m in runs],
+                [m.waiting for m in runs],
+                floor_walls[(setting, scenario)],
+                trivial_resources(row.objects),
                 per_resource=True,
                 setting=setting,
                 judged=not setting,
