@@ -51,7 +51,8 @@ DEMO_SECRETS = {
     "flex-unified-profiles:reverseEtlCredentials": json.dumps({"private_key": "demo-retl-private-key"}),
 }
 SPACE_SLUG = "unified-profiles-dev"
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", *connections.LOOPBACK_NAMES, "::1")
+"""What the demo adds to NO_PROXY: every name and address of this machine it reaches."""
 
 
 class DemoError(Exception):
