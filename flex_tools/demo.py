@@ -29,7 +29,6 @@ import subprocess
 import sys
 import tempfile
 import urllib.error
-import urllib.parse
 import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import ExitStack, contextmanager
@@ -97,10 +96,6 @@ class Control:
         self.token = token
         self.given = given
         """The user named this emulator (``--endpoint``); else the demo started it."""
-        # This machine's loopback is never proxied, as in the API clients (connections.py): a corporate
-        # HTTP_PROXY cannot reach the demo's own emulator.
-        loopback = connections.is_loopback(urllib.parse.urlsplit(self.url).hostname or "")
-        self.opener = urllib.request.build_opener(*([urllib.request.ProxyHandler({})] if loopback else []))
 
     def call(self, method: str, action: str, body: Mapping[str, Any] | None = None) -> Any:
         data = json.dumps(body or {}).encode() if method == "POST" else None
@@ -108,7 +103,7 @@ class Control:
         request.add_header("Content-Type", "application/json")
         request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with self.opener.open(request, timeout=10) as answer:
+            with urllib.request.urlopen(request, timeout=10) as answer:
                 return json.loads(answer.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError) as error:
             advice = (

@@ -90,11 +90,13 @@ class Catalog:
             try:
                 item = items[slug] = kind.model.from_api(item)
             except pydantic.ValidationError:
-                # One malformed entry among hundreds should not make every lookup fail: this one is unknown.
+                # One malformed entry among hundreds should not make every lookup fail: this one is unknown,
+                # and dropped, so that it is judged and reported once.
                 log.warning("skipping a %s catalog entry Segment returned in an unexpected shape", kind.noun)
+                items.pop(slug, None)
                 item = None
         if item is None:
-            raise _unknown(kind.noun, slug, [known for known in items if known != slug], kind)
+            raise _unknown(kind.noun, slug, list(items), kind)
         return cast(MetadataT, item)
 
     def _items(self, kind: CatalogKind[MetadataT]) -> dict[str, WireModel | dict[str, Any]]:

@@ -362,6 +362,5 @@ __all__ = [
     "endpoint_problem",
     "error_document",
     "exchange",
-    "is_loopback",
     "token_problem",
 ]

@@ -129,4 +129,7 @@ def test_a_malformed_entry_is_an_unknown_slug_and_every_other_entry_still_resolv
     assert "no destination with slug 'broken'" in str(caught.value)
     warnings = [r.getMessage() for r in caplog.records if "unexpected shape" in r.getMessage()]
     assert warnings == ["skipping a destination catalog entry Segment returned in an unexpected shape"] * 2
+    with pytest.raises(UnknownCatalogSlugError):
+        catalog.destination_by_slug("broken")
+    assert len([r for r in caplog.records if "unexpected shape" in r.getMessage()]) == 2, "judged once"
     assert catalog.destination_by_slug(profiles["slug"]) is catalog.destination_by_slug(profiles["slug"])
