@@ -3,17 +3,16 @@ still arrives, in order, and the process waits for them at exit."""
 
 from __future__ import annotations
 
-import contextvars
 import threading
 from typing import Any
 
 import pytest
 from pulumi import log as pulumi_log
-from pulumi.runtime import settings
 from pulumi.runtime.proto import engine_pb2
 
 from flex_program import debug_lines
 from flex_program.debug_lines import DebugLineSender
+from tests.program.sdk_context import with_sdk_settings
 
 
 def sdk_debug() -> Any:
@@ -38,12 +37,7 @@ class SlowEngine:
 
 def with_engine(engine: SlowEngine, body: Any) -> Any:
     """``body()`` in a context whose Pulumi settings reach ``engine`` (the test's own context is left alone)."""
-
-    def configured() -> Any:
-        settings.configure(settings.Settings(project="p", stack="s", engine=engine))
-        return body()
-
-    return contextvars.copy_context().run(configured)
+    return with_sdk_settings(body, engine=engine)
 
 
 def test_the_program_hands_lines_over_while_the_engine_is_still_busy_and_all_arrive_in_order() -> None:

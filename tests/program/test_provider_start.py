@@ -5,7 +5,6 @@ the first Segment object arrives, and only one."""
 
 from __future__ import annotations
 
-import contextvars
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -14,10 +13,11 @@ from typing import Any
 
 import grpc
 import pytest
-from pulumi.runtime import mocks, settings
+from pulumi.runtime import mocks
 from pulumi.runtime.proto import resource_pb2_grpc
 
 from flex_program import provider_start
+from tests.program.sdk_context import with_sdk_settings
 
 
 class DynamicProviderMonitor(resource_pb2_grpc.ResourceMonitorServicer):
@@ -66,12 +66,7 @@ def started_with(
 ) -> threading.Thread | None:
     """``start()`` (``start_provider_early``) where the SDK's settings hold ``monitor``, in a preview or an
     update (the test's own context untouched)."""
-
-    def configured() -> threading.Thread | None:
-        settings.configure(settings.Settings(project="p", stack="s", monitor=monitor, dry_run=dry_run))
-        return (start or provider_start.start_provider_early)()
-
-    return contextvars.copy_context().run(configured)
+    return with_sdk_settings(start or provider_start.start_provider_early, monitor=monitor, dry_run=dry_run)
 
 
 def test_one_invoke_of_the_dynamic_package_without_a_version_and_its_error_answer_ends_the_thread_quietly(
